@@ -1,0 +1,20 @@
+"""tinydl: a small, readable deep learning engine on NumPy (CPU) and CuPy (GPU).
+
+Start reading at docs/index.md, then autograd.py and tensor.py.
+"""
+from . import autograd, backend, cuda
+from .autograd import Function, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (
+    arange, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand, rand_like, randint, randn,
+    randn_like, randperm, tensor, zeros, zeros_like,
+)
+from .functional import cat, erf, maximum, minimum, stack, where
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .rng import manual_seed
+from .tensor import Tensor, bool_, float16, float32, float64, int32, int64
+
+bool = bool_  # td.bool, like torch.bool
+from . import functional, nn, optim  # noqa: E402
+from .serialization import load, save  # noqa: E402
+
+__version__ = "0.1.0"

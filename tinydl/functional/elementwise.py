@@ -1,0 +1,357 @@
+"""Elementwise ops: arithmetic, exp/log/sqrt/abs, clamp, maximum/minimum, where, casts.
+
+Binary ops broadcast like NumPy.  Their backward first computes the gradient
+at the broadcast shape, then ``sum_to`` reduces it back to each input's shape.
+Every backward is written with Tensor operations, so it can be differentiated
+again (docs/autograd.md, "Double backward").
+"""
+import math
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor, float32
+from .broadcast import sum_to
+
+
+def _pair(a, b):
+    """Both operands as Tensors; a Python number adopts the dtype of the other side."""
+    if not isinstance(a, Tensor):
+        a = Tensor._from_value(a, like=b if isinstance(b, Tensor) else None)
+    if not isinstance(b, Tensor):
+        b = Tensor._from_value(b, like=a)
+    return a, b
+
+
+class _Binary(Function):
+    """A binary op whose forward broadcasts; shapes that don't broadcast get a clear error."""
+
+    def forward(self, a, b):
+        try:
+            return self.compute(a, b)
+        except ValueError:
+            name = type(self).__name__.lower()
+            raise ValueError(
+                f"{name}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together"
+            ) from None
+
+
+class Add(_Binary):
+    def compute(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return sum_to(gy, a.shape), sum_to(gy, b.shape)
+
+
+class Sub(_Binary):
+    def compute(self, a, b):
+        return a - b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return sum_to(gy, a.shape), sum_to(-gy, b.shape)
+
+
+class Mul(_Binary):
+    def compute(self, a, b):
+        return a * b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = sum_to(gy * b, a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to(gy * a, b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(_Binary):
+    def compute(self, a, b):
+        return a / b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = sum_to(gy / b, a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to(-gy * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Pow(_Binary):
+    """y = a ** b;  dy/da = b a^(b-1),  dy/db = y log a."""
+
+    def compute(self, a, b):
+        return a**b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = sum_to(gy * b * a ** (b - 1), a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to(gy * self.outputs[0] * log(a), b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Exp(Function):
+    """y = e^x;  dy/dx = y."""
+
+    def forward(self, x):
+        return backend.get_array_module(x).exp(x)
+
+    def backward(self, gy):
+        return gy * self.outputs[0]
+
+
+class Log(Function):
+    """y = log x;  dy/dx = 1 / x."""
+
+    def forward(self, x):
+        return backend.get_array_module(x).log(x)
+
+    def backward(self, gy):
+        return gy / self.inputs[0]
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dy/dx = 1 / (2 y)."""
+
+    def forward(self, x):
+        return backend.get_array_module(x).sqrt(x)
+
+    def backward(self, gy):
+        return gy / (2 * self.outputs[0])
+
+
+class Abs(Function):
+    """y = |x|;  dy/dx = sign(x) (0 at x = 0, as in PyTorch)."""
+
+    def forward(self, x):
+        return backend.get_array_module(x).abs(x)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * Tensor(backend.get_array_module(x.data).sign(x.data))
+
+
+class Erf(Function):
+    """y = erf(x);  dy/dx = 2 / sqrt(pi) * exp(-x^2)."""
+
+    def forward(self, x):
+        return backend.erf(x).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * (2 / math.sqrt(math.pi)) * exp(-(x * x))
+
+
+class Clamp(Function):
+    """Clip to [low, high]; the gradient passes where low <= x <= high (PyTorch's choice at the edges)."""
+
+    def __init__(self, low, high):
+        self.low, self.high = low, high
+
+    def forward(self, x):
+        return backend.get_array_module(x).clip(x, self.low, self.high)
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        inside = backend.get_array_module(x).ones(x.shape, dtype=bool)
+        if self.low is not None:
+            inside &= x >= self.low
+        if self.high is not None:
+            inside &= x <= self.high
+        return gy * Tensor(inside.astype(x.dtype))
+
+
+class _Select(_Binary):
+    """maximum / minimum: the gradient goes to the chosen side, split evenly at ties."""
+
+    def backward(self, gy):
+        a, b = self.inputs
+        xp = backend.get_array_module(a.data)
+        chose_a = self.picks_a(a.data, b.data) + 0.5 * (a.data == b.data)  # 1, 0, or 0.5 at a tie
+        chose_a = Tensor(xp.asarray(chose_a, dtype=gy.dtype))
+        return sum_to(gy * chose_a, a.shape), sum_to(gy * (1 - chose_a), b.shape)
+
+
+class Maximum(_Select):
+    def compute(self, a, b):
+        return backend.get_array_module(a).maximum(a, b)
+
+    @staticmethod
+    def picks_a(a, b):
+        return a > b
+
+
+class Minimum(_Select):
+    def compute(self, a, b):
+        return backend.get_array_module(a).minimum(a, b)
+
+    @staticmethod
+    def picks_a(a, b):
+        return a < b
+
+
+class Where(_Binary):
+    """``condition ? a : b`` elementwise; the condition is a constant boolean array."""
+
+    def __init__(self, condition):
+        self.condition = condition
+
+    def compute(self, a, b):
+        return backend.get_array_module(a).where(self.condition, a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        zero = Tensor._from_value(0.0, like=gy)
+        ga = sum_to(where(self.condition, gy, zero), a.shape) if self.needs_input_grad[0] else None
+        gb = sum_to(where(self.condition, zero, gy), b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Cast(Function):
+    """Change dtype; the gradient is cast back to the input's dtype."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        return cast(gy, self.inputs[0].dtype)
+
+
+class ToDevice(Function):
+    """Move between CPU and GPU; the gradient moves back."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def forward(self, x):
+        return backend.to_device(x, self.device)
+
+    def backward(self, gy):
+        return to_device(gy, self.inputs[0].device)
+
+
+class Clone(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
+# ---- the functions users call ---------------------------------------------
+def add(a, b):
+    return Add()(*_pair(a, b))
+
+
+def sub(a, b):
+    return Sub()(*_pair(a, b))
+
+
+def mul(a, b):
+    return Mul()(*_pair(a, b))
+
+
+def div(a, b):
+    a, b = _pair(a, b)
+    if a.dtype.kind != "f" and b.dtype.kind != "f":  # true division of integers gives floats
+        a = cast(a, float32)
+    return Div()(a, b)
+
+
+def pow(a, b):
+    return Pow()(*_pair(a, b))
+
+
+def neg(x):
+    return Neg()(x)
+
+
+def exp(x):
+    return Exp()(x)
+
+
+def log(x):
+    return Log()(x)
+
+
+def sqrt(x):
+    return Sqrt()(x)
+
+
+def abs(x):
+    return Abs()(x)
+
+
+def erf(x):
+    return Erf()(x)
+
+
+def clamp(x, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    return Clamp(min, max)(x)
+
+
+def maximum(a, b):
+    return Maximum()(*_pair(a, b))
+
+
+def minimum(a, b):
+    return Minimum()(*_pair(a, b))
+
+
+def where(condition, a, b):
+    """Elementwise ``a`` where ``condition`` is True, else ``b``; differentiable in a and b."""
+    a, b = _pair(a, b)
+    condition = condition.data if isinstance(condition, Tensor) else condition
+    xp = backend.get_array_module(a.data)
+    condition = xp.asarray(condition, dtype=bool)
+    return Where(condition)(a, b)
+
+
+def cast(x, dtype):
+    if x.dtype == dtype:
+        return x
+    return Cast(dtype)(x)
+
+
+def to_device(x, device):
+    if x.device == device:
+        return x
+    return ToDevice(device)(x)
+
+
+def clone(x):
+    return Clone()(x)
+
+
+def _compare(name):
+    """Comparisons give boolean Tensors and carry no gradient."""
+
+    def compare(a, b):
+        a, b = _pair(a, b)
+        try:
+            return Tensor(getattr(a.data, name)(b.data))
+        except ValueError:
+            raise ValueError(
+                f"{name.strip('_')}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together"
+            ) from None
+
+    return compare
+
+
+eq = _compare("__eq__")
+ne = _compare("__ne__")
+lt = _compare("__lt__")
+le = _compare("__le__")
+gt = _compare("__gt__")
+ge = _compare("__ge__")

@@ -1,0 +1,173 @@
+"""Losses, each with ``reduction`` = 'mean' (default), 'sum' or 'none'.
+
+Most are short compositions of differentiable ops, so their gradients (and
+second derivatives) come for free.  ``binary_cross_entropy`` is its own op so
+that its gradient stays finite where its logs are clamped, as in PyTorch.
+"""
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from .activation import log_softmax, softplus
+from .elementwise import clamp, log, where
+
+
+def _reduce(loss, reduction, op):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _same_shape(input, target, op):
+    """Pointwise losses compare elementwise; unlike PyTorch we refuse to broadcast
+    (a (N, 1) input against an (N,) target silently makes an (N, N) loss)."""
+    target = Tensor._from_value(target, like=input)
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(
+            f"{op}: input of shape {tuple(input.shape)} and target of shape {tuple(target.shape)} must have the same shape"
+        )
+    return target
+
+
+def mse_loss(input, target, reduction="mean"):
+    """(input - target)^2."""
+    d = input - _same_shape(input, target, "mse_loss")
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction="mean"):
+    """|input - target|."""
+    return _reduce((input - _same_shape(input, target, "l1_loss")).abs(), reduction, "l1_loss")
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target)."""
+    if beta == 0:
+        return l1_loss(input, target, reduction)
+    d = input - _same_shape(input, target, "smooth_l1_loss")
+    a = d.abs()
+    return _reduce(where(a.data < beta, 0.5 * d * d / beta, a - 0.5 * beta), reduction, "smooth_l1_loss")
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
+    d = input - _same_shape(input, target, "huber_loss")
+    a = d.abs()
+    return _reduce(where(a.data < delta, 0.5 * d * d, delta * (a - 0.5 * delta)), reduction, "huber_loss")
+
+
+class BinaryCrossEntropy(Function):
+    """l = -(t log p + (1 - t) log(1 - p)), each log clamped at -100 (PyTorch's rule).
+
+    dl/dp = (p - t) / (p (1 - p)) with the denominator kept >= 1e-12;
+    dl/dt = log(1 - p) - log(p).
+    """
+
+    def forward(self, p, t):
+        xp = backend.get_array_module(p)
+        with np.errstate(divide="ignore"):
+            log_p, log_q = xp.maximum(xp.log(p), -100), xp.maximum(xp.log(1 - p), -100)
+        return -(t * log_p + (1 - t) * log_q)
+
+    def backward(self, gy):
+        p, t = self.inputs
+        gp = gt = None
+        if self.needs_input_grad[0]:
+            gp = gy * (p - t) / clamp(p * (1 - p), min=1e-12)
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore"):
+                gt = gy * (clamp(log(1 - p), min=-100) - clamp(log(p), min=-100))
+        return gp, gt
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """Cross-entropy of probabilities ``input`` in [0, 1] against targets in [0, 1]."""
+    target = _same_shape(input, target, "binary_cross_entropy")
+    xp = backend.get_array_module(input.data)
+    if bool(xp.any((input.data < 0) | (input.data > 1))):
+        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
+    loss = BinaryCrossEntropy()(input, target)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """BCE on logits x, stable for any x: l = pos_weight t softplus(-x) + (1 - t) softplus(x),
+    since -log sigmoid(x) = softplus(-x) and -log(1 - sigmoid(x)) = softplus(x)."""
+    target = _same_shape(input, target, "binary_cross_entropy_with_logits")
+    positive = target * softplus(-input)
+    if pos_weight is not None:
+        positive = positive * pos_weight
+    loss = positive + (1 - target) * softplus(input)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def nll_loss(input, target, reduction="mean", ignore_index=-100, weight=None):
+    """Negative log-likelihood: l_n = -w[t_n] input[n, t_n], skipping targets equal to ignore_index.
+
+    input (N, C) or (N, C, d1, ...) holds log-probabilities, target (N,) or
+    (N, d1, ...) class indices.  'mean' divides by the total weight of the
+    targets that are not ignored (their count when weight is None).
+    """
+    target = target if isinstance(target, Tensor) else Tensor._from_value(np.asarray(target))
+    if input.ndim == 1:  # a single sample: (C,) with a 0-d target
+        input, target = input.unsqueeze(0), target.reshape(1)
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: target must hold integer class indices, got dtype {target.dtype}")
+    expected = (input.shape[0],) + tuple(input.shape[2:])
+    if input.ndim < 2 or tuple(target.shape) != expected:
+        raise ValueError(
+            f"nll_loss: input of shape {tuple(input.shape)} needs a target of shape {expected}, "
+            f"got {tuple(target.shape)}"
+        )
+    xp = backend.get_array_module(input.data)
+    classes = input.shape[1]
+    rows = input.movedim(1, -1).reshape(-1, classes)  # (M, C), M = N * d1 * ...
+    t = target.data.reshape(-1)
+    keep = t != ignore_index
+    bad = keep & ((t < 0) | (t >= classes))
+    if bool(bad.any()):
+        raise IndexError(f"nll_loss: target value {int(t[bad][0])} is out of range for {classes} classes")
+    safe_t = xp.where(keep, t, 0)
+    picked = rows[xp.arange(rows.shape[0]), safe_t]  # (M,) differentiable gather
+    w = keep.astype(input.dtype)
+    if weight is not None:
+        w = w * (weight.data if isinstance(weight, Tensor) else xp.asarray(weight, dtype=input.dtype))[safe_t]
+    losses = -picked * Tensor(w)
+    if reduction == "none":
+        return losses.reshape(target.shape)
+    if reduction == "mean":
+        return losses.sum() / Tensor(w.sum())
+    return _reduce(losses, reduction, "nll_loss")
+
+
+def cross_entropy(logits, target, reduction="mean", ignore_index=-100, weight=None):
+    """log_softmax over dim 1, then nll_loss.  ``target`` holds class indices, or,
+    when it is floating point and shaped like ``logits``, class probabilities."""
+    if logits.ndim == 0:
+        raise ValueError("cross_entropy: logits must have at least 1 dim (C,) or (N, C, ...)")
+    dim = 0 if logits.ndim == 1 else 1
+    log_p = log_softmax(logits, dim)
+    if isinstance(target, Tensor) and target.dtype.kind == "f":
+        if tuple(target.shape) != tuple(logits.shape):
+            raise ValueError(
+                f"cross_entropy: probability targets must have the logits' shape {tuple(logits.shape)}, "
+                f"got {tuple(target.shape)}"
+            )
+        if weight is not None:
+            shape = [1] * logits.ndim
+            shape[dim] = -1
+            log_p = log_p * Tensor._from_value(weight, like=logits).reshape(shape)
+        losses = -(target * log_p).sum(dim)
+        if reduction == "mean" and logits.ndim > 1:
+            return losses.sum() / (losses.data.size)
+        return _reduce(losses, reduction, "cross_entropy")
+    return nll_loss(log_p, target, reduction, ignore_index, weight)

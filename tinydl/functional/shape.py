@@ -1,0 +1,243 @@
+"""Shape ops: reshape, permute/transpose, squeeze/unsqueeze, expand, repeat,
+indexing, cat and stack.
+
+None of these changes a value, they only move values around, so each
+backward moves the gradient back: reshape it back, permute it back, or (for
+indexing) add it into a zero tensor at the positions that were read.
+"""
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from .broadcast import broadcast_to
+from .reduction import normalize_dims
+
+
+def _sizes(args):
+    """Accept f(2, 3) and f((2, 3))."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+class Reshape(Function):
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        try:
+            return x.reshape(self.shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot view a tensor of shape {tuple(x.shape)} ({x.size} elements) as {self.shape}"
+            ) from None
+
+    def backward(self, gy):
+        return gy.reshape(self.inputs[0].shape)
+
+
+class Permute(Function):
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, x):
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        inverse = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inverse[a] = i
+        return gy.permute(*inverse)
+
+
+class Repeat(Function):
+    """Tile like ``np.tile`` (PyTorch's ``repeat``)."""
+
+    def __init__(self, repeats):
+        self.repeats = repeats
+
+    def forward(self, x):
+        return backend.get_array_module(x).tile(x, self.repeats)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        shape = (1,) * (len(self.repeats) - x.ndim) + tuple(x.shape)
+        # (r0*s0, r1*s1, ...) -> (r0, s0, r1, s1, ...), then sum over the copies r_i
+        split = []
+        for r, s in zip(self.repeats, shape):
+            split += [r, s]
+        copies = tuple(range(0, 2 * len(shape), 2))
+        return gy.reshape(*split).sum(copies).reshape(x.shape)
+
+
+def _index_arrays(index, xp):
+    """Turn Tensors and lists inside an index into arrays; report whether any is advanced."""
+    items = index if isinstance(index, tuple) else (index,)
+    converted, advanced = [], False
+    for item in items:
+        if isinstance(item, Tensor):
+            item = item.data
+        elif isinstance(item, list):
+            item = xp.asarray(item)
+            if item.dtype.kind == "f" and item.size == 0:
+                item = item.astype("int64")
+        if hasattr(item, "dtype") and hasattr(item, "shape"):
+            item = xp.asarray(item)
+            if item.dtype.kind not in "iub":
+                raise IndexError(f"getitem: index arrays must be integer or boolean, got dtype {item.dtype}")
+            advanced = True
+        converted.append(item)
+    return (tuple(converted) if isinstance(index, tuple) else converted[0]), advanced
+
+
+class GetItem(Function):
+    """``x[index]`` for basic (ints, slices, None, ...) and integer/boolean-array indexing."""
+
+    def __init__(self, index, advanced):
+        self.index, self.advanced = index, advanced
+
+    def forward(self, x):
+        return x[self.index]
+
+    def backward(self, gy):
+        return IndexAdd(self.index, self.advanced, self.inputs[0].shape)(gy)
+
+
+class IndexAdd(Function):
+    """The gradient of indexing: zeros of the input's shape with ``g`` added at ``index``.
+
+    With integer arrays an element can be read twice (``x[[0, 0]]``), so its
+    gradient is the sum of both reads: ``np.add.at`` accumulates repeated
+    indices where ``z[index] += g`` would keep only one.
+    """
+
+    def __init__(self, index, advanced, shape):
+        self.index, self.advanced, self.shape = index, advanced, shape
+
+    def forward(self, g):
+        xp = backend.get_array_module(g)
+        z = xp.zeros(self.shape, dtype=g.dtype)
+        if self.advanced:
+            backend.scatter_add(z, self.index, g)
+        else:  # basic indexing never reads an element twice
+            z[self.index] = g
+        return z
+
+    def backward(self, gz):
+        return GetItem(self.index, self.advanced)(gz)
+
+
+class Cat(Function):
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, *xs):
+        return backend.get_array_module(xs[0]).concatenate(xs, axis=self.axis)
+
+    def backward(self, gy):
+        grads, start = [], 0
+        for x in self.inputs:
+            stop = start + x.shape[self.axis]
+            index = (slice(None),) * self.axis + (slice(start, stop),)
+            grads.append(gy[index])
+            start = stop
+        return tuple(grads)
+
+
+# ---- the functions users call ---------------------------------------------
+def reshape(x, *shape):
+    shape = tuple(int(s) for s in _sizes(shape))
+    if shape == tuple(x.shape):
+        return x
+    return Reshape(shape)(x)
+
+
+def permute(x, *dims):
+    dims = _sizes(dims)
+    if len(dims) != x.ndim or sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {tuple(x.shape)}")
+    return Permute(tuple(d % x.ndim for d in dims))(x)
+
+
+def transpose(x, dim0, dim1):
+    axes = list(range(x.ndim))
+    (a,), (b,) = normalize_dims(dim0, x.ndim, "transpose"), normalize_dims(dim1, x.ndim, "transpose")
+    axes[a], axes[b] = axes[b], axes[a]
+    return permute(x, *axes)
+
+
+def movedim(x, source, destination):
+    (src,), (dst,) = normalize_dims(source, x.ndim, "movedim"), normalize_dims(destination, x.ndim, "movedim")
+    axes = [d for d in range(x.ndim) if d != src]
+    axes.insert(dst, src)
+    return permute(x, *axes)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    if x.ndim == 0:
+        return reshape(x, 1)
+    (start,), (end,) = normalize_dims(start_dim, x.ndim, "flatten"), normalize_dims(end_dim, x.ndim, "flatten")
+    shape = tuple(x.shape)
+    return reshape(x, shape[:start] + (-1,) + shape[end + 1 :])
+
+
+def squeeze(x, dim=None):
+    """Remove dims of size 1 (all of them, or those in ``dim`` that have size 1)."""
+    axes = normalize_dims(dim, x.ndim, "squeeze")
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1)))
+
+
+def unsqueeze(x, dim):
+    ndim = x.ndim + 1
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"unsqueeze: dim {dim} is out of range for a result with {ndim} dimensions")
+    shape = list(x.shape)
+    shape.insert(dim % ndim, 1)
+    return reshape(x, tuple(shape))
+
+
+def expand(x, *sizes):
+    """Broadcast to ``sizes`` without copying; -1 keeps a dimension as it is."""
+    sizes = _sizes(sizes)
+    if len(sizes) < x.ndim:
+        raise ValueError(f"expand: the number of sizes {sizes} must be at least the tensor's {x.ndim} dims")
+    lead = len(sizes) - x.ndim
+    shape = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    return broadcast_to(x, shape)
+
+
+def repeat(x, *repeats):
+    repeats = tuple(int(r) for r in _sizes(repeats))
+    if len(repeats) < x.ndim:
+        raise ValueError(f"repeat: {len(repeats)} repeats given for a tensor with {x.ndim} dims; give at least {x.ndim}")
+    return Repeat(repeats)(x)
+
+
+def getitem(x, index):
+    index, advanced = _index_arrays(index, backend.get_array_module(x.data))
+    return GetItem(index, advanced)(x)
+
+
+def cat(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    first = tensors[0]
+    (axis,) = normalize_dims(dim, first.ndim, "cat")
+    for t in tensors[1:]:
+        if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != axis):
+            shapes = ", ".join(str(tuple(s.shape)) for s in tensors)
+            raise ValueError(f"cat: tensors must have the same shape except in dim {dim}; got {shapes}")
+    return Cat(axis)(*tensors)
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    if len({tuple(t.shape) for t in tensors}) > 1:
+        shapes = ", ".join(str(tuple(s.shape)) for s in tensors)
+        raise ValueError(f"stack: all tensors must have the same shape; got {shapes}")
+    ndim = tensors[0].ndim + 1
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"stack: dim {dim} is out of range for a result with {ndim} dimensions")
+    return cat([unsqueeze(t, dim % ndim) for t in tensors], dim % ndim)

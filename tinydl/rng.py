@@ -1,0 +1,64 @@
+"""Random numbers for tinydl, one seeded generator per device.
+
+``td.manual_seed(s)`` resets both, so a run with the same seed draws the same
+numbers: the same initial weights, the same dropout masks, the same batches.
+"""
+import numpy as np
+
+from . import backend
+
+_generators = {"cpu": np.random.default_rng()}
+
+
+def manual_seed(seed):
+    """Seed every random source tinydl uses (NumPy's, and CuPy's when present)."""
+    seed = int(seed)
+    _generators["cpu"] = np.random.default_rng(seed)
+    _generators.pop("cuda", None)
+    _seed_state["seed"] = seed
+    if backend.cuda_available():
+        _generators["cuda"] = backend.cp.random.RandomState(seed)
+
+
+_seed_state = {"seed": None}
+
+
+def generator(device="cpu"):
+    """The generator for ``device``: a NumPy ``Generator`` or a CuPy ``RandomState``."""
+    device = backend.normalize_device(device)
+    if device not in _generators:  # first GPU draw: seed it from the last manual_seed
+        seed = _seed_state["seed"]
+        _generators["cuda"] = backend.array_module_for("cuda").random.RandomState(seed)
+    return _generators[device]
+
+
+def standard_normal(shape, dtype, device="cpu"):
+    """Samples of N(0, 1) with the given shape and dtype."""
+    return generator(device).standard_normal(shape, dtype=dtype)
+
+
+def uniform(shape, dtype, device="cpu", low=0.0, high=1.0):
+    """Samples of U[low, high) with the given shape and dtype."""
+    gen = generator(device)
+    if backend.normalize_device(device) == "cpu":
+        u = gen.random(shape, dtype=dtype)
+    else:
+        u = gen.random_sample(shape, dtype=dtype)
+    if low != 0.0 or high != 1.0:
+        u = u * (high - low) + low
+        u = u.astype(dtype, copy=False)
+    return u
+
+
+def integers(low, high, shape, device="cpu"):
+    """int64 samples from [low, high)."""
+    gen = generator(device)
+    if backend.normalize_device(device) == "cpu":
+        return gen.integers(low, high, size=shape, dtype=np.int64)
+    return gen.randint(low, high, size=shape, dtype=np.int64)
+
+
+def permutation(n, device="cpu"):
+    """A random permutation of range(n) as int64."""
+    gen = generator(device)
+    return gen.permutation(n).astype(np.int64)

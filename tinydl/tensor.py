@@ -1,0 +1,421 @@
+"""The Tensor: an n-d array, its gradient, and the Function that produced it.
+
+A Tensor is deliberately thin.  The numbers live in ``.data`` (a NumPy or CuPy
+ndarray); ``.grad`` receives the gradient after ``backward``; ``.grad_fn`` is
+the Function that made it (None for a leaf you created yourself).  Every
+operator and method below only forwards to an op in ``tinydl.functional``,
+where the forward and backward of each operation are written side by side.
+"""
+import numpy as np
+
+from . import backend
+from .autograd import _initial_grad, run_backward
+
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+float16 = np.dtype("float16")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+bool_ = np.dtype("bool")
+
+
+def _cupy_ndarray():
+    return backend.cp.ndarray if backend.cp is not None else ()
+
+
+def as_dtype(dtype):
+    """Accept td.float32, np.float32, 'float32', float, int, bool."""
+    if dtype is float:
+        return float32
+    if dtype is int:
+        return int64
+    if dtype is bool:
+        return bool_
+    return np.dtype(dtype)
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_retains_grad", "__weakref__")
+    __array_priority__ = 1000  # ndarray + Tensor -> Tensor.__radd__, not an object array
+
+    def __init__(self, data, requires_grad=False):
+        if not isinstance(data, np.ndarray) and not isinstance(data, _cupy_ndarray()):
+            data = np.asarray(data)
+        if requires_grad and data.dtype.kind != "f":
+            raise RuntimeError(f"only floating-point tensors can require gradients, got dtype {data.dtype}")
+        self.data = data
+        self.grad = None
+        self.requires_grad = requires_grad
+        self.grad_fn = None
+        self._retains_grad = False
+
+    @staticmethod
+    def _from_value(value, like=None, dtype=None):
+        """A constant Tensor from a Python number, list or array.
+
+        Next to a floating tensor ``like``, a Python scalar takes its dtype (so
+        ``x * 2`` stays float32), and the value goes to ``like``'s device.
+        """
+        if isinstance(value, Tensor):
+            return value
+        if dtype is None and like is not None and isinstance(value, (int, float, bool)) and not isinstance(value, np.ndarray):
+            if like.dtype.kind == "f":
+                dtype = like.dtype
+            elif isinstance(value, float):
+                dtype = float32
+            elif isinstance(value, bool) and like.dtype == bool_:
+                dtype = bool_
+            elif isinstance(value, int) and not isinstance(value, bool):
+                dtype = like.dtype if like.dtype.kind in "iu" else int64
+        array = _to_array(value, dtype)
+        if like is not None and like.device != "cpu":
+            array = backend.to_device(array, like.device)
+        return Tensor(array)
+
+    # ---- what a Tensor is -------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    def size(self, dim=None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self):
+        return int(self.data.size)
+
+    def dim(self):
+        return self.data.ndim
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self):
+        body = np.array2string(backend.to_numpy(self.data), separator=", ", precision=4, prefix="tensor(")
+        extras = []
+        if self.dtype != float32 and self.dtype != int64 and self.dtype != bool_:
+            extras.append(f"dtype={self.dtype.name}")
+        if self.device != "cpu":
+            extras.append(f"device='{self.device}'")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    __hash__ = object.__hash__  # == is elementwise, so hash by identity
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    # ---- autograd ---------------------------------------------------------
+    def backward(self, grad=None, retain_graph=None, create_graph=False):
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad."""
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and does not have a grad_fn")
+        run_backward([self], [_initial_grad(self, grad, "backward")], create_graph=create_graph, retain_graph=retain_graph)
+
+    def detach(self):
+        """The same data, cut off from the graph."""
+        return Tensor(self.data)
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.dtype.kind != "f":
+            raise RuntimeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self):
+        """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
+        self._retains_grad = True
+
+    # ---- leaving tinydl ---------------------------------------------------
+    def numpy(self):
+        """A host NumPy array (a copy when the data is on the GPU)."""
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on a tensor that requires grad. Use t.detach().numpy() instead.")
+        return backend.to_numpy(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors can be converted to Python scalars, got shape {tuple(self.shape)}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return backend.to_numpy(self.data).tolist()
+
+    # ---- device and dtype -------------------------------------------------
+    def to(self, target):
+        """``t.to('cuda')``, ``t.to('cpu')`` or ``t.to(td.float64)``; differentiable."""
+        from .functional.elementwise import cast, to_device
+
+        try:
+            device = backend.normalize_device(target)
+        except (ValueError, TypeError):
+            return cast(self, as_dtype(target))
+        return to_device(self, device)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
+    def double(self):
+        return self.to(float64)
+
+    def float(self):
+        return self.to(float32)
+
+    def long(self):
+        return self.to(int64)
+
+    def bool(self):
+        return self.to(bool_)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def clone(self):
+        return F.clone(self)
+
+    def zero_(self):
+        """Set every element to zero in place (no gradient flows through this)."""
+        self.data[...] = 0
+        return self
+
+    # ---- operators --------------------------------------------------------
+    def __add__(self, other):
+        return F.add(self, other)
+
+    def __radd__(self, other):
+        return F.add(other, self)
+
+    def __sub__(self, other):
+        return F.sub(self, other)
+
+    def __rsub__(self, other):
+        return F.sub(other, self)
+
+    def __mul__(self, other):
+        return F.mul(self, other)
+
+    def __rmul__(self, other):
+        return F.mul(other, self)
+
+    def __truediv__(self, other):
+        return F.div(self, other)
+
+    def __rtruediv__(self, other):
+        return F.div(other, self)
+
+    def __pow__(self, other):
+        return F.pow(self, other)
+
+    def __rpow__(self, other):
+        return F.pow(other, self)
+
+    def __matmul__(self, other):
+        return F.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return F.matmul(other, self)
+
+    def __neg__(self):
+        return F.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return F.abs(self)
+
+    def __eq__(self, other):
+        return F.eq(self, other)
+
+    def __ne__(self, other):
+        return F.ne(self, other)
+
+    def __lt__(self, other):
+        return F.lt(self, other)
+
+    def __le__(self, other):
+        return F.le(self, other)
+
+    def __gt__(self, other):
+        return F.gt(self, other)
+
+    def __ge__(self, other):
+        return F.ge(self, other)
+
+    def __getitem__(self, index):
+        return F.getitem(self, index)
+
+    # ---- elementwise methods ---------------------------------------------
+    def exp(self):
+        return F.exp(self)
+
+    def log(self):
+        return F.log(self)
+
+    def sqrt(self):
+        return F.sqrt(self)
+
+    def abs(self):
+        return F.abs(self)
+
+    def clamp(self, min=None, max=None):
+        return F.clamp(self, min, max)
+
+    clip = clamp
+
+    def pow(self, exponent):
+        return F.pow(self, exponent)
+
+    def relu(self):
+        return F.relu(self)
+
+    def sigmoid(self):
+        return F.sigmoid(self)
+
+    def tanh(self):
+        return F.tanh(self)
+
+    def softmax(self, dim):
+        return F.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        return F.log_softmax(self, dim)
+
+    # ---- reductions -------------------------------------------------------
+    def sum(self, dim=None, keepdim=False):
+        return F.sum(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        return F.mean(self, dim, keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        return F.max(self, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        return F.min(self, dim, keepdim)
+
+    def var(self, dim=None, unbiased=True, keepdim=False, correction=None):
+        return F.var(self, dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
+
+    def std(self, dim=None, unbiased=True, keepdim=False, correction=None):
+        return F.std(self, dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
+
+    def logsumexp(self, dim, keepdim=False):
+        return F.logsumexp(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        return F.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return F.argmin(self, dim, keepdim)
+
+    # ---- shape ------------------------------------------------------------
+    def reshape(self, *shape):
+        return F.reshape(self, *shape)
+
+    def view(self, *shape):
+        return F.reshape(self, *shape)
+
+    def transpose(self, dim0, dim1):
+        return F.transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        return F.permute(self, *dims)
+
+    def movedim(self, source, destination):
+        return F.movedim(self, source, destination)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return F.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim=None):
+        return F.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return F.unsqueeze(self, dim)
+
+    def expand(self, *sizes):
+        return F.expand(self, *sizes)
+
+    def expand_as(self, other):
+        return F.expand(self, *other.shape)
+
+    def repeat(self, *repeats):
+        return F.repeat(self, *repeats)
+
+    def contiguous(self):
+        return self
+
+    @property
+    def T(self):
+        """All dimensions reversed (the matrix transpose for a 2-d tensor)."""
+        return F.permute(self, *reversed(range(self.ndim)))
+
+    @property
+    def mT(self):
+        """The last two dimensions swapped (a batch of matrices transposed)."""
+        return F.transpose(self, -2, -1)
+
+
+def _to_array(value, dtype=None):
+    """An ndarray from array-like ``value`` following the contract's dtype rules:
+    ndarrays keep their dtype; Python floats become float32, ints int64."""
+    if isinstance(value, np.ndarray) or isinstance(value, _cupy_ndarray()):
+        array = value
+    elif isinstance(value, Tensor):
+        array = value.data
+    else:
+        if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
+            value = [v.detach().numpy() if isinstance(v, Tensor) else v for v in value]
+        array = np.asarray(value)
+        if array.dtype == np.float64:
+            array = array.astype(float32)
+        elif array.dtype.kind in "iu":
+            array = array.astype(int64)
+        elif array.dtype.kind not in "fb":
+            raise TypeError(f"tensor: cannot make a tensor from {type(value).__name__} of dtype {array.dtype}")
+    if dtype is not None:
+        array = array.astype(as_dtype(dtype), copy=False)
+    return array
+
+
+from . import functional as F  # noqa: E402  (the ops build on Tensor, defined above)
