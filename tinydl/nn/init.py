@@ -1,0 +1,92 @@
+"""Weight initialization, with PyTorch's formulas (``torch.nn.init``).
+
+Each function fills a Tensor in place (its ``.data``) from tinydl's seeded
+generator and returns it.  Fans for a weight of shape (out, in, k1, k2, ...):
+fan_in = in * k1 * k2 * ..., fan_out = out * k1 * k2 * ....
+
+* Xavier/Glorot keeps the variance of activations and gradients equal across
+  layers for tanh-like units: std = gain * sqrt(2 / (fan_in + fan_out)).
+* Kaiming/He keeps it for ReLU-like units: std = gain / sqrt(fan), with
+  gain = sqrt(2 / (1 + a^2)) for a leaky ReLU of negative slope a.
+"""
+import math
+
+from .. import rng
+
+
+def calculate_gain(nonlinearity, param=None):
+    """The recommended gain for a nonlinearity (PyTorch's table)."""
+    linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+    if nonlinearity in linear or nonlinearity == "sigmoid":
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def calculate_fan_in_and_fan_out(tensor):
+    if tensor.ndim < 2:
+        raise ValueError(f"fan in and fan out need a tensor with at least 2 dims, got shape {tuple(tensor.shape)}")
+    receptive = 1
+    for n in tensor.shape[2:]:
+        receptive *= n
+    return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+
+
+def _fan(tensor, mode):
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def uniform_(tensor, a=0.0, b=1.0):
+    tensor.data[...] = rng.uniform(tensor.shape, tensor.dtype, tensor.device, a, b)
+    return tensor
+
+
+def normal_(tensor, mean=0.0, std=1.0):
+    tensor.data[...] = rng.standard_normal(tensor.shape, tensor.dtype, tensor.device) * std + mean
+    return tensor
+
+
+def constant_(tensor, value):
+    tensor.data[...] = value
+    return tensor
+
+
+def zeros_(tensor):
+    return constant_(tensor, 0)
+
+
+def ones_(tensor):
+    return constant_(tensor, 1)
+
+
+def xavier_uniform_(tensor, gain=1.0):
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))  # U(-b, b) has std b / sqrt(3)
+    return uniform_(tensor, -bound, bound)
+
+
+def xavier_normal_(tensor, gain=1.0):
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
+    bound = math.sqrt(3.0) * std
+    return uniform_(tensor, -bound, bound)
+
+
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
+    return normal_(tensor, 0.0, std)
