@@ -34,6 +34,7 @@ class _Mode:
 
     grad_enabled = True
     anomaly = False
+    in_backward = False  # ops run by a backward are checked as that backward's result
 
 
 _mode = _Mode()
@@ -149,7 +150,7 @@ class Function:
         if single:
             outputs = (outputs,)
         results = tuple(Tensor(y, requires_grad=record and _is_float(y)) for y in outputs)
-        if _mode.anomaly:
+        if _mode.anomaly and not _mode.in_backward:
             _check_finite(self, [r.data for r in results], "its forward output")
 
         if record:
@@ -257,7 +258,11 @@ def run_backward(roots, root_grads, *, inputs=None, create_graph=False, retain_g
                 if getattr(out, "_retains_grad", False) and wanted is None:
                     out.grad = entry[1] if out.grad is None else out.grad + entry[1]
 
-            input_grads = function.backward(*grad_outputs)
+            outer, _mode.in_backward = _mode.in_backward, True
+            try:
+                input_grads = function.backward(*grad_outputs)
+            finally:
+                _mode.in_backward = outer
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
             if len(input_grads) != len(function.inputs):
