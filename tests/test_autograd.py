@@ -298,3 +298,43 @@ def test_cuda_unavailable_is_reported_clearly():
         pytest.skip("a GPU is present")
     with pytest.raises(RuntimeError, match="cuda"):
         td.zeros(2, device="cuda")
+
+
+def test_manual_sgd_step_updates_the_parameter_in_place():
+    p = leaf([1.0, 2.0])
+    (p * p).sum().backward()
+    same = p
+    with td.no_grad():
+        p -= 0.1 * p.grad
+    assert p is same
+    np.testing.assert_allclose(p.data, [0.8, 1.6])
+
+
+def test_in_place_on_a_leaf_that_requires_grad_is_refused_while_recording():
+    p = leaf([1.0])
+    with pytest.raises(RuntimeError, match=r"\+=.*no_grad"):
+        p += 1
+
+
+def test_in_place_on_a_non_leaf_keeps_the_graph_correct():
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    h += x * x  # rebinds h to a new node: d/dx = 3 + 2x
+    h.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [5.0, 7.0])
+
+
+def test_setitem_writes_data_outside_a_graph_and_refuses_inside():
+    x = td.zeros(4)
+    x[1] = 5.0
+    x[[0, 3]] = td.tensor([7.0, 8.0])
+    np.testing.assert_array_equal(x.numpy(), [7.0, 5.0, 0.0, 8.0])
+    h = leaf([1.0, 2.0]) * 2
+    with pytest.raises(RuntimeError, match="recorded graph"):
+        h[0] = 0.0
+
+
+def test_tensor_constructor_follows_the_dtype_rules():
+    assert td.Tensor([1.0, 2.5]).dtype == td.float32
+    assert td.Tensor([1, 2]).dtype == td.int64
+    assert td.tensor([0.1], dtype=td.float64).item() == 0.1  # no float32 detour

@@ -8,7 +8,10 @@ from .creation import (
     arange, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand, rand_like, randint, randn,
     randn_like, randperm, tensor, zeros, zeros_like,
 )
-from .functional import cat, erf, maximum, minimum, stack, where
+from .functional import (  # the ops PyTorch also offers as torch.NAME
+    abs, argmax, argmin, cat, clamp, erf, exp, flatten, log, logsumexp, matmul, max, maximum, mean, min, minimum,
+    permute, relu, reshape, sigmoid, softmax, sqrt, squeeze, stack, std, sum, tanh, transpose, unsqueeze, var, where,
+)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .rng import manual_seed
 from .tensor import Tensor, bool_, float16, float32, float64, int32, int64

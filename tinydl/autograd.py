@@ -229,7 +229,9 @@ def run_backward(roots, root_grads, *, inputs=None, create_graph=False, retain_g
                 add_grad(tensor, grad)
             push(tensor.grad_fn)
         elif wanted is None and tensor.requires_grad:
-            tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+            # .grad gets memory of its own (a copy): ``grad`` may be a read-only broadcast view,
+            # or a Tensor that another leaf's .grad also holds, and optimizers update .grad in place
+            tensor.grad = grad.clone() if tensor.grad is None else tensor.grad + grad
 
     with set_grad_enabled(create_graph):
         for tensor, grad in zip(roots, root_grads):
@@ -256,7 +258,7 @@ def run_backward(roots, root_grads, *, inputs=None, create_graph=False, retain_g
                 if wanted is None or id(out) not in wanted:
                     del grads[id(out)]  # consumed: free it
                 if getattr(out, "_retains_grad", False) and wanted is None:
-                    out.grad = entry[1] if out.grad is None else out.grad + entry[1]
+                    out.grad = entry[1].clone() if out.grad is None else out.grad + entry[1]
 
             outer, _mode.in_backward = _mode.in_backward, True
             try:

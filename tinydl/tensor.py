@@ -9,7 +9,7 @@ where the forward and backward of each operation are written side by side.
 import numpy as np
 
 from . import backend
-from .autograd import _initial_grad, run_backward
+from .autograd import _initial_grad, is_grad_enabled, run_backward
 
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
@@ -40,7 +40,9 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False):
         if not isinstance(data, np.ndarray) and not isinstance(data, _cupy_ndarray()):
-            data = np.asarray(data)
+            # a NumPy scalar (what x.sum() returns) keeps its dtype; lists and Python numbers
+            # follow td.tensor's rules (floats -> float32, ints -> int64)
+            data = np.asarray(data) if isinstance(data, np.generic) else _to_array(data)
         if requires_grad and data.dtype.kind != "f":
             raise RuntimeError(f"only floating-point tensors can require gradients, got dtype {data.dtype}")
         self.data = data
@@ -212,10 +214,65 @@ class Tensor:
     def clone(self):
         return F.clone(self)
 
+    # ---- in place: only where no graph is being recorded ----------------
+    def _in_place(self, op):
+        """Check that writing into ``self.data`` cannot corrupt a recorded graph.
+
+        Under ``td.no_grad()`` (a manual SGD step: ``p -= lr * p.grad``) or on a
+        tensor outside any graph, in place is safe.  A leaf that requires grad
+        is refused, as in PyTorch.  A non-leaf gets the out-of-place result, so
+        ``h += x`` rebinds ``h`` to a new node and the graph stays correct.
+        """
+        if not is_grad_enabled() or not self.requires_grad:
+            return True
+        if self.grad_fn is None:
+            raise RuntimeError(
+                f"{op}: a leaf tensor that requires grad cannot be changed in place while the graph is recorded; "
+                "wrap the update in `with td.no_grad():`"
+            )
+        return False
+
+    def _assign(self, op, other, combine):
+        if not self._in_place(op):
+            return combine(self, other)
+        value = other.data if isinstance(other, Tensor) else other
+        result = combine(Tensor(self.data), Tensor._from_value(value, like=self)).data
+        self.data[...] = result
+        return self
+
+    def __iadd__(self, other):
+        return self._assign("+=", other, F.add)
+
+    def __isub__(self, other):
+        return self._assign("-=", other, F.sub)
+
+    def __imul__(self, other):
+        return self._assign("*=", other, F.mul)
+
+    def __itruediv__(self, other):
+        return self._assign("/=", other, F.div)
+
+    def __setitem__(self, index, value):
+        if not self._in_place("__setitem__"):
+            raise RuntimeError(
+                "__setitem__: assigning into a tensor that is part of a recorded graph is not supported; "
+                "build the result with td.where or td.cat instead"
+            )
+        value = value.data if isinstance(value, Tensor) else value
+        self.data[F.shape._index_arrays(index, backend.get_array_module(self.data))[0]] = value
+
+    def copy_(self, source):
+        """Copy ``source``'s values into this tensor in place (under no_grad, or outside a graph)."""
+        return self._assign("copy_", source, lambda a, b: F.broadcast_to(b, a.shape))
+
+    def fill_(self, value):
+        self._in_place("fill_")
+        self.data[...] = value
+        return self
+
     def zero_(self):
         """Set every element to zero in place (no gradient flows through this)."""
-        self.data[...] = 0
-        return self
+        return self.fill_(0)
 
     # ---- operators --------------------------------------------------------
     def __add__(self, other):
@@ -407,7 +464,7 @@ def _to_array(value, dtype=None):
         if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
             value = [v.detach().numpy() if isinstance(v, Tensor) else v for v in value]
         array = np.asarray(value)
-        if array.dtype == np.float64:
+        if array.dtype == np.float64 and dtype is None:  # a given dtype converts the exact values, no float32 detour
             array = array.astype(float32)
         elif array.dtype.kind in "iu":
             array = array.astype(int64)

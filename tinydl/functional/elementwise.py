@@ -7,6 +7,8 @@ again (docs/autograd.md, "Double backward").
 """
 import math
 
+import numpy as np
+
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor, float32
@@ -76,15 +78,26 @@ class Div(_Binary):
 
 
 class Pow(_Binary):
-    """y = a ** b;  dy/da = b a^(b-1),  dy/db = y log a."""
+    """y = a ** b;  dy/da = b a^(b-1),  dy/db = y log a.
+
+    As in PyTorch, dy/da is 0 where b = 0 (a^0 = 1 is flat, even at a = 0, where
+    b a^(b-1) would be 0 * inf), and dy/db is 0 where a = 0 and b >= 0 (where y log a
+    would be 0 * -inf).  The first mask is applied only where a = 0 too: elsewhere
+    b a^(b-1) is already 0 at b = 0, and keeping it keeps d/db (dy/da) = a^-1 there.
+    """
 
     def compute(self, a, b):
         return a**b
 
     def backward(self, gy):
         a, b = self.inputs
-        ga = sum_to(gy * b * a ** (b - 1), a.shape) if self.needs_input_grad[0] else None
-        gb = sum_to(gy * self.outputs[0] * log(a), b.shape) if self.needs_input_grad[1] else None
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):  # the inf / nan computed at a = 0 are masked out
+            if self.needs_input_grad[0]:
+                ga = sum_to(gy * where((b.data == 0) & (a.data == 0), 0.0, b * a ** (b - 1)), a.shape)
+            if self.needs_input_grad[1]:
+                base_zero = (a.data == 0) & (b.data >= 0)
+                gb = sum_to(gy * where(base_zero, 0.0, self.outputs[0] * log(a)), b.shape)
         return ga, gb
 
 

@@ -2,7 +2,7 @@
 
 Most are short compositions of differentiable ops, so their gradients (and
 second derivatives) come for free.  ``binary_cross_entropy`` is its own op so
-that its gradient stays finite where its logs are clamped, as in PyTorch.
+that its input gradient stays finite where its logs are clamped, as in PyTorch.
 """
 import numpy as np
 
@@ -65,7 +65,7 @@ class BinaryCrossEntropy(Function):
     """l = -(t log p + (1 - t) log(1 - p)), each log clamped at -100 (PyTorch's rule).
 
     dl/dp = (p - t) / (p (1 - p)) with the denominator kept >= 1e-12;
-    dl/dt = log(1 - p) - log(p).
+    dl/dt = log(1 - p) - log(p), unclamped as in PyTorch (so +-inf at p = 0 or 1).
     """
 
     def forward(self, p, t):
@@ -81,7 +81,7 @@ class BinaryCrossEntropy(Function):
             gp = gy * (p - t) / clamp(p * (1 - p), min=1e-12)
         if self.needs_input_grad[1]:
             with np.errstate(divide="ignore"):
-                gt = gy * (clamp(log(1 - p), min=-100) - clamp(log(p), min=-100))
+                gt = gy * (log(1 - p) - log(p))
         return gp, gt
 
 
@@ -118,6 +118,7 @@ def nll_loss(input, target, reduction="mean", ignore_index=-100, weight=None):
     targets that are not ignored (their count when weight is None).
     """
     target = target if isinstance(target, Tensor) else Tensor._from_value(np.asarray(target))
+    out_shape = tuple(target.shape)  # the shape of reduction='none' losses (0-d for a single sample)
     if input.ndim == 1:  # a single sample: (C,) with a 0-d target
         input, target = input.unsqueeze(0), target.reshape(1)
     if target.dtype.kind not in "iu":
@@ -143,7 +144,7 @@ def nll_loss(input, target, reduction="mean", ignore_index=-100, weight=None):
         w = w * (weight.data if isinstance(weight, Tensor) else xp.asarray(weight, dtype=input.dtype))[safe_t]
     losses = -picked * Tensor(w)
     if reduction == "none":
-        return losses.reshape(target.shape)
+        return losses.reshape(out_shape)
     if reduction == "mean":
         return losses.sum() / Tensor(w.sum())
     return _reduce(losses, reduction, "nll_loss")

@@ -5,6 +5,8 @@ None of these changes a value, they only move values around, so each
 backward moves the gradient back: reshape it back, permute it back, or (for
 indexing) add it into a zero tensor at the positions that were read.
 """
+import numpy as np
+
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
@@ -76,6 +78,8 @@ def _index_arrays(index, xp):
     for item in items:
         if isinstance(item, Tensor):
             item = item.data
+        elif isinstance(item, np.integer):  # a NumPy integer scalar is an integer, not an index array
+            item = int(item)
         elif isinstance(item, list):
             item = xp.asarray(item)
             if item.dtype.kind == "f" and item.size == 0:
@@ -212,8 +216,35 @@ def repeat(x, *repeats):
     return Repeat(repeats)(x)
 
 
+def _is_int(item):
+    return isinstance(item, int) and not isinstance(item, bool)
+
+
+def _torch_steps(index):
+    """Split an index that mixes integers and index arrays into PyTorch's two steps.
+
+    PyTorch applies the integers first, as plain selections, then the index arrays;
+    NumPy counts an integer beside an array as one more index array, which can move
+    the indexed dims: x[0, :, [1, 2]] has shape (2, n) in NumPy but (n, 2) in PyTorch.
+    """
+    select, rest = [], []
+    for item in index:
+        if _is_int(item):  # step 1 only: its dim is gone afterwards
+            select.append(item)
+        elif hasattr(item, "shape"):  # an index array: step 2 only (a boolean mask spans item.ndim dims)
+            select += [slice(None)] * (item.ndim if item.dtype.kind == "b" else 1)
+            rest.append(item)
+        else:  # a slice, None or Ellipsis: done in step 1, kept whole in step 2
+            select.append(item)
+            rest.append(Ellipsis if item is Ellipsis else slice(None))
+    return tuple(select), tuple(rest)
+
+
 def getitem(x, index):
     index, advanced = _index_arrays(index, backend.get_array_module(x.data))
+    if advanced and isinstance(index, tuple) and any(_is_int(item) for item in index):
+        select, index = _torch_steps(index)
+        x = GetItem(select, False)(x)
     return GetItem(index, advanced)(x)
 
 

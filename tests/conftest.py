@@ -1,0 +1,32 @@
+"""Test configuration: Hypothesis profiles and the ``device`` fixture.
+
+Profiles: "ci" is deterministic and short (loaded when the CI environment
+variable is set), "dev" explores more examples.  HYPOTHESIS_PROFILE=name
+picks one explicitly, e.g. ``HYPOTHESIS_PROFILE=ci python -m pytest tests``.
+"""
+import os
+import sys
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root, for `import tinydl`
+
+import tinydl as td  # noqa: E402
+
+settings.register_profile(
+    "ci", derandomize=True, max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=40, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(scope="session", params=["cpu", "cuda"])
+def device(request):
+    """Every test that takes ``device`` runs on the CPU, and on the GPU when CuPy finds one.
+
+    Session-scoped so that Hypothesis's @given tests can use it (a function-scoped
+    fixture would not be reset between generated examples)."""
+    if request.param == "cuda" and not td.cuda.is_available():
+        pytest.skip("no GPU: td.cuda.is_available() is False")
+    return request.param
