@@ -12,10 +12,6 @@ def _shape(size):
     return tuple(int(s) for s in size)
 
 
-def _make(array, device, requires_grad):
-    return Tensor(backend.to_device(array, device), requires_grad=requires_grad)
-
-
 def tensor(data, dtype=None, requires_grad=False, device="cpu"):
     """A new leaf Tensor holding a copy of ``data`` (array, list, number or Tensor)."""
     xp = backend.array_module_for(device)

@@ -10,6 +10,9 @@ from . import backend
 _generators = {"cpu": np.random.default_rng()}
 
 
+_seed_state = {"seed": None}  # the last manual_seed, for a GPU generator made later
+
+
 def manual_seed(seed):
     """Seed every random source tinydl uses (NumPy's, and CuPy's when present)."""
     seed = int(seed)
@@ -18,9 +21,6 @@ def manual_seed(seed):
     _seed_state["seed"] = seed
     if backend.cuda_available():
         _generators["cuda"] = backend.cp.random.RandomState(seed)
-
-
-_seed_state = {"seed": None}
 
 
 def generator(device="cpu"):
