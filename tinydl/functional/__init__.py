@@ -4,6 +4,7 @@ One file per family; in each, an op's forward and backward sit side by side.
 """
 from .activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, softplus, tanh
 from .broadcast import broadcast_to, sum_to
+from .conv import conv2d, conv_transpose2d
 from .elementwise import (
     abs, add, cast, clamp, clone, div, eq, erf, exp, ge, gt, le, log, lt, maximum, minimum, mul, ne, neg,
     pow, sqrt, sub, to_device, where,

@@ -1,0 +1,209 @@
+"""conv2d and conv_transpose2d: gradient checks over generated geometries, the adjoint
+identity that links them, a naive reference, module behaviour and argument errors."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinydl as td
+import tinydl.functional as F
+import tinydl.nn as nn
+
+
+def leaf(array, device):
+    return td.tensor(np.asarray(array, dtype=np.float64), requires_grad=True, device=device)
+
+
+def host(t):
+    return t.detach().numpy()
+
+
+@st.composite
+def conv_settings(draw, max_side=6):
+    """A valid conv2d configuration: the (dilated) kernel always fits the padded input."""
+    groups = draw(st.integers(1, 3))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    sides = []
+    for k, d, p in zip(kernel, dilation, padding):
+        smallest = max(1, d * (k - 1) + 1 - 2 * p)
+        sides.append(draw(st.integers(smallest, max(smallest, max_side))))
+    n = draw(st.integers(1, 2))
+    return dict(shape=(n, c_in, *sides), weight_shape=(c_out, c_in // groups, *kernel),
+                stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def conv_arguments(s):
+    return dict(stride=s["stride"], padding=s["padding"], dilation=s["dilation"], groups=s["groups"])
+
+
+def naive_conv2d(x, w, stride, padding, dilation, groups):
+    """The definition, one output pixel at a time: the slow reference the fast code must match."""
+    n, c, h, wd = x.shape
+    c_out, c_g, kh, kw = w.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((n, c_out, oh, ow))
+    per_group = c_out // groups
+    for b in range(n):
+        for o in range(c_out):
+            g = o // per_group
+            for i in range(oh):
+                for j in range(ow):
+                    window = xp[b, g * c_g:(g + 1) * c_g, i * sh:i * sh + dh * (kh - 1) + 1:dh,
+                                j * sw:j * sw + dw * (kw - 1) + 1:dw]
+                    y[b, o, i, j] = (window * w[o]).sum()
+    return y
+
+
+@given(s=conv_settings(), seed=st.integers(0, 2**16))
+def test_conv2d_matches_the_definition(s, seed):
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal(s["shape"]), rng.standard_normal(s["weight_shape"])
+    y = F.conv2d(td.tensor(x), td.tensor(w), **conv_arguments(s))
+    np.testing.assert_allclose(y.numpy(), naive_conv2d(x, w, s["stride"], s["padding"], s["dilation"], s["groups"]),
+                               rtol=1e-10, atol=1e-12)
+
+
+@given(s=conv_settings(), seed=st.integers(0, 2**16), bias=st.booleans())
+def test_conv2d_gradcheck(device, s, seed, bias):
+    rng = np.random.default_rng(seed)
+    x, w = leaf(rng.standard_normal(s["shape"]), device), leaf(rng.standard_normal(s["weight_shape"]), device)
+    inputs = [x, w] + ([leaf(rng.standard_normal(s["weight_shape"][0]), device)] if bias else [])
+    assert td.gradcheck(lambda *t: F.conv2d(t[0], t[1], t[2] if bias else None, **conv_arguments(s)), inputs)
+
+
+@given(s=conv_settings(max_side=4), seed=st.integers(0, 2**16))
+def test_conv2d_gradgradcheck(device, s, seed):
+    """Second derivatives: WGAN-GP differentiates a gradient that went through the convolution."""
+    rng = np.random.default_rng(seed)
+    x, w = leaf(rng.standard_normal(s["shape"]), device), leaf(rng.standard_normal(s["weight_shape"]), device)
+    assert td.gradgradcheck(lambda a, b: F.conv2d(a, b, **conv_arguments(s)), [x, w])
+
+
+@st.composite
+def transposed_settings(draw, max_side=4):
+    """A valid conv_transpose2d configuration (output_padding < max(stride, dilation))."""
+    groups = draw(st.integers(1, 2))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding, output_padding, sides = [], [], []
+    for k, s, d in zip(kernel, stride, dilation):
+        p = draw(st.integers(0, (d * (k - 1)) // 2))  # keeps the output non-empty for any side >= 1
+        padding.append(p)
+        output_padding.append(draw(st.integers(0, max(s, d) - 1)))
+        sides.append(draw(st.integers(1, max_side)))
+    return dict(shape=(draw(st.integers(1, 2)), c_in, *sides), weight_shape=(c_in, c_out // groups, *kernel),
+                stride=stride, padding=tuple(padding), output_padding=tuple(output_padding),
+                dilation=dilation, groups=groups)
+
+
+def transposed_arguments(s):
+    return dict(stride=s["stride"], padding=s["padding"], output_padding=s["output_padding"],
+                groups=s["groups"], dilation=s["dilation"])
+
+
+@given(s=transposed_settings(), seed=st.integers(0, 2**16))
+def test_conv_transpose2d_gradcheck_and_gradgradcheck(device, s, seed):
+    rng = np.random.default_rng(seed)
+    x, w = leaf(rng.standard_normal(s["shape"]), device), leaf(rng.standard_normal(s["weight_shape"]), device)
+    b = leaf(rng.standard_normal(s["weight_shape"][1] * s["groups"]), device)
+    fn = lambda x, w, b: F.conv_transpose2d(x, w, b, **transposed_arguments(s))  # noqa: E731
+    assert td.gradcheck(fn, [x, w, b])
+    assert td.gradgradcheck(fn, [x, w, b])
+
+
+@given(s=transposed_settings(max_side=5), seed=st.integers(0, 2**16))
+def test_transposed_convolution_is_the_adjoint_of_convolution(s, seed):
+    """<conv_transpose2d(y, W), x> = <y, conv2d(x, W)> for every x, y: the defining property."""
+    rng = np.random.default_rng(seed)
+    y = rng.standard_normal(s["shape"])
+    w = rng.standard_normal(s["weight_shape"])  # as a conv weight: (C_out of conv = C_in here, ...)
+    x_t = F.conv_transpose2d(td.tensor(y), td.tensor(w), **transposed_arguments(s))
+    x = rng.standard_normal(x_t.shape)
+    conv = F.conv2d(td.tensor(x), td.tensor(w), stride=s["stride"], padding=s["padding"],
+                    dilation=s["dilation"], groups=s["groups"])
+    # with output_padding >= stride (allowed while < dilation) conv2d sees extra positions past y's:
+    # the transposed conv is the adjoint of the convolution restricted to y's first H x W positions
+    h, w_ = y.shape[2:]
+    assert conv.shape[2] >= h and conv.shape[3] >= w_
+    np.testing.assert_allclose((x_t.numpy() * x).sum(), (y * conv.numpy()[:, :, :h, :w_]).sum(), rtol=1e-10)
+
+
+def test_transposed_convolution_equals_insert_zeros_then_convolve():
+    """The lecture's view: stride-s transposed conv = put s-1 zeros between inputs, pad by d(k-1)-p,
+    convolve with the flipped kernel (channels swapped)."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((3, 2, 3, 3))
+    stride, padding = 2, 1
+    y = F.conv_transpose2d(td.tensor(x), td.tensor(w), stride=stride, padding=padding).numpy()
+    dilated = np.zeros((2, 3, (4 - 1) * stride + 1, (5 - 1) * stride + 1))
+    dilated[:, :, ::stride, ::stride] = x
+    flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C_out, C_in, kH, kW)
+    k = 3
+    z = F.conv2d(td.tensor(dilated), td.tensor(flipped.copy()), padding=k - 1 - padding).numpy()
+    np.testing.assert_allclose(y, z, rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_accepts_unbatched_input_and_same_padding():
+    x, w = td.randn(3, 7, 6, dtype=td.float64), td.randn(4, 3, 3, 3, dtype=td.float64)
+    y = F.conv2d(x, w, padding="same", dilation=2)
+    assert y.shape == (4, 7, 6)
+    np.testing.assert_allclose(y.numpy(), F.conv2d(x.unsqueeze(0), w, padding=2, dilation=2).numpy()[0])
+    assert F.conv2d(x, w, padding="valid").shape == (4, 5, 4)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.conv2d(td.randn(1, 3, 5, 5), td.randn(4, 2, 3, 3)), r"\(1, 3, 5, 5\) has 3 channels.*\(4, 2, 3, 3\)"),
+    (lambda: F.conv2d(td.randn(1, 4, 5, 5), td.randn(3, 2, 3, 3), groups=2), r"groups=2 must divide"),
+    (lambda: F.conv2d(td.randn(1, 3, 2, 2), td.randn(4, 3, 3, 3)), r"kernel \(3, 3\).*larger than the padded input \(2, 2\)"),
+    (lambda: F.conv2d(td.randn(3, 5, 5), td.randn(4, 3, 3)), r"weight must be.*\(4, 3, 3\)"),
+    (lambda: F.conv2d(td.randn(3, 5), td.randn(4, 3, 3, 3)), r"expected an input.*\(3, 5\)"),
+    (lambda: F.conv2d(td.randn(1, 3, 5, 5), td.randn(4, 3, 3, 3), td.randn(3)), r"bias of shape \(3,\).*4 output"),
+    (lambda: F.conv2d(td.randn(1, 3, 5, 5), td.randn(4, 3, 3, 3), stride=0), r"stride"),
+    (lambda: F.conv2d(td.randn(1, 3, 5, 5), td.randn(4, 3, 2, 2), padding="same"), r"uneven padding"),
+    (lambda: F.conv_transpose2d(td.randn(1, 3, 4, 4), td.randn(2, 4, 3, 3)), r"\(1, 3, 4, 4\) has 3 channels.*\(2, 4, 3, 3\)"),
+    (lambda: F.conv_transpose2d(td.randn(1, 2, 4, 4), td.randn(2, 4, 3, 3), stride=2, output_padding=2),
+     r"output_padding \(2, 2\) must be smaller"),
+])
+def test_bad_arguments_name_the_shapes(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_conv_modules_have_pytorch_shapes_and_init():
+    td.manual_seed(0)
+    conv = nn.Conv2d(6, 8, 3, padding=1, groups=2)
+    assert conv.weight.shape == (8, 3, 3, 3) and conv.bias.shape == (8,)
+    bound = 1 / np.sqrt(3 * 3 * 3)
+    assert np.abs(conv.weight.data).max() <= bound and np.abs(conv.bias.data).max() <= bound
+    assert list(conv.state_dict()) == ["weight", "bias"]
+    up = nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1, bias=False)
+    assert up.weight.shape == (8, 4, 4, 4) and up.bias is None
+    x = td.randn(2, 8, 5, 5)
+    assert up(x).shape == (2, 4, 10, 10)
+    assert up(x, output_size=(11, 11)).shape == (2, 4, 11, 11)
+
+
+def test_a_small_cnn_learns(device):
+    """End to end: conv -> relu -> conv fits a fixed target quickly (the whole chain trains)."""
+    td.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 3, padding=1)).to(device)
+    x = td.randn(8, 1, 6, 6, device=device)
+    target = F.conv2d(x, td.ones(1, 1, 3, 3, device=device) / 9, padding=1)  # a box blur to imitate
+    opt = td.optim.Adam(model.parameters(), lr=0.02)
+    first = None
+    for _ in range(150):
+        loss = F.mse_loss(model(x), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = first if first is not None else loss.item()
+    assert loss.item() < 0.05 * first

@@ -1,0 +1,252 @@
+"""Convolution and transposed convolution, with stride, padding, dilation and groups.
+
+A convolution with weight W is a *linear map* of its input, y = C_W x.  Three
+ops cover everything, and each one's backward is built from the other two
+(docs/convolution.md, "Three ops that are each other's gradients"):
+
+    Convolution(x, W)            y  = C_W x              conv2d
+    TransposedConvolution(y, W)  x  = C_W^T y            conv_transpose2d, and dL/dx of conv2d
+    ConvolutionWeightGrad(x, g)  dW = d<g, C_W x> / dW   dL/dW of conv2d
+
+Because each backward is itself a differentiable op, double backward through
+a convolution works (WGAN-GP's gradient penalty needs it).
+
+The computation is im2col + one matrix product per group.  ``im2col`` copies
+the sliding windows of the padded input (a strided view, windows.py) into a
+matrix ``cols`` of shape (G, K, M) with K = C/G * kH * kW rows (one per
+weight of a filter) and M = N * OH * OW columns (one per output pixel), so that
+
+    y = W (G, C_out/G, K)  @  cols (G, K, M)                 forward
+    dW = g (G, C_out/G, M) @  cols^T (G, M, K)               weight gradient
+    cols = W^T (G, K, C_out/G) @ g (G, C_out/G, M), then col2im   transposed conv
+
+``col2im`` is the adjoint of im2col: it adds every column back into the image
+positions it was read from, one kernel offset (i, j) at a time.
+"""
+from dataclasses import dataclass
+
+from .. import backend
+from ..autograd import Function
+from .windows import output_size, pad2d, pair, sliding_windows
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How a kernel of size ``kernel`` slides: all pairs are (height, width)."""
+
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    groups: int
+
+
+def im2col(x, geo, out_hw):
+    """(N, C, H, W) -> cols (G, C/G * kH * kW, N * OH * OW): every window as a column."""
+    n, c, _, _ = x.shape
+    oh, ow = out_hw
+    windows = sliding_windows(pad2d(x, geo.padding), geo.kernel, geo.stride, geo.dilation)
+    windows = windows[..., :oh, :ow]  # (N, C, kH, kW, OH, OW), a view
+    g = geo.groups
+    windows = windows.reshape(n, g, c // g, *geo.kernel, oh, ow)
+    # (G, C/G, kH, kW, N, OH, OW): the innermost axis stays the image's row, so the copy reads memory in order
+    return windows.transpose(1, 2, 3, 4, 0, 5, 6).reshape(g, -1, n * oh * ow)
+
+
+def col2im(cols, geo, image_shape, out_hw):
+    """The adjoint of im2col: add each column back where it was read; (G, K, M) -> (N, C, H, W)."""
+    xp = backend.get_array_module(cols)
+    n, c, h, w = image_shape
+    oh, ow = out_hw
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geo.kernel, geo.stride, geo.padding, geo.dilation
+    cols = cols.reshape(c, kh, kw, n, oh, ow)  # G * C/G = C
+    padded = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):  # a loop over kernel offsets; each step adds a whole strided slab
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+            columns = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            padded[:, :, rows, columns] += cols[:, i, j].transpose(1, 0, 2, 3)
+    return padded[:, :, ph : ph + h, pw : pw + w]
+
+
+def _to_rows(y, groups):
+    """(N, C_out, OH, OW) -> (G, C_out/G, N * OH * OW): the layout the products use."""
+    n, c, oh, ow = y.shape
+    return y.reshape(n, groups, c // groups, oh * ow).transpose(1, 2, 0, 3).reshape(groups, c // groups, n * oh * ow)
+
+
+def _to_image(rows, n, out_hw):
+    """(G, C_out/G, N * OH * OW) -> (N, C_out, OH, OW)."""
+    g, c, _ = rows.shape
+    oh, ow = out_hw
+    return rows.reshape(g, c, n, oh, ow).transpose(2, 0, 1, 3, 4).reshape(n, g * c, oh, ow)
+
+
+class Convolution(Function):
+    """y = C_W x: x (N, C, H, W), W (C_out, C/G, kH, kW) -> y (N, C_out, OH, OW)."""
+
+    def __init__(self, geo, out_hw):
+        self.geo, self.out_hw = geo, out_hw
+
+    def forward(self, x, w):
+        cols = im2col(x, self.geo, self.out_hw)  # (G, K, M)
+        if self.needs_input_grad[1]:
+            self.cols = cols  # the weight gradient needs the same matrix: keep it instead of rebuilding
+        y = w.reshape(self.geo.groups, w.shape[0] // self.geo.groups, -1) @ cols  # (G, C_out/G, M)
+        return _to_image(y, x.shape[0], self.out_hw)
+
+    def backward(self, gy):
+        x, w = self.inputs
+        gx = gw = None
+        if self.needs_input_grad[0]:  # dL/dx = C_W^T gy
+            gx = TransposedConvolution(self.geo, x.shape[2:])(gy, w)
+        if self.needs_input_grad[1]:  # dL/dW = sum over positions of gy * window
+            gw = ConvolutionWeightGrad(self.geo, w.shape, getattr(self, "cols", None))(x, gy)
+        return gx, gw
+
+
+class TransposedConvolution(Function):
+    """x = C_W^T y: y (N, C_out, OH, OW), W (C_out, C/G, kH, kW) -> x (N, C, H, W) with (H, W) = image_hw."""
+
+    def __init__(self, geo, image_hw):
+        self.geo, self.image_hw = geo, tuple(image_hw)
+
+    def forward(self, y, w):
+        g = self.geo.groups
+        w_t = w.reshape(g, w.shape[0] // g, -1).transpose(0, 2, 1)  # (G, K, C_out/G)
+        cols = w_t @ _to_rows(y, g)  # (G, K, M)
+        image_shape = (y.shape[0], w.shape[1] * g, *self.image_hw)
+        return col2im(cols, self.geo, image_shape, y.shape[2:])
+
+    def backward(self, gx):
+        y, w = self.inputs
+        out_hw = y.shape[2:]
+        gy = Convolution(self.geo, out_hw)(gx, w) if self.needs_input_grad[0] else None  # (C^T)^T = C
+        gw = ConvolutionWeightGrad(self.geo, w.shape)(gx, y) if self.needs_input_grad[1] else None
+        return gy, gw
+
+
+class ConvolutionWeightGrad(Function):
+    """dW = d<g, C_W x>/dW for x (N, C, H, W) and g (N, C_out, OH, OW); bilinear in (x, g)."""
+
+    def __init__(self, geo, weight_shape, cols=None):
+        self.geo, self.weight_shape, self.cols = geo, tuple(weight_shape), cols
+
+    def forward(self, x, g):
+        out_hw = g.shape[2:]
+        cols = self.cols if self.cols is not None else im2col(x, self.geo, out_hw)  # (G, K, M)
+        self.cols = None  # used once
+        dw = _to_rows(g, self.geo.groups) @ cols.transpose(0, 2, 1)  # (G, C_out/G, K)
+        return dw.reshape(self.weight_shape)
+
+    def backward(self, gdw):
+        x, g = self.inputs
+        gx = TransposedConvolution(self.geo, x.shape[2:])(g, gdw) if self.needs_input_grad[0] else None
+        gg = Convolution(self.geo, g.shape[2:])(x, gdw) if self.needs_input_grad[1] else None
+        return gx, gg
+
+
+# ---- argument checks and the public functions -----------------------------
+def _geometry(op, weight, stride, padding, dilation, groups):
+    stride, dilation = pair(stride, "stride", op), pair(dilation, "dilation", op)
+    padding = pair(padding, "padding", op)
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ValueError(f"{op}: stride and dilation must be >= 1 and padding >= 0, got stride={stride}, "
+                         f"padding={padding}, dilation={dilation}")
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    return Geometry(tuple(weight.shape[2:]), stride, padding, dilation, groups)
+
+
+def _same_padding(op, weight, stride, dilation):
+    """padding='same': (d (k - 1)) / 2 on each side, which needs an even total and stride 1."""
+    if pair(stride, "stride", op) != (1, 1):
+        raise ValueError(f"{op}: padding='same' needs stride 1, got stride={stride}")
+    pads = []
+    for k, d in zip(weight.shape[2:], pair(dilation, "dilation", op)):
+        if d * (k - 1) % 2:
+            raise ValueError(f"{op}: padding='same' with kernel {k} and dilation {d} would need uneven padding; "
+                             "pad explicitly")
+        pads.append(d * (k - 1) // 2)
+    return tuple(pads)
+
+
+def _batched(op, x):
+    if x.ndim == 3:  # an unbatched (C, H, W) image, as PyTorch accepts
+        return x.unsqueeze(0), True
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected an input of shape (N, C, H, W) or (C, H, W), got {tuple(x.shape)}")
+    return x, False
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d cross-correlation (what deep learning calls convolution), PyTorch's conv2d.
+
+    x (N, C_in, H, W), weight (C_out, C_in/groups, kH, kW), bias (C_out,) -> (N, C_out, OH, OW)
+    with OH = floor((H + 2 padding - dilation (kH - 1) - 1) / stride) + 1.
+    """
+    op = "conv2d"
+    x, unbatched = _batched(op, x)
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be (C_out, C_in/groups, kH, kW), got shape {tuple(weight.shape)}")
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+        padding = 0 if padding == "valid" else _same_padding(op, weight, stride, dilation)
+    geo = _geometry(op, weight, stride, padding, dilation, groups)
+    c_in, c_out = x.shape[1], weight.shape[0]
+    if c_in % groups or c_out % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the input channels ({c_in}, input shape "
+                         f"{tuple(x.shape)}) and the output channels ({c_out}, weight shape {tuple(weight.shape)})")
+    if weight.shape[1] * groups != c_in:
+        raise ValueError(f"{op}: input of shape {tuple(x.shape)} has {c_in} channels, but weight of shape "
+                         f"{tuple(weight.shape)} with groups={groups} expects {weight.shape[1] * groups}")
+    out_hw = []
+    for axis, (size, k, s, p, d) in enumerate(zip(x.shape[2:], geo.kernel, geo.stride, geo.padding, geo.dilation)):
+        if d * (k - 1) + 1 > size + 2 * p:
+            raise ValueError(f"{op}: the kernel {tuple(weight.shape[2:])} (dilation {geo.dilation}) is larger than "
+                             f"the padded input {tuple(x.shape[2:])} + 2 * {geo.padding}")
+        out_hw.append(output_size(size, k, s, p, d))
+    y = Convolution(geo, tuple(out_hw))(x, weight)
+    if bias is not None:
+        if tuple(bias.shape) != (c_out,):
+            raise ValueError(f"{op}: bias of shape {tuple(bias.shape)} does not match {c_out} output channels")
+        y = y + bias.reshape(1, -1, 1, 1)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed convolution: the adjoint (gradient) of conv2d with the same weight and settings.
+
+    x (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW) -> (N, C_out, OH, OW) with
+    OH = (H - 1) stride - 2 padding + dilation (kH - 1) + output_padding + 1.
+    """
+    op = "conv_transpose2d"
+    x, unbatched = _batched(op, x)
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be (C_in, C_out/groups, kH, kW), got shape {tuple(weight.shape)}")
+    geo = _geometry(op, weight, stride, padding, dilation, groups)
+    output_padding = pair(output_padding, "output_padding", op)
+    c_in = x.shape[1]
+    if c_in % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the input channels ({c_in}, input shape {tuple(x.shape)})")
+    if weight.shape[0] != c_in:
+        raise ValueError(f"{op}: input of shape {tuple(x.shape)} has {c_in} channels, but weight of shape "
+                         f"{tuple(weight.shape)} expects {weight.shape[0]}")
+    image_hw = []
+    for size, k, s, p, d, extra in zip(x.shape[2:], geo.kernel, geo.stride, geo.padding, geo.dilation, output_padding):
+        if not 0 <= extra < max(s, d):
+            raise ValueError(f"{op}: output_padding {output_padding} must be smaller than stride {geo.stride} "
+                             f"or dilation {geo.dilation}")
+        out = (size - 1) * s - 2 * p + d * (k - 1) + extra + 1
+        if out < 1:
+            raise ValueError(f"{op}: input of shape {tuple(x.shape)} gives an empty output ({out}) with kernel "
+                             f"{geo.kernel}, stride {geo.stride}, padding {geo.padding}")
+        image_hw.append(out)
+    y = TransposedConvolution(geo, tuple(image_hw))(x, weight)
+    if bias is not None:
+        c_out = weight.shape[1] * groups
+        if tuple(bias.shape) != (c_out,):
+            raise ValueError(f"{op}: bias of shape {tuple(bias.shape)} does not match {c_out} output channels")
+        y = y + bias.reshape(1, -1, 1, 1)
+    return y.squeeze(0) if unbatched else y

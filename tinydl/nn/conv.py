@@ -1,0 +1,88 @@
+"""``nn.Conv2d`` and ``nn.ConvTranspose2d``: hold the weight and bias, call the functional ops.
+
+Default initialization is PyTorch's: W ~ kaiming_uniform(a=sqrt(5)), which is
+U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+with fan_in = weight.shape[1] * kH * kW.
+"""
+import math
+
+from .. import creation
+from ..functional.conv import conv2d, conv_transpose2d
+from ..functional.windows import pair
+from . import init
+from .module import Module, Parameter
+
+
+class _ConvNd(Module):
+    def _make_parameters(self, weight_shape, bias, device, dtype):
+        self.weight = Parameter(creation.empty(*weight_shape, device=device, dtype=dtype))
+        if bias:
+            self.bias = Parameter(creation.empty(self.out_channels, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self):
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        for name, default in (("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1)), ("groups", 1)):
+            value = getattr(self, name, default)
+            if value != default:
+                text += f", {name}={value}"
+        return text + ("" if self.bias is not None else ", bias=False")
+
+
+class Conv2d(_ConvNd):
+    """weight (out_channels, in_channels / groups, kH, kW), bias (out_channels,)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device="cpu", dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size, self.stride, self.dilation = pair(kernel_size), pair(stride), pair(dilation)
+        self.padding = padding if isinstance(padding, str) else pair(padding)
+        shape = (out_channels, in_channels // groups, *self.kernel_size)
+        self._make_parameters(shape, bias, device, dtype)
+
+    def forward(self, x):
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class ConvTranspose2d(_ConvNd):
+    """weight (in_channels, out_channels / groups, kH, kW), bias (out_channels,)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", device="cpu", dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f"ConvTranspose2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"ConvTranspose2d: groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size, self.stride, self.dilation = pair(kernel_size), pair(stride), pair(dilation)
+        self.padding, self.output_padding = pair(padding), pair(output_padding)
+        shape = (in_channels, out_channels // groups, *self.kernel_size)
+        self._make_parameters(shape, bias, device, dtype)
+
+    def forward(self, x, output_size=None):
+        """``output_size`` (H, W) or (N, C, H, W) picks the output_padding that gives that size, as in PyTorch."""
+        output_padding = self.output_padding
+        if output_size is not None:
+            target = tuple(output_size)[-2:]
+            smallest = [(n - 1) * s - 2 * p + d * (k - 1) + 1 for n, s, p, d, k in
+                        zip(x.shape[-2:], self.stride, self.padding, self.dilation, self.kernel_size)]
+            output_padding = tuple(t - m for t, m in zip(target, smallest))
+        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                self.groups, self.dilation)
