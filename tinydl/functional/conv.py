@@ -60,13 +60,14 @@ def col2im(cols, geo, image_shape, out_hw):
     oh, ow = out_hw
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geo.kernel, geo.stride, geo.padding, geo.dilation
     cols = cols.reshape(c, kh, kw, n, oh, ow)  # G * C/G = C
-    padded = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    # accumulate channel-major, (C, N, H, W), so that each slab added below is contiguous in memory
+    padded = xp.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for i in range(kh):  # a loop over kernel offsets; each step adds a whole strided slab
         for j in range(kw):
             rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
             columns = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-            padded[:, :, rows, columns] += cols[:, i, j].transpose(1, 0, 2, 3)
-    return padded[:, :, ph : ph + h, pw : pw + w]
+            padded[:, :, rows, columns] += cols[:, i, j]
+    return xp.ascontiguousarray(padded[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3))
 
 
 def _to_rows(y, groups):
@@ -79,7 +80,8 @@ def _to_image(rows, n, out_hw):
     """(G, C_out/G, N * OH * OW) -> (N, C_out, OH, OW)."""
     g, c, _ = rows.shape
     oh, ow = out_hw
-    return rows.reshape(g, c, n, oh, ow).transpose(2, 0, 1, 3, 4).reshape(n, g * c, oh, ow)
+    xp = backend.get_array_module(rows)
+    return xp.ascontiguousarray(rows.reshape(g, c, n, oh, ow).transpose(2, 0, 1, 3, 4)).reshape(n, g * c, oh, ow)
 
 
 class Convolution(Function):

@@ -1,0 +1,1 @@
+"""tinydl's benchmarks: ``python -m benchmarks`` (see docs/performance.md)."""

@@ -1,0 +1,4 @@
+"""``python -m benchmarks``: run every benchmark and print its table."""
+from . import layers
+
+layers.main()

@@ -1,0 +1,36 @@
+"""Timing helpers shared by the benchmarks: medians of repeated runs, NumPy's matmul limit."""
+import time
+
+import numpy as np
+
+
+def median_seconds(fn, repeats=7, warmup=2, sync=None):
+    """Median wall time of ``fn()`` over ``repeats`` runs, after ``warmup`` untimed runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        if sync is not None:
+            sync()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def numpy_matmul_gflops(n=1024, dtype=np.float32):
+    """NumPy's own float32 matrix-product throughput on this machine: the ceiling a
+    GEMM-based convolution can approach (2 n^3 flops per n x n product)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, n)).astype(dtype)
+    seconds = median_seconds(lambda: a @ b, repeats=9)
+    return 2 * n**3 / seconds / 1e9
+
+
+def try_import_torch():
+    """PyTorch, if it happens to be installed (never a dependency of tinydl)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch

@@ -1,0 +1,156 @@
+"""Forward + backward of the vision layers on fixed shapes, float32, against NumPy's matmul limit.
+
+    python -m benchmarks.layers [--quick] [--json PATH]
+
+For each convolution the achieved GFLOP/s counts the multiply-adds of the
+forward (2 N C_out OH OW C_in/groups kH kW) and of the two backward products
+(dx and dW, the same count each): 3x the forward.  "of matmul" is that rate
+divided by NumPy's float32 matmul throughput measured in the same run.
+"""
+import argparse
+import json
+import platform
+
+import numpy as np
+
+import tinydl as td
+import tinydl.functional as F
+
+from .common import median_seconds, numpy_matmul_gflops, try_import_torch
+
+
+def conv_flops(x_shape, w_shape, out_shape, groups=1):
+    n, _, oh, ow = out_shape
+    c_out, c_in_per_group, kh, kw = w_shape
+    return 3 * 2 * n * c_out * oh * ow * c_in_per_group * kh * kw
+
+
+def _tinydl_step(make_output, leaves):
+    def step():
+        for t in leaves:
+            t.grad = None
+        out = make_output()
+        out.backward(td.ones_like(out))
+    return step
+
+
+def _torch_step(torch, make_output, leaves):
+    def step():
+        for t in leaves:
+            t.grad = None
+        out = make_output()
+        out.backward(torch.ones_like(out))
+    return step
+
+
+def cases():
+    """(name, builder) where builder(lib) returns (step function, flops or None)."""
+    rng = np.random.default_rng(0)
+
+    def conv_case(x_shape, w_shape, stride=1, padding=0, dilation=1, transposed=False, groups=1):
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        w = rng.standard_normal(w_shape).astype(np.float32) * 0.1
+
+        def build(lib, torch=None):
+            if lib == "tinydl":
+                xt, wt = td.tensor(x, requires_grad=True), td.tensor(w, requires_grad=True)
+                op = F.conv_transpose2d if transposed else F.conv2d
+                if transposed:
+                    make = lambda: op(xt, wt, None, stride, padding, 0, groups, dilation)  # noqa: E731
+                else:
+                    make = lambda: op(xt, wt, None, stride, padding, dilation, groups)  # noqa: E731
+                step = _tinydl_step(make, [xt, wt])
+            else:
+                xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+                if transposed:
+                    make = lambda: torch.nn.functional.conv_transpose2d(xt, wt, None, stride, padding, 0, groups, dilation)  # noqa: E731
+                else:
+                    make = lambda: torch.nn.functional.conv2d(xt, wt, None, stride, padding, dilation, groups)  # noqa: E731
+                step = _torch_step(torch, make, [xt, wt])
+            out_shape = tuple(make().shape)
+            if transposed:  # a transposed conv does the products of the conv from its output to its input
+                flops = conv_flops(out_shape, w_shape, x_shape, groups)
+            else:
+                flops = conv_flops(x_shape, w_shape, out_shape, groups)
+            return step, flops
+        return build
+
+    yield "conv2d N32 3->16 32x32 k3 p1", conv_case((32, 3, 32, 32), (16, 3, 3, 3), padding=1)
+    yield "conv2d N32 64->64 16x16 k3 p1", conv_case((32, 64, 16, 16), (64, 64, 3, 3), padding=1)
+    yield "conv2d dilated N16 32->32 32x32 k3 d2 p2", conv_case((16, 32, 32, 32), (32, 32, 3, 3), padding=2, dilation=2)
+    yield "conv_transpose2d N32 64->32 16->32 k4 s2 p1", conv_case((32, 64, 16, 16), (64, 32, 4, 4), stride=2,
+                                                                     padding=1, transposed=True)
+    if hasattr(F, "max_pool2d") and hasattr(F, "max_unpool2d"):
+        x = rng.standard_normal((32, 64, 32, 32)).astype(np.float32)
+
+        def pool_build(lib, torch=None):
+            if lib == "tinydl":
+                xt = td.tensor(x, requires_grad=True)
+
+                def make():
+                    y, idx = F.max_pool2d(xt, 2, return_indices=True)
+                    return F.max_unpool2d(y, idx, 2)
+                return _tinydl_step(make, [xt]), None
+            xt = torch.tensor(x, requires_grad=True)
+
+            def make_t():
+                y, idx = torch.nn.functional.max_pool2d(xt, 2, return_indices=True)
+                return torch.nn.functional.max_unpool2d(y, idx, 2)
+            return _torch_step(torch, make_t, [xt]), None
+
+        yield "max_pool2d 2x2 + max_unpool2d (32,64,32,32)", pool_build
+
+
+def run(quick=False):
+    repeats = 3 if quick else 7
+    torch = try_import_torch()
+    if torch is not None:
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+    limit = numpy_matmul_gflops()
+    rows = []
+    for name, build in cases():
+        step, flops = build("tinydl")
+        seconds = median_seconds(step, repeats=repeats)
+        row = {"op": name, "tinydl_ms": seconds * 1e3}
+        if flops:
+            row["gflops"] = flops / seconds / 1e9
+            row["of_matmul"] = row["gflops"] / limit
+        if torch is not None:
+            t_step, _ = build("torch", torch)
+            t_seconds = median_seconds(t_step, repeats=repeats)
+            row["torch_ms"] = t_seconds * 1e3
+            row["ratio"] = seconds / t_seconds
+        rows.append(row)
+    return {"numpy_matmul_gflops": limit, "rows": rows, "machine": platform.processor() or platform.machine(),
+            "numpy": np.__version__, "torch": getattr(torch, "__version__", None)}
+
+
+def print_table(result):
+    print(f"NumPy float32 matmul (1024^3): {result['numpy_matmul_gflops']:.1f} GFLOP/s")
+    header = f"{'op (float32, forward + backward)':48s} {'tinydl ms':>10s} {'GFLOP/s':>8s} {'of matmul':>9s}"
+    if result["torch"]:
+        header += f" {'torch ms':>9s} {'ratio':>6s}"
+    print(header)
+    for r in result["rows"]:
+        line = f"{r['op']:48s} {r['tinydl_ms']:10.2f} "
+        line += f"{r['gflops']:8.1f} {r['of_matmul']:9.0%}" if "gflops" in r else f"{'':8s} {'':9s}"
+        if "torch_ms" in r:
+            line += f" {r['torch_ms']:9.2f} {r['ratio']:6.2f}"
+        print(line)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="tinydl layer benchmarks")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    result = run(args.quick)
+    print_table(result)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return result
+
+
+if __name__ == "__main__":
+    main()
