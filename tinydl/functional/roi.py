@@ -1,0 +1,337 @@
+"""Region-of-interest pooling: ``roi_pool`` (Fast R-CNN) and ``roi_align`` (Mask R-CNN).
+
+Both cut a fixed (oh, ow) grid of features out of every box, so that boxes of
+any size feed the same detection head.  Boxes are rows
+``[batch_index, x1, y1, x2, y2]`` in input-image coordinates, and
+``spatial_scale`` maps them onto the feature map (0.25 for a stride-4 map).
+The semantics are torchvision.ops' CPU kernels, down to the rounding rules;
+docs/roi.md derives everything here.
+
+Both ops read the feature map through one *pixel table*: x (N, C, H, W) laid
+out as (N*H*W, C), where row ``n*H*W + h*W + w`` holds every channel of pixel
+(h, w) of image n.  A bin of a box is then a short list of row numbers: one
+gather ``table[rows]`` reads every bin of every box at once, and one
+``scatter_add`` into a zero table sends the gradients back.
+
+* ``roi_pool`` takes the max over each bin; its gradient goes to the arg-max
+  pixel (``IndexAdd``, whose own backward is the gather ``GetItem``).
+* ``roi_align`` is linear in x: each bin is a weighted sum of pixels (bilinear
+  samples, averaged).  ``RoIAlign`` applies the weights, ``RoIAlignTransposed``
+  scatters them back; each is the other's backward.  Neither op sends a
+  gradient to the boxes.
+"""
+import numbers
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from .shape import IndexAdd
+
+
+# ---- the pixel table -----------------------------------------------------
+def _pixel_table(x):
+    """(N, C, H, W) -> (N*H*W, C): row n*H*W + h*W + w holds pixel (h, w) of image n."""
+    n, c, h, w = x.shape
+    return x.transpose(0, 2, 3, 1).reshape(n * h * w, c)
+
+
+def _image_from_table(table, shape):
+    """The inverse of ``_pixel_table``: (N*H*W, C) -> (N, C, H, W)."""
+    n, c, h, w = shape
+    return table.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+
+
+def _largest(extent):
+    """The largest entry of an integer array as a Python int, at least 1 (1 for an empty array)."""
+    return max(1, int(extent.max())) if extent.size else 1
+
+
+# ---- RoI pooling: quantize the box, quantize the bins, take the max (docs/roi.md, section 2) ----
+def _round_half_away(v, xp):
+    """C's round(): halves go away from zero (NumPy's round sends them to the even neighbour)."""
+    a = xp.abs(v)
+    r = xp.floor(a)
+    r = r + (a - r >= 0.5)  # a - floor(a) is exact, so this is exact too
+    return xp.copysign(r, v)
+
+
+def _pool_bin_edges(start, size, out, limit, xp):
+    """Integer bins [lo, hi) along one axis for every box.
+
+    start: (K,) int, the rounded box start; size: (K,) float, its size in pixels (>= 1).
+    Bin p of a box covers floor(p * size/out) .. ceil((p+1) * size/out), shifted
+    by the box start and clipped to the image [0, limit].  Returns lo, hi (K, out).
+    """
+    bin_size = size / out  # (K,)
+    p = xp.arange(out, dtype=bin_size.dtype)
+    lo = xp.floor(p * bin_size[:, None]).astype(np.int64) + start[:, None]
+    hi = xp.ceil((p + 1) * bin_size[:, None]).astype(np.int64) + start[:, None]
+    return xp.clip(lo, 0, limit), xp.clip(hi, 0, limit)
+
+
+def _roi_pool_bins(rois, output_size, spatial_scale, shape, xp):
+    """The pixels of every bin of every box, as rows of the pixel table.
+
+    Every bin is padded to the largest bin, Lh x Lw pixels.  Returns
+    rows (K, oh, ow, Lh*Lw) int, inside (K, oh, ow, Lh*Lw) bool (False on padding)
+    and nonempty (K, oh, ow) bool (a bin clipped away entirely is empty).
+    """
+    _, _, height, width = shape
+    oh, ow = output_size
+    batch = rois[:, 0].astype(np.int64)  # (K,)
+    x1, y1, x2, y2 = (_round_half_away(rois[:, i] * spatial_scale, xp).astype(np.int64) for i in range(1, 5))
+    roi_w = xp.maximum(x2 - x1 + 1, 1)  # an inverted box is forced to 1 pixel
+    roi_h = xp.maximum(y2 - y1 + 1, 1)
+    h_lo, h_hi = _pool_bin_edges(y1, roi_h.astype(rois.dtype), oh, height, xp)  # (K, oh)
+    w_lo, w_hi = _pool_bin_edges(x1, roi_w.astype(rois.dtype), ow, width, xp)  # (K, ow)
+    lh, lw = _largest(h_hi - h_lo), _largest(w_hi - w_lo)
+
+    row = h_lo[:, :, None] + xp.arange(lh)  # (K, oh, Lh) image row of offset i in bin ph
+    col = w_lo[:, :, None] + xp.arange(lw)  # (K, ow, Lw) image column of offset j in bin pw
+    row_inside, col_inside = row < h_hi[:, :, None], col < w_hi[:, :, None]
+    row, col = xp.minimum(row, height - 1), xp.minimum(col, width - 1)  # padding reads a real pixel, masked
+
+    k = len(rois)
+    rows = (batch[:, None, None, None, None] * height + row[:, :, None, :, None]) * width + col[:, None, :, None, :]
+    inside = row_inside[:, :, None, :, None] & col_inside[:, None, :, None, :]  # (K, oh, ow, Lh, Lw)
+    nonempty = (h_hi > h_lo)[:, :, None] & (w_hi > w_lo)[:, None, :]  # (K, oh, ow)
+    return rows.reshape(k, oh, ow, lh * lw), inside.reshape(k, oh, ow, lh * lw), nonempty
+
+
+class RoIPool(Function):
+    """Max over each bin; the gradient goes to the pixel that won (docs/roi.md, section 2.2)."""
+
+    def __init__(self, rois, output_size, spatial_scale):
+        self.rois, self.output_size, self.spatial_scale = rois, output_size, spatial_scale
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        n, c, height, width = x.shape
+        rows, inside, nonempty = _roi_pool_bins(self.rois, self.output_size, self.spatial_scale, x.shape, xp)
+        values = _pixel_table(x)[rows]  # (K, oh, ow, L, C): every pixel of every bin
+        values = xp.where(inside[..., None], values, -xp.inf)
+        best = values.max(axis=3)  # (K, oh, ow, C)
+        winner = xp.take_along_axis(rows, values.argmax(axis=3), axis=3)  # (K, oh, ow, C) table row of the max;
+        # argmax keeps the first maximum in row-major order, as torchvision's strict '>' scan does
+        y = xp.where(nonempty[..., None], best, 0).transpose(0, 3, 1, 2)  # (K, C, oh, ow); an empty bin gives 0
+
+        # where each output came from, as an index into x (N, C, H, W): one (K, C, oh, ow) array per axis
+        image, row, col = xp.unravel_index(winner.transpose(0, 3, 1, 2), (n, height, width))
+        channel = xp.broadcast_to(xp.arange(c)[None, :, None, None], image.shape)
+        self.source = (image, channel, row, col)
+        self.taken = nonempty[:, None].astype(x.dtype)  # (K, 1, oh, ow): an empty bin took no pixel
+        return xp.ascontiguousarray(y)
+
+    def backward(self, gy):
+        # gx[source] += gy, repeated pixels (overlapping bins and boxes) accumulating;
+        # IndexAdd's own backward is the gather gy2 = gz[source], so double backward works
+        return IndexAdd(self.source, True, self.inputs[0].shape)(gy * Tensor(self.taken))
+
+
+# ---- RoIAlign: bilinear samples, no quantization (docs/roi.md, section 3) ----
+def _bilinear_taps(start, bin_size, grid, out, size, xp):
+    """Sample positions along one axis and their two linear-interpolation taps.
+
+    start, bin_size: (K,) float, where the box starts and how long a bin is (in pixels);
+    grid: (K,) int, samples per bin (the padded grid is G = the largest; a box with fewer,
+    or with grid <= 0, gets weight 0 on the rest).  Sample i of bin p sits at
+
+        t = start + p * bin_size + (i + 0.5) * bin_size / grid
+
+    and reads pixels low = floor(t) and high = low + 1 with weights 1 - (t - low) and
+    t - low.  torchvision's border rules: t < -1 or t > size contributes 0; t in [-1, 0]
+    is clamped to 0; t >= size - 1 reads the last pixel with weight 1.
+    Returns taps (K, out, G, 2) int [low, high] and weights (K, out, G, 2).
+    """
+    g = max(0, int(grid.max())) if grid.size else 0
+    p = xp.arange(out, dtype=start.dtype)[None, :, None]
+    i = xp.arange(g, dtype=start.dtype)[None, None, :]
+    s, b = start[:, None, None], bin_size[:, None, None]
+    n = xp.maximum(grid, 1).astype(start.dtype)[:, None, None]  # 1 where the grid is empty: no division by 0
+    t = s + p * b + (i + 0.5) * b / n  # (K, out, G), evaluated in torchvision's order
+
+    used = (i < grid[:, None, None]) & (t >= -1) & (t <= size)  # written so that a NaN is not used
+    t = xp.maximum(xp.where(used, t, 0), 0)
+    low = t.astype(np.int64)  # floor, as t >= 0
+    last = low >= size - 1
+    low = xp.where(last, size - 1, low)
+    high = xp.where(last, size - 1, low + 1)
+    frac = xp.where(last, 0, t - low.astype(t.dtype))  # at the last pixel, t is moved onto it
+    taps = xp.stack([low, high], axis=-1)
+    weights = xp.stack([1 - frac, frac], axis=-1) * used[..., None]
+    return taps, weights
+
+
+def _roi_align_plan(rois, shape, output_size, spatial_scale, sampling_ratio, aligned, xp):
+    """Every bin of every box as P (pixel row, weight) pairs, so that
+
+        y[k, :, ph, pw] = sum_s weights[k, ph, pw, s] * table[rows[k, ph, pw, s]]
+
+    Returns rows (K, oh, ow, P) int and weights (K, oh, ow, P), P = Gh * Gw * 4:
+    Gh x Gw samples per bin (padded to the largest box's grid), 2 x 2 pixels per sample.
+    """
+    _, _, height, width = shape
+    oh, ow = output_size
+    k = len(rois)
+    batch = rois[:, 0].astype(np.int64)
+    offset = 0.5 if aligned else 0.0  # aligned: pixel (h, w) has its centre at (h + 0.5, w + 0.5)
+    x1, y1, x2, y2 = (rois[:, i] * spatial_scale - offset for i in range(1, 5))  # no rounding
+    roi_w, roi_h = x2 - x1, y2 - y1
+    if not aligned:  # the legacy op forces degenerate and inverted boxes to 1 x 1
+        roi_w, roi_h = xp.maximum(roi_w, 1.0), xp.maximum(roi_h, 1.0)
+    bin_h, bin_w = roi_h / oh, roi_w / ow  # (K,)
+    if sampling_ratio > 0:
+        grid_h = grid_w = xp.full(k, sampling_ratio, dtype=np.int64)
+    else:  # adaptive: about one sample per pixel of bin, a different count for every box
+        grid_h, grid_w = xp.ceil(roi_h / oh).astype(np.int64), xp.ceil(roi_w / ow).astype(np.int64)
+    count = xp.maximum(grid_h * grid_w, 1).astype(rois.dtype)  # the average's divisor
+
+    ty, wy = _bilinear_taps(y1, bin_h, grid_h, oh, height, xp)  # (K, oh, Gh, 2)
+    tx, wx = _bilinear_taps(x1, bin_w, grid_w, ow, width, xp)  # (K, ow, Gw, 2)
+    # sample (iy, ix) of bin (ph, pw) reads pixel (ty[a], tx[b]) with weight wy[a] * wx[b] / count:
+    # axes (K, oh, ow, Gh, 2, Gw, 2)
+    ty, wy = ty[:, :, None, :, :, None, None], wy[:, :, None, :, :, None, None]
+    tx, wx = tx[:, None, :, None, None, :, :], wx[:, None, :, None, None, :, :]
+    rows = (batch[:, None, None, None, None, None, None] * height + ty) * width + tx
+    weights = wy * wx / count[:, None, None, None, None, None, None]
+    p = rows.shape[3] * 4 * rows.shape[5]
+    return rows.reshape(k, oh, ow, p), weights.reshape(k, oh, ow, p)
+
+
+class RoIAlign(Function):
+    """y = A x with a fixed sparse A (the plan); its backward applies A^T (docs/roi.md, section 3.3)."""
+
+    def __init__(self, rows, weights):
+        self.rows, self.weights = rows, weights  # (K, oh, ow, P) each
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        values = _pixel_table(x)[self.rows]  # (K, oh, ow, P, C)
+        return xp.einsum("kpqs,kpqsc->kcpq", self.weights, values)  # (K, C, oh, ow)
+
+    def backward(self, gy):
+        return RoIAlignTransposed(self.rows, self.weights, self.inputs[0].shape)(gy)
+
+
+class RoIAlignTransposed(Function):
+    """gx = A^T g: every sample hands g times its weight back to its pixels (docs/roi.md, section 3.3).
+
+    Linear in g, so its backward is A again: RoIAlign with the same plan."""
+
+    def __init__(self, rows, weights, shape):
+        self.rows, self.weights, self.shape = rows, weights, shape
+
+    def forward(self, g):  # (K, C, oh, ow)
+        xp = backend.get_array_module(g)
+        n, c, height, width = self.shape
+        shares = xp.einsum("kpqs,kcpq->kpqsc", self.weights, g)  # (K, oh, ow, P, C)
+        table = xp.zeros((n * height * width, c), dtype=g.dtype)
+        backend.scatter_add(table, self.rows, shares)  # a pixel read by many samples sums their shares
+        return xp.ascontiguousarray(_image_from_table(table, self.shape))  # (N, C, H, W)
+
+    def backward(self, gz):
+        return RoIAlign(self.rows, self.weights)(gz)
+
+
+# ---- argument checks and the functions users call -------------------------
+def _output_size(output_size, op):
+    size = (output_size, output_size) if not isinstance(output_size, (tuple, list)) else tuple(output_size)
+    ok = len(size) == 2 and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in size)
+    if not ok:
+        raise ValueError(f"{op}: output_size must be a positive int or a pair of positive ints (oh, ow), got {output_size!r}")
+    return int(size[0]), int(size[1])
+
+
+def _as_array(value, xp):
+    data = value.data if isinstance(value, Tensor) else value  # boxes get no gradient: read their values only
+    if backend.get_array_module(data) is not xp or not hasattr(data, "dtype"):
+        data = backend.to_device(backend.to_numpy(data) if hasattr(data, "shape") else np.asarray(data),
+                                 "cuda" if xp is not np else "cpu")
+    return data
+
+
+def _rois(x, boxes, op):
+    """Boxes as a (K, 5) array of x's dtype on x's device, checked; a list of per-image (Ki, 4)
+    boxes (torchvision's other form) gets its batch-index column."""
+    xp = backend.get_array_module(x.data)
+    if isinstance(boxes, (list, tuple)):
+        parts = []
+        for i, b in enumerate(boxes):
+            b = _as_array(b, xp)
+            if b.ndim != 2 or b.shape[1] != 4:
+                raise ValueError(
+                    f"{op}: a list of boxes holds one (Ki, 4) array of [x1, y1, x2, y2] per image, like torchvision, "
+                    f"but entry {i} has shape {tuple(b.shape)}; pass a (K, 5) Tensor for [batch_index, x1, y1, x2, y2] rows"
+                )
+            parts.append(b)
+        for b in parts:
+            if b.dtype.kind != "f":
+                raise TypeError(f"{op}: boxes must be floating point, got {b.dtype}")
+        parts = [xp.concatenate([xp.full((len(b), 1), i, dtype=x.dtype), b.astype(x.dtype)], axis=1) for i, b in enumerate(parts)]
+        rois = xp.concatenate(parts, axis=0) if parts else xp.zeros((0, 5), dtype=x.dtype)
+    else:
+        rois = _as_array(boxes, xp)
+        if rois.ndim != 2 or rois.shape[1] != 5:
+            raise ValueError(
+                f"{op}: boxes must have shape (K, 5), rows [batch_index, x1, y1, x2, y2], got shape {tuple(rois.shape)} "
+                f"(input shape {tuple(x.shape)})"
+            )
+        if rois.dtype.kind != "f":
+            raise TypeError(f"{op}: boxes must be floating point, got {rois.dtype}")
+        rois = rois.astype(x.dtype)
+    if not bool(xp.isfinite(rois).all()):
+        raise ValueError(f"{op}: boxes of shape {tuple(rois.shape)} hold NaN or infinite values")
+    index = rois[:, 0]
+    bad = (index != xp.floor(index)) | (index < 0) | (index >= x.shape[0])
+    if bool(bad.any()):
+        first = int(xp.nonzero(bad)[0][0])
+        raise ValueError(
+            f"{op}: boxes[:, 0] must be integer batch indices in [0, {x.shape[0]}) for an input of shape "
+            f"{tuple(x.shape)}, but box {first} has {float(index[first])}"
+        )
+    return rois
+
+
+def _check(x, boxes, output_size, spatial_scale, op):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
+    if x.ndim != 4:
+        raise ValueError(f"{op}: input must be 4-d (N, C, H, W), got shape {tuple(x.shape)}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be floating point, got {x.dtype}")
+    if not isinstance(spatial_scale, numbers.Real) or not np.isfinite(spatial_scale) or spatial_scale <= 0:
+        raise ValueError(f"{op}: spatial_scale must be a positive number, got {spatial_scale!r}")
+    return _rois(x, boxes, op), _output_size(output_size, op)
+
+
+def roi_pool(x, boxes, output_size, spatial_scale=1.0):
+    """Max-pool every box of ``boxes`` into an (oh, ow) grid of bins: (N, C, H, W) -> (K, C, oh, ow).
+
+    boxes: (K, 5) rows [batch_index, x1, y1, x2, y2] (a Tensor or array), or a list of
+    (Ki, 4) per-image boxes.  torchvision.ops.roi_pool: corners are scaled and rounded,
+    bins are cut with floor/ceil and clipped to the image, an empty bin gives 0.
+    (torchvision starts each max at -FLT_MAX; bins whose values all lie below -3.4e38
+    are the one place the two differ.)
+    """
+    rois, size = _check(x, boxes, output_size, spatial_scale, "roi_pool")
+    return RoIPool(rois, size, float(spatial_scale))(x)
+
+
+def roi_align(x, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
+    """Average bilinear samples over an (oh, ow) grid of bins in every box: (N, C, H, W) -> (K, C, oh, ow).
+
+    boxes as in ``roi_pool``.  sampling_ratio > 0: that many samples per bin along each
+    axis; <= 0: ceil(box side / output side) of them, per box.  aligned=True shifts the
+    box by half a pixel so that pixel centres sit at integer + 0.5 (torchvision.ops.roi_align).
+    The gradient flows to x only, never to the boxes.
+    """
+    rois, size = _check(x, boxes, output_size, spatial_scale, "roi_align")
+    if not isinstance(sampling_ratio, numbers.Integral) or isinstance(sampling_ratio, bool):
+        raise TypeError(f"roi_align: sampling_ratio must be an int (<= 0 for adaptive), got {sampling_ratio!r}")
+    if not isinstance(aligned, (bool, np.bool_)):
+        raise TypeError(f"roi_align: aligned must be True or False, got {aligned!r}")
+    xp = backend.get_array_module(x.data)
+    rows, weights = _roi_align_plan(rois, x.shape, size, float(spatial_scale), int(sampling_ratio), bool(aligned), xp)
+    return RoIAlign(rows, weights)(x)
