@@ -3,9 +3,13 @@ from . import init, utils
 from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
+from .dropout import Dropout, Dropout2d
 from .flatten import Flatten
 from .linear import Identity, Linear
 from .loss import (
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss,
 )
 from .module import Module, Parameter
+from .roi import RoIAlign, RoIPool
+from .normalization import BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d, Upsample

@@ -1,0 +1,498 @@
+"""Pooling, unpooling and interpolation: max_pool2d, max_unpool2d, avg_pool2d,
+adaptive_avg_pool2d and interpolate (nearest, bilinear).
+
+Every op here reads an (N, C, H, W) image and moves or mixes values inside each
+(H, W) plane; none mixes channels or batch items. Their backwards come in pairs
+that are each other's transposes, so every backward is itself differentiable:
+
+    max_pool2d    -> PlaneScatterAdd   (gradient to the argmax)    <-> PlaneGather
+    max_unpool2d  -> PlaneGather       (read back the placed values)
+    avg_pool2d    -> AvgPool2dTranspose (g / count over the window) <-> AvgPool2d
+    bilinear, adaptive average: y = A_h x A_w^T -> Resample2d(A_h^T, A_w^T)
+    nearest       -> indexing x[:, :, rows, cols] (GetItem <-> IndexAdd in shape.py)
+
+The derivations are in docs/pooling.md; each op points to its section.
+"""
+import math
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from .shape import getitem
+from .windows import output_size, pad2d, pair, sliding_windows
+
+
+# ---- argument checks shared by the pooling ops -------------------------------
+def _positive_pair(value, name, op):
+    value = pair(value, name, op)
+    if min(value) <= 0:
+        raise ValueError(f"{op}: {name} must be positive, got {value}")
+    return value
+
+
+def _check_image(x, op):
+    """The batched form (N, C, H, W) of a 3-d or 4-d input, and whether a batch axis was added."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a Tensor, got {type(x).__name__}")
+    if x.ndim not in (3, 4) or 0 in x.shape[-3:]:
+        raise ValueError(
+            f"{op}: expected a (C, H, W) or (N, C, H, W) input with non-empty C, H, W, got shape {tuple(x.shape)}"
+        )
+    if x.ndim == 3:
+        return x.unsqueeze(0), True
+    return x, False
+
+
+def _pooled_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """Windows along one axis, as PyTorch counts them (docs/pooling.md, "Output size").
+
+    ceil_mode rounds the division up, which adds a last, partial window, but only
+    if that window starts inside the image or its left padding."""
+    if not ceil_mode:
+        return output_size(size, kernel, stride, padding, dilation)
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = -(-span // stride) + 1  # ceil division
+    if (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, op):
+    """Check the pooling arguments against x (N, C, H, W) and return them as pairs with the output size."""
+    kernel = _positive_pair(kernel_size, "kernel_size", op)
+    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else stride
+    stride = _positive_pair(stride, "stride", op)
+    padding = pair(padding, "padding", op)
+    dilation = _positive_pair(dilation, "dilation", op)
+    shape = tuple(x.shape)
+    if min(padding) < 0:
+        raise ValueError(f"{op}: padding must be non-negative, got {padding}")
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(
+            f"{op}: padding {padding} must be at most half of kernel_size {kernel} (input of shape {shape})"
+        )
+    out = tuple(
+        _pooled_size(shape[2 + a], kernel[a], stride[a], padding[a], dilation[a], ceil_mode) for a in (0, 1)
+    )
+    if min(out) < 1:
+        raise ValueError(
+            f"{op}: input of shape {shape} is too small for kernel_size {kernel}, stride {stride}, "
+            f"padding {padding}, dilation {dilation}: the output would be {out}"
+        )
+    return kernel, stride, padding, dilation, out
+
+
+def _pad_for_windows(x, kernel, stride, padding, dilation, out, value):
+    """x (N, C, H, W) padded by ``padding`` on each side, and on the bottom and right
+    by whatever more the last (ceil_mode) window reaches past that: (N, C, Hp, Wp)."""
+    xp = backend.get_array_module(x)
+    padded = pad2d(x, padding, value)
+    extra = [
+        max(0, (out[a] - 1) * stride[a] + dilation[a] * (kernel[a] - 1) + 1 - padded.shape[2 + a]) for a in (0, 1)
+    ]
+    if extra[0] or extra[1]:
+        padded = xp.pad(padded, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])), constant_values=value)
+    return padded
+
+
+# ---- max pooling: forward finds the argmax, backward scatters to it ---------------
+def _window_positions(out, kernel, stride, padding, dilation, size, xp):
+    """Where kernel offset i of output position o falls in the unpadded axis: (k, out),
+    and whether that position is inside the image (not padding)."""
+    position = (xp.arange(out) * stride - padding)[None, :] + (xp.arange(kernel) * dilation)[:, None]
+    return position, (position >= 0) & (position < size)
+
+
+class MaxPool2d(Function):
+    """values[n, c, oh, ow] = max of x over the window; indices = where it is, as row * W + col.
+
+    Backward: only the argmax influenced the output, so the whole upstream gradient
+    goes there, added up where windows overlap (docs/pooling.md, "Max pooling").
+    """
+
+    def __init__(self, kernel, stride, padding, dilation, out):
+        self.kernel, self.stride, self.padding, self.dilation, self.out = kernel, stride, padding, dilation, out
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        n, c, h, w = x.shape
+        (kh, kw), (oh, ow) = self.kernel, self.out
+        padded = _pad_for_windows(x, self.kernel, self.stride, self.padding, self.dilation, self.out, -math.inf)
+        windows = sliding_windows(padded, self.kernel, self.stride, self.dilation)  # (N, C, kH, kW, OH, OW)
+        values = windows.max(axis=(2, 3))  # (N, C, OH, OW)
+
+        rows, rows_inside = _window_positions(oh, kh, self.stride[0], self.padding[0], self.dilation[0], h, xp)
+        cols, cols_inside = _window_positions(ow, kw, self.stride[1], self.padding[1], self.dilation[1], w, xp)
+        inside = rows_inside[:, None, :, None] & cols_inside[None, :, None, :]  # (kH, kW, OH, OW)
+        if not inside.any(axis=(0, 1)).all():
+            raise ValueError(
+                f"max_pool2d: with padding {self.padding} and dilation {self.dilation}, a window over the input "
+                f"of shape {tuple(x.shape)} sees only padding; reduce the padding or the dilation"
+            )
+        # The argmax is the first window position (row-major over kH, kW) that holds the max,
+        # as in PyTorch: that decides ties. Padding is never chosen, and a NaN counts as the max.
+        hit = ((windows == values[:, :, None, None]) | xp.isnan(windows)) & inside
+        offset = hit.reshape(n, c, kh * kw, oh, ow).argmax(axis=2)  # (N, C, OH, OW), in [0, kH*kW)
+        i, j = offset // kw, offset % kw
+        row = rows[i, xp.arange(oh)[:, None]]  # rows[i, oh] for every output position: (N, C, OH, OW)
+        col = cols[j, xp.arange(ow)[None, :]]
+        self.indices = (row * w + col).astype(xp.int64)
+        return values, self.indices
+
+    def backward(self, gy, g_indices):
+        return PlaneScatterAdd(self.indices, self.inputs[0].shape[2:])(gy)
+
+
+def _plane_index(indices):
+    """Index arrays that address, for every entry of ``indices`` (N, C, L), the element
+    ``indices[n, c, l]`` of plane (n, c) in a flattened (N, C, H*W) array."""
+    xp = backend.get_array_module(indices)
+    n, c, _ = indices.shape
+    return xp.arange(n)[:, None, None], xp.arange(c)[None, :, None], indices
+
+
+class PlaneScatterAdd(Function):
+    """z = zeros (N, C, H, W), then z.plane[indices] += g: repeated indices add up.
+
+    The backward of max pooling, and the transpose of PlaneGather (its backward)."""
+
+    def __init__(self, indices, plane):
+        self.indices, self.plane = indices, tuple(plane)
+
+    def forward(self, g):
+        xp = backend.get_array_module(g)
+        n, c = g.shape[:2]
+        z = xp.zeros((n, c, self.plane[0] * self.plane[1]), dtype=g.dtype)
+        backend.scatter_add(z, _plane_index(self.indices.reshape(n, c, -1)), g.reshape(n, c, -1))
+        return z.reshape(n, c, *self.plane)
+
+    def backward(self, gz):
+        return PlaneGather(self.indices)(gz)
+
+
+class PlaneGather(Function):
+    """y = x.plane[indices]: y[n, c, ...] = x[n, c].flatten()[indices[n, c, ...]].
+
+    Reads each element as many times as it is indexed, so the backward scatter-adds."""
+
+    def __init__(self, indices):
+        self.indices = indices
+
+    def forward(self, x):
+        n, c = x.shape[:2]
+        flat = x.reshape(n, c, -1)  # (N, C, H*W)
+        return flat[_plane_index(self.indices.reshape(n, c, -1))].reshape(self.indices.shape)
+
+    def backward(self, gy):
+        return PlaneScatterAdd(self.indices, self.inputs[0].shape[2:])(gy)
+
+
+class MaxUnpool2d(Function):
+    """z = zeros (N, C, H_out, W_out), then z.plane[indices] = x (docs/pooling.md, "Max unpooling").
+
+    Backward: each output position that got a value reads its gradient back, a
+    gather at the same indices (PyTorch's rule, also where an index repeats)."""
+
+    def __init__(self, indices, plane):
+        self.indices, self.plane = indices, tuple(plane)
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        n, c = x.shape[:2]
+        z = xp.zeros((n, c, self.plane[0] * self.plane[1]), dtype=x.dtype)
+        z[_plane_index(self.indices.reshape(n, c, -1))] = x.reshape(n, c, -1)
+        return z.reshape(n, c, *self.plane)
+
+    def backward(self, gz):
+        return PlaneGather(self.indices)(gz)
+
+
+# ---- average pooling: forward sums each window, backward spreads over it ----------
+class AvgPool2d(Function):
+    """y[n, c, oh, ow] = (sum of x_padded over the window) / divisor[oh, ow]
+    (docs/pooling.md, "Average pooling"); its transpose is AvgPool2dTranspose."""
+
+    def __init__(self, kernel, stride, padding, out, divisor, shape):
+        self.kernel, self.stride, self.padding, self.out = kernel, stride, padding, out
+        self.divisor, self.shape = divisor, shape  # divisor (OH, OW); shape: the input's (N, C, H, W)
+
+    def forward(self, x):
+        padded = _pad_for_windows(x, self.kernel, self.stride, self.padding, (1, 1), self.out, 0.0)
+        windows = sliding_windows(padded, self.kernel, self.stride, (1, 1))  # (N, C, kH, kW, OH, OW)
+        return windows.sum(axis=(2, 3)) / self.divisor
+
+    def backward(self, gy):
+        return AvgPool2dTranspose(self.kernel, self.stride, self.padding, self.out, self.divisor, self.shape)(gy)
+
+
+class AvgPool2dTranspose(Function):
+    """g_x: every window receives g / divisor at each of its kH*kW pixels, added where windows overlap."""
+
+    def __init__(self, kernel, stride, padding, out, divisor, shape):
+        self.kernel, self.stride, self.padding, self.out = kernel, stride, padding, out
+        self.divisor, self.shape = divisor, shape
+
+    def forward(self, g):
+        xp = backend.get_array_module(g)
+        (kh, kw), (sh, sw), (ph, pw), (oh, ow) = self.kernel, self.stride, self.padding, self.out
+        n, c, h, w = self.shape
+        share = g / self.divisor  # (N, C, OH, OW): what each pixel of a window receives
+        hp, wp = max(h + 2 * ph, (oh - 1) * sh + kh), max(w + 2 * pw, (ow - 1) * sw + kw)
+        padded = xp.zeros((n, c, hp, wp), dtype=g.dtype)
+        for i in range(kh):  # kernel offset (i, j) of every window at once: a strided slice
+            for j in range(kw):
+                padded[:, :, i : i + (oh - 1) * sh + 1 : sh, j : j + (ow - 1) * sw + 1 : sw] += share
+        return padded[:, :, ph : ph + h, pw : pw + w]  # what landed on padding is dropped
+
+    def backward(self, gx):
+        return AvgPool2d(self.kernel, self.stride, self.padding, self.out, self.divisor, self.shape)(gx)
+
+
+def _avg_divisor(size, out, kernel, stride, padding, count_include_pad):
+    """PyTorch's divisor along one axis, for each of the ``out`` windows: (out,).
+
+    A window is cut where it reaches past the right padding (ceil_mode); with
+    count_include_pad it counts the padding it covers, without it only image pixels."""
+    start = [o * stride - padding for o in range(out)]
+    end = [min(s + kernel, size + padding) for s in start]
+    if count_include_pad:
+        return [e - s for s, e in zip(start, end)]
+    return [min(e, size) - max(s, 0) for s, e in zip(start, end)]
+
+
+# ---- separable linear resampling: y = A_h x A_w^T ---------------------------------
+class Resample2d(Function):
+    """y[n, c] = A_h @ x[n, c] @ A_w^T for every plane; A_h (OH, H), A_w (OW, W).
+
+    Bilinear interpolation and adaptive average pooling are such maps. The
+    backward is the transposed map, g_x = A_h^T g A_w: the same op with
+    transposed matrices (docs/pooling.md, "Interpolation as a matrix")."""
+
+    def __init__(self, a_h, a_w):
+        self.a_h, self.a_w = a_h, a_w
+
+    def forward(self, x):
+        return self.a_h @ x @ self.a_w.T  # (OH, H) @ (N, C, H, W) @ (W, OW) -> (N, C, OH, OW)
+
+    def backward(self, gy):
+        return Resample2d(self.a_h.T, self.a_w.T)(gy)
+
+
+def _one_hot_rows(index, size, xp):
+    """(len(index), size) floats: row o is 1 at column index[o], 0 elsewhere."""
+    return (xp.arange(size)[None, :] == index[:, None]).astype(xp.float64)
+
+
+def _bilinear_matrix(size, out, align_corners, scale, xp):
+    """A (out, size): row o holds the weights of input pixels i0 and i1 for output pixel o,
+    with PyTorch's source coordinate (docs/pooling.md, "Bilinear interpolation").
+    An axis whose size does not change is copied, whatever the scale_factor, as in PyTorch."""
+    if out == size:
+        return xp.eye(size, dtype=xp.float64)
+    dst = xp.arange(out, dtype=xp.float64)
+    if align_corners:  # the corner pixels' centres line up: 0 -> 0 and out-1 -> size-1
+        ratio = (size - 1) / (out - 1) if out > 1 else 0.0
+        src = ratio * dst
+    else:  # pixel centres line up: dst + 1/2 = (src + 1/2) * out / size; clamped at 0
+        ratio = 1.0 / scale if scale is not None else size / out
+        src = xp.maximum(ratio * (dst + 0.5) - 0.5, 0.0)
+    i0 = xp.minimum(xp.floor(src).astype(xp.int64), size - 1)
+    i1 = xp.minimum(i0 + 1, size - 1)
+    lam = xp.clip(src - i0, 0.0, 1.0)  # the weight of i1
+    return (1 - lam)[:, None] * _one_hot_rows(i0, size, xp) + lam[:, None] * _one_hot_rows(i1, size, xp)
+
+
+def _nearest_source(size, out, scale, xp):
+    """PyTorch's legacy 'nearest' source index of each output pixel: (out,) int64.
+
+    src = floor(dst * ratio), ratio = 1 / scale_factor if given, else size / out,
+    computed in float32 as PyTorch does (it decides some floors), and exactly
+    dst (out == size) or dst // 2 (out == 2 size) in PyTorch's two shortcuts.
+    This is the map of PyTorch's backward and of its forward for OH + OW <= 128;
+    for larger outputs PyTorch's CPU forward switches to a kernel with another
+    rounding and no shortcuts, so there its gradient is not its forward's
+    transpose. tinydl uses this one map both ways (docs/pooling.md, "Nearest")."""
+    dst = xp.arange(out)
+    if out == size:
+        return dst
+    if out == 2 * size:
+        return dst // 2
+    ratio = xp.float32(1.0 / scale) if scale is not None else xp.float32(size) / xp.float32(out)
+    return xp.minimum(xp.floor(dst.astype(xp.float32) * ratio).astype(xp.int64), size - 1)
+
+
+def _adaptive_matrix(size, out, xp):
+    """A (out, size): row o averages input pixels floor(o size / out) .. ceil((o + 1) size / out) - 1."""
+    o = xp.arange(out)
+    start = (o * size) // out
+    end = ((o + 1) * size + out - 1) // out
+    i = xp.arange(size)[None, :]
+    window = (i >= start[:, None]) & (i < end[:, None])
+    return window / (end - start)[:, None].astype(xp.float64)
+
+
+# ---- the functions users call -------------------------------------------------
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+    """Max over each kH x kW window of x (N, C, H, W) or (C, H, W); stride defaults to kernel_size.
+
+    Padding counts as -inf. With return_indices, also the argmax of each window
+    as a flat position row * W + col in its input plane (for max_unpool2d).
+    A window that would see only padding (possible with dilation) is an error,
+    where PyTorch returns -inf with an index outside the plane."""
+    batched, added = _check_image(x, "max_pool2d")
+    kernel, stride, padding, dilation, out = _pool_geometry(
+        batched, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d"
+    )
+    values, indices = MaxPool2d(kernel, stride, padding, dilation, out)(batched)
+    if added:
+        values, indices = values.squeeze(0), indices.squeeze(0)
+    return (values, indices) if return_indices else values
+
+
+def _unpool_size(x, kernel, stride, padding, output_size):
+    """PyTorch's output plane of max_unpool2d: (H_in - 1) * stride - 2 * padding + kernel
+    per axis, or ``output_size`` (last two entries used) if it is within one stride of that."""
+    default = tuple((x.shape[-2 + a] - 1) * stride[a] - 2 * padding[a] + kernel[a] for a in (0, 1))
+    if output_size is None:
+        size = default
+    else:
+        size = tuple(int(s) for s in output_size)
+        if len(size) == 4 or (len(size) == 3 and x.ndim == 3):
+            size = size[-2:]
+        if len(size) != 2:
+            raise ValueError(
+                f"max_unpool2d: output_size must be (H, W) or the full output shape, got {tuple(output_size)} "
+                f"for an input of shape {tuple(x.shape)}"
+            )
+        for a in (0, 1):
+            low, high = default[a] - stride[a], default[a] + stride[a]
+            if not low < size[a] < high:
+                raise ValueError(
+                    f"max_unpool2d: output_size {size} is invalid for an input of shape {tuple(x.shape)}: "
+                    f"dim {a} must be strictly between {low} and {high}"
+                )
+    if min(size) < 1:
+        raise ValueError(f"max_unpool2d: the output plane {size} for an input of shape {tuple(x.shape)} is empty")
+    return size
+
+
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Put each value of x (N, C, H, W) at its remembered position ``indices`` (from
+    max_pool2d) in a zero plane; every other position stays 0."""
+    batched, added = _check_image(x, "max_unpool2d")
+    kernel = _positive_pair(kernel_size, "kernel_size", "max_unpool2d")
+    stride = _positive_pair(kernel if stride is None else stride, "stride", "max_unpool2d")
+    padding = pair(padding, "padding", "max_unpool2d")
+    plane = _unpool_size(x, kernel, stride, padding, output_size)
+
+    xp = backend.get_array_module(batched.data)
+    index = indices.data if isinstance(indices, Tensor) else xp.asarray(indices)
+    if tuple(index.shape) != tuple(x.shape):
+        raise ValueError(
+            f"max_unpool2d: indices of shape {tuple(index.shape)} must have the input's shape {tuple(x.shape)}"
+        )
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"max_unpool2d: indices must be integers, got dtype {index.dtype}")
+    if index.size and (int(index.min()) < 0 or int(index.max()) >= plane[0] * plane[1]):
+        raise ValueError(
+            f"max_unpool2d: indices must lie in [0, {plane[0] * plane[1]}) for an output plane {plane}, "
+            f"got values in [{int(index.min())}, {int(index.max())}] (input of shape {tuple(x.shape)})"
+        )
+    index = index.reshape(batched.shape).astype(xp.int64)
+    y = MaxUnpool2d(index, plane)(batched)
+    return y.squeeze(0) if added else y
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """Mean over each kH x kW window of x (N, C, H, W) or (C, H, W); padding adds zeros,
+    which count in the divisor unless count_include_pad=False; divisor_override
+    replaces the divisor."""
+    batched, added = _check_image(x, "avg_pool2d")
+    kernel, stride, padding, _, out = _pool_geometry(batched, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
+    xp = backend.get_array_module(batched.data)
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise ValueError("avg_pool2d: divisor_override must not be zero")
+        divisor = xp.full(out, divisor_override, dtype=x.dtype)
+    else:
+        h, w = batched.shape[2:]
+        count_h = _avg_divisor(h, out[0], kernel[0], stride[0], padding[0], count_include_pad)
+        count_w = _avg_divisor(w, out[1], kernel[1], stride[1], padding[1], count_include_pad)
+        divisor = xp.asarray(count_h, dtype=x.dtype)[:, None] * xp.asarray(count_w, dtype=x.dtype)[None, :]
+    y = AvgPool2d(kernel, stride, padding, out, divisor, tuple(batched.shape))(batched)
+    return y.squeeze(0) if added else y
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average x (N, C, H, W) or (C, H, W) into an output_size grid of windows that cover
+    it evenly (PyTorch's start/end rule); a None entry keeps that input size."""
+    batched, added = _check_image(x, "adaptive_avg_pool2d")
+    size = (output_size, output_size) if output_size is None or isinstance(output_size, int) else tuple(output_size)
+    if len(size) != 2:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair, got {output_size}")
+    h, w = batched.shape[2:]
+    out = (h if size[0] is None else int(size[0]), w if size[1] is None else int(size[1]))
+    if min(out) < 1:
+        raise ValueError(
+            f"adaptive_avg_pool2d: output_size must be positive, got {out} for an input of shape {tuple(x.shape)}"
+        )
+    xp = backend.get_array_module(batched.data)
+    a_h = _adaptive_matrix(h, out[0], xp).astype(x.dtype)
+    a_w = _adaptive_matrix(w, out[1], xp).astype(x.dtype)
+    y = Resample2d(a_h, a_w)(batched)
+    return y.squeeze(0) if added else y
+
+
+INTERPOLATE_MODES = ("nearest", "bilinear")
+
+
+def _interpolate_size(x, size, scale_factor, recompute_scale_factor):
+    """The output plane (OH, OW) and the scale factors the source index uses (None: size / out)."""
+    if (size is None) == (scale_factor is None):
+        raise ValueError(
+            "interpolate: give exactly one of size and scale_factor "
+            f"(got size={size}, scale_factor={scale_factor}) for an input of shape {tuple(x.shape)}"
+        )
+    h, w = x.shape[2:]
+    if size is not None:
+        out = pair(size, "size", "interpolate")
+        if min(out) < 1:
+            raise ValueError(f"interpolate: size must be positive, got {out} for an input of shape {tuple(x.shape)}")
+        return out, (None, None)
+    scales = (scale_factor, scale_factor) if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+    if len(scales) != 2 or min(scales) <= 0:
+        raise ValueError(f"interpolate: scale_factor must be a positive number or pair, got {scale_factor}")
+    scales = tuple(float(s) for s in scales)
+    out = (math.floor(h * scales[0]), math.floor(w * scales[1]))
+    if min(out) < 1:
+        raise ValueError(
+            f"interpolate: scale_factor {scale_factor} turns an input of shape {tuple(x.shape)} "
+            f"into an empty output {out}"
+        )
+    return out, ((None, None) if recompute_scale_factor else scales)
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
+    """Resize x (N, C, H, W) to ``size`` or by ``scale_factor`` (output floor(H * scale)).
+
+    'nearest' copies the pixel at floor(dst * H / OH) (PyTorch's legacy nearest);
+    'bilinear' mixes the two nearest pixels along each axis, with align_corners
+    False unless given."""
+    if not isinstance(x, Tensor) or x.ndim != 4:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"interpolate: expected a 4-d input (N, C, H, W), got {shape}")
+    if mode not in INTERPOLATE_MODES:
+        raise ValueError(f"interpolate: mode must be one of {INTERPOLATE_MODES}, got {mode!r}")
+    if mode == "nearest" and align_corners is not None:
+        raise ValueError("interpolate: align_corners can only be set with mode='bilinear', not 'nearest'")
+    (oh, ow), (scale_h, scale_w) = _interpolate_size(x, size, scale_factor, recompute_scale_factor)
+    h, w = x.shape[2:]
+    xp = backend.get_array_module(x.data)
+    if mode == "nearest":  # one source pixel per output pixel: indexing (docs/pooling.md, "Nearest")
+        rows, cols = _nearest_source(h, oh, scale_h, xp), _nearest_source(w, ow, scale_w, xp)
+        return getitem(x, (slice(None), slice(None), rows[:, None], cols[None, :]))
+    align_corners = bool(align_corners)
+    a_h = _bilinear_matrix(h, oh, align_corners, scale_h, xp).astype(x.dtype)
+    a_w = _bilinear_matrix(w, ow, align_corners, scale_w, xp).astype(x.dtype)
+    return Resample2d(a_h, a_w)(x)
+
