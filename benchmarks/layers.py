@@ -77,6 +77,7 @@ def cases():
 
     yield "conv2d N32 3->16 32x32 k3 p1", conv_case((32, 3, 32, 32), (16, 3, 3, 3), padding=1)
     yield "conv2d N32 64->64 16x16 k3 p1", conv_case((32, 64, 16, 16), (64, 64, 3, 3), padding=1)
+    yield "conv2d large N8 128->128 32x32 k3 p1", conv_case((8, 128, 32, 32), (128, 128, 3, 3), padding=1)
     yield "conv2d dilated N16 32->32 32x32 k3 d2 p2", conv_case((16, 32, 32, 32), (32, 32, 3, 3), padding=2, dilation=2)
     yield "conv_transpose2d N32 64->32 16->32 k4 s2 p1", conv_case((32, 64, 16, 16), (64, 32, 4, 4), stride=2,
                                                                      padding=1, transposed=True)

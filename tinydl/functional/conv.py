@@ -11,14 +11,15 @@ ops cover everything, and each one's backward is built from the other two
 Because each backward is itself a differentiable op, double backward through
 a convolution works (WGAN-GP's gradient penalty needs it).
 
-The computation is im2col + one matrix product per group.  ``im2col`` copies
-the sliding windows of the padded input (a strided view, windows.py) into a
-matrix ``cols`` of shape (G, K, M) with K = C/G * kH * kW rows (one per
-weight of a filter) and M = N * OH * OW columns (one per output pixel), so that
+The computation is im2col + matrix products.  ``im2col`` copies the sliding
+windows of the padded input (a strided view, windows.py) into ``cols`` of
+shape (N, G, K, P): for each image and group, one row per weight of a filter
+(K = C/G * kH * kW) and one column per output pixel (P = OH * OW).  Then,
+batched over images and groups,
 
-    y = W (G, C_out/G, K)  @  cols (G, K, M)                 forward
-    dW = g (G, C_out/G, M) @  cols^T (G, M, K)               weight gradient
-    cols = W^T (G, K, C_out/G) @ g (G, C_out/G, M), then col2im   transposed conv
+    y  = W (G, C_out/G, K)  @ cols (N, G, K, P)          forward, already NCHW
+    dW = sum over n of  g (N, G, C_out/G, P) @ cols^T    weight gradient
+    cols_x = W^T (G, K, C_out/G) @ g, then col2im        transposed convolution
 
 ``col2im`` is the adjoint of im2col: it adds every column back into the image
 positions it was read from, one kernel offset (i, j) at a time.
@@ -42,46 +43,40 @@ class Geometry:
 
 
 def im2col(x, geo, out_hw):
-    """(N, C, H, W) -> cols (G, C/G * kH * kW, N * OH * OW): every window as a column."""
+    """(N, C, H, W) -> cols (N, G, C/G * kH * kW, OH * OW): every window as a column."""
     n, c, _, _ = x.shape
     oh, ow = out_hw
     windows = sliding_windows(pad2d(x, geo.padding), geo.kernel, geo.stride, geo.dilation)
     windows = windows[..., :oh, :ow]  # (N, C, kH, kW, OH, OW), a view
-    g = geo.groups
-    windows = windows.reshape(n, g, c // g, *geo.kernel, oh, ow)
-    # (G, C/G, kH, kW, N, OH, OW): the innermost axis stays the image's row, so the copy reads memory in order
-    return windows.transpose(1, 2, 3, 4, 0, 5, 6).reshape(g, -1, n * oh * ow)
+    # the copy keeps the view's axis order, so its innermost loop walks along image rows
+    return windows.reshape(n, geo.groups, -1, oh * ow)
 
 
 def col2im(cols, geo, image_shape, out_hw):
-    """The adjoint of im2col: add each column back where it was read; (G, K, M) -> (N, C, H, W)."""
+    """The adjoint of im2col: add each column back where it was read; (N, G, K, P) -> (N, C, H, W)."""
     xp = backend.get_array_module(cols)
     n, c, h, w = image_shape
     oh, ow = out_hw
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geo.kernel, geo.stride, geo.padding, geo.dilation
-    cols = cols.reshape(c, kh, kw, n, oh, ow)  # G * C/G = C
-    # accumulate channel-major, (C, N, H, W), so that each slab added below is contiguous in memory
-    padded = xp.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    cols = cols.reshape(n, c, kh, kw, oh, ow)  # G * C/G = C
+    padded = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for i in range(kh):  # a loop over kernel offsets; each step adds a whole strided slab
         for j in range(kw):
             rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
             columns = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-            padded[:, :, rows, columns] += cols[:, i, j]
-    return xp.ascontiguousarray(padded[:, :, ph : ph + h, pw : pw + w].transpose(1, 0, 2, 3))
+            padded[:, :, rows, columns] += cols[:, :, i, j]
+    return padded[:, :, ph : ph + h, pw : pw + w]
 
 
-def _to_rows(y, groups):
-    """(N, C_out, OH, OW) -> (G, C_out/G, N * OH * OW): the layout the products use."""
+def _grouped(y, groups):
+    """(N, C, OH, OW) -> (N, G, C/G, OH * OW), a view: the layout the batched products use."""
     n, c, oh, ow = y.shape
-    return y.reshape(n, groups, c // groups, oh * ow).transpose(1, 2, 0, 3).reshape(groups, c // groups, n * oh * ow)
+    return y.reshape(n, groups, c // groups, oh * ow)
 
 
-def _to_image(rows, n, out_hw):
-    """(G, C_out/G, N * OH * OW) -> (N, C_out, OH, OW)."""
-    g, c, _ = rows.shape
-    oh, ow = out_hw
-    xp = backend.get_array_module(rows)
-    return xp.ascontiguousarray(rows.reshape(g, c, n, oh, ow).transpose(2, 0, 1, 3, 4)).reshape(n, g * c, oh, ow)
+def _weight_matrix(w, groups):
+    """(C_out, C/G, kH, kW) -> (G, C_out/G, K)."""
+    return w.reshape(groups, w.shape[0] // groups, -1)
 
 
 class Convolution(Function):
@@ -91,11 +86,11 @@ class Convolution(Function):
         self.geo, self.out_hw = geo, out_hw
 
     def forward(self, x, w):
-        cols = im2col(x, self.geo, self.out_hw)  # (G, K, M)
+        cols = im2col(x, self.geo, self.out_hw)  # (N, G, K, P)
         if self.needs_input_grad[1]:
             self.cols = cols  # the weight gradient needs the same matrix: keep it instead of rebuilding
-        y = w.reshape(self.geo.groups, w.shape[0] // self.geo.groups, -1) @ cols  # (G, C_out/G, M)
-        return _to_image(y, x.shape[0], self.out_hw)
+        y = _weight_matrix(w, self.geo.groups) @ cols  # (N, G, C_out/G, P)
+        return y.reshape(x.shape[0], w.shape[0], *self.out_hw)
 
     def backward(self, gy):
         x, w = self.inputs
@@ -115,8 +110,7 @@ class TransposedConvolution(Function):
 
     def forward(self, y, w):
         g = self.geo.groups
-        w_t = w.reshape(g, w.shape[0] // g, -1).transpose(0, 2, 1)  # (G, K, C_out/G)
-        cols = w_t @ _to_rows(y, g)  # (G, K, M)
+        cols = _weight_matrix(w, g).transpose(0, 2, 1) @ _grouped(y, g)  # (G, K, C_out/G) @ (N, G, C_out/G, P)
         image_shape = (y.shape[0], w.shape[1] * g, *self.image_hw)
         return col2im(cols, self.geo, image_shape, y.shape[2:])
 
@@ -136,10 +130,10 @@ class ConvolutionWeightGrad(Function):
 
     def forward(self, x, g):
         out_hw = g.shape[2:]
-        cols = self.cols if self.cols is not None else im2col(x, self.geo, out_hw)  # (G, K, M)
+        cols = self.cols if self.cols is not None else im2col(x, self.geo, out_hw)  # (N, G, K, P)
         self.cols = None  # used once
-        dw = _to_rows(g, self.geo.groups) @ cols.transpose(0, 2, 1)  # (G, C_out/G, K)
-        return dw.reshape(self.weight_shape)
+        per_image = _grouped(g, self.geo.groups) @ cols.transpose(0, 1, 3, 2)  # (N, G, C_out/G, K)
+        return per_image.sum(axis=0).reshape(self.weight_shape)
 
     def backward(self, gdw):
         x, g = self.inputs
