@@ -1,0 +1,44 @@
+"""The backend: device names, array modules, and the glibc memory setting."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tinydl as td
+from tinydl import backend
+
+
+def test_device_names_are_normalized():
+    assert backend.normalize_device(None) == "cpu"
+    assert backend.normalize_device("cuda:0") == "cuda"
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        backend.normalize_device("tpu")
+
+
+def test_numpy_arrays_live_on_the_cpu():
+    a = np.zeros(2)
+    assert backend.get_array_module(a) is np and backend.device_of(a) == "cpu"
+    assert backend.to_device(a, "cpu") is a
+
+
+def _keep_freed_memory_in_a_fresh_process(value):
+    code = "import tinydl.backend as b; print(b.keep_freed_memory())"
+    env = {"TINYDL_KEEP_FREED_MEMORY": value, "PATH": ""}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return out.stdout.strip()
+
+
+def test_keep_freed_memory_can_be_switched_off():
+    assert _keep_freed_memory_in_a_fresh_process("0") == "False"
+    expected = "True" if sys.platform.startswith("linux") else "False"
+    assert _keep_freed_memory_in_a_fresh_process("1") in (expected, "False")  # False on a non-glibc libc
+
+
+def test_importing_tinydl_still_computes_correctly_with_reused_memory():
+    """Reused blocks are not zeroed: every op must write all of its output (zeros() still zeroes)."""
+    for _ in range(3):
+        z = td.zeros(512, 512)
+        assert float(np.abs(z.numpy()).max()) == 0.0
+        g = td.functional.conv2d(td.ones(2, 3, 8, 8), td.ones(4, 3, 3, 3), padding=1)
+        assert g.numpy()[0, 0, 0, 0] == 12.0 and g.numpy()[0, 0, 4, 4] == 27.0
