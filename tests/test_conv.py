@@ -8,14 +8,7 @@ from hypothesis import strategies as st
 import tinydl as td
 import tinydl.functional as F
 import tinydl.nn as nn
-
-
-def leaf(array, device):
-    return td.tensor(np.asarray(array, dtype=np.float64), requires_grad=True, device=device)
-
-
-def host(t):
-    return t.detach().numpy()
+from helpers import leaf
 
 
 @st.composite

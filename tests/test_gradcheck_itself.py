@@ -11,15 +11,12 @@ from hypothesis import strategies as st
 
 import tinydl as td
 from strategies import positive_arrays, shapes, smooth_arrays
+from helpers import leaf
 
 REPORT = re.compile(
     r"the gradient for input (?P<input>\d+) \(shape (?P<shape>\([\d, ]*\))\) disagrees with finite differences "
     r"at index (?P<index>\([\d, ]*\)): analytic (?P<analytic>\S+), numeric (?P<numeric>\S+)"
 )
-
-
-def leaf(array, device):
-    return td.tensor(np.asarray(array, dtype=np.float64), requires_grad=True, device=device)
 
 
 def parse(error):

@@ -21,22 +21,9 @@ from strategies import (
     basic_indices, boolean_masks, broadcastable_shapes, class_targets, dims, distinct_arrays, gaps, integer_indices,
     matmul_shapes, positive_arrays, probabilities, reductions, reshape_targets, shapes, smooth_arrays,
 )
+from helpers import leaf, const, host
 
 SMALL = 16  # max elements where gradgradcheck differentiates a long backward (losses with several inputs)
-
-
-def leaf(array, device):
-    """A float64 leaf that requires grad, on ``device``."""
-    return td.tensor(np.asarray(array, dtype=np.float64), requires_grad=True, device=device)
-
-
-def const(array, device):
-    """A constant (no grad) on ``device``; integer and boolean arrays keep their dtype."""
-    return td.tensor(np.asarray(array), device=device)
-
-
-def host(t):
-    return t.detach().numpy()
 
 
 def check(fn, *inputs, second_order=True):

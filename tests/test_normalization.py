@@ -20,6 +20,7 @@ import tinydl as td
 import tinydl.functional as F
 import tinydl.nn as nn
 from strategies import positive_arrays, shapes, smooth_arrays
+from helpers import leaf, const, host
 
 MAX_NUMEL = 24  # elements per gradgradchecked input: each example differentiates a long backward ~4 * numel times
 HEAVY = settings(max_examples=25)  # the ci profile's count, also under the dev profile (gradgradcheck is slow)
@@ -78,18 +79,6 @@ def instance_shapes(draw, max_numel=MAX_NUMEL):
 
 
 # ---- helpers ---------------------------------------------------------------------
-def leaf(array, device):
-    return td.tensor(np.asarray(array, dtype=np.float64), requires_grad=True, device=device)
-
-
-def const(array, device):
-    return td.tensor(np.asarray(array), device=device)
-
-
-def host(t):
-    return t.detach().numpy()
-
-
 def check(fn, *inputs):
     """gradcheck, then gradgradcheck, with the default tolerances."""
     assert td.gradcheck(fn, inputs)

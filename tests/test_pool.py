@@ -17,16 +17,9 @@ import tinydl as td
 import tinydl.functional as F
 import tinydl.nn as nn
 from strategies import distinct_arrays, smooth_arrays
+from helpers import leaf, host
 
 MAX_PLANE_NUMEL = 64  # elements per gradchecked image (N * C * H * W)
-
-
-def leaf(array, device):
-    return td.tensor(np.asarray(array, dtype=np.float64), requires_grad=True, device=device)
-
-
-def host(t):
-    return t.detach().numpy()
 
 
 def check(fn, *inputs):

@@ -18,17 +18,10 @@ import tinydl as td
 import tinydl.functional as F
 from strategies import distinct_arrays, smooth_arrays
 from tinydl import nn
+from helpers import leaf, host
 
 REFERENCE = np.load(os.path.join(os.path.dirname(__file__), "data", "roi_reference.npz"))
 CASES = [str(name) for name in REFERENCE["names"]]
-
-
-def leaf(array, device):
-    return td.tensor(np.asarray(array, dtype=np.float64), requires_grad=True, device=device)
-
-
-def host(t):
-    return t.detach().numpy()
 
 
 def run_case(name, device, boxes_as="array"):

@@ -25,6 +25,7 @@ from hypothesis.extra import numpy as hnp
 import tinydl as td
 import tinydl.functional as F
 from strategies import smooth_arrays
+from helpers import leaf, host
 
 MODES = ("bilinear", "nearest")
 PADDINGS = ("zeros", "border", "reflection")
@@ -36,16 +37,8 @@ NP_PAD = {  # how np.pad extends an image the way each padding mode reads outsid
 }
 
 
-def leaf(array, device):
-    return td.tensor(np.asarray(array, dtype=np.float64), requires_grad=True, device=device)
-
-
 def const(array, device):
     return td.tensor(np.asarray(array, dtype=np.float64), device=device)
-
-
-def host(t):
-    return t.detach().numpy()
 
 
 # ---- coordinates ------------------------------------------------------------
