@@ -8,13 +8,11 @@ and scaling, a model built from nn modules, minibatches, the loop
 forward -> loss -> backward -> step, evaluation, a checkpoint, a loss plot
 and metrics.json in the output folder (default runs/quickstart).
 """
-import argparse
-import json
-import os
 import time
 
 import numpy as np
 
+import common
 import tinydl as td
 import tinydl.functional as F
 import tinydl.nn as nn
@@ -52,30 +50,26 @@ def accuracy(model, x, y, device):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="runs/quickstart")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser = common.parser("quickstart", __doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--smoke", action="store_true", help="2 epochs, to check that everything runs")
     args = parser.parse_args(argv)
     if args.smoke:
         args.epochs = 2
-    from tqdm import tqdm
+    common.prepare(args)
 
     start = time.time()
-    td.manual_seed(args.seed)
     x_train, y_train, x_test, y_test = load_digits_split(args.seed)
     model = make_model().to(args.device)
     optimizer = optim.Adam(model.parameters(), lr=args.lr)
-    os.makedirs(args.out, exist_ok=True)
-    print(f"tinydl quickstart: {len(x_train)} training and {len(x_test)} test digits, device {args.device}")
+    progress = common.load_checkpoint(args, model, optimizer) or {"epoch": 0, "losses": []}
+    losses, batch_rng = progress["losses"], np.random.default_rng([args.seed, progress["epoch"]])
+    print(f"tinydl quickstart: {len(x_train)} training and {len(x_test)} test digits, device {args.device}"
+          + (f", resuming after epoch {progress['epoch']}" if progress["epoch"] else ""))
 
-    losses, batch_rng = [], np.random.default_rng(args.seed)
-    progress = tqdm(range(args.epochs), desc="training", unit="epoch")
-    for epoch in progress:
+    bar = common.progress(range(progress["epoch"], args.epochs), desc="training", unit="epoch")
+    for epoch in bar:
         model.train()
         order = batch_rng.permutation(len(x_train))
         for i in range(0, len(order), args.batch_size):
@@ -88,42 +82,20 @@ def main(argv=None):
             optimizer.step()
             losses.append(loss.item())
         model.eval()
-        progress.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}", test_acc=f"{accuracy(model, x_test, y_test, args.device):.3f}")
+        common.save_checkpoint(args, model, optimizer, {"epoch": epoch + 1, "losses": losses})
+        bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}", test_acc=f"{accuracy(model, x_test, y_test, args.device):.3f}")
 
     test_accuracy = accuracy(model, x_test, y_test, args.device)
     seconds = time.time() - start
-    td.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": args.epochs},
-            os.path.join(args.out, "checkpoint.npz"))
-    metrics = {"test_accuracy": test_accuracy, "train_accuracy": accuracy(model, x_train, y_train, args.device),
-               "final_loss": float(np.mean(losses[-10:])), "seconds": seconds, "seed": args.seed}
-    with open(os.path.join(args.out, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
-    save_loss_plot(losses, len(losses) // args.epochs, os.path.join(args.out, "loss.png"))
+    metrics = common.write_metrics(args, {
+        "test_accuracy": test_accuracy, "train_accuracy": accuracy(model, x_train, y_train, args.device),
+        "final_loss": float(np.mean(losses[-10:])), "seconds": seconds})
+    steps_per_epoch = -(-len(x_train) // args.batch_size)
+    common.plot_curves(f"{args.out}/loss.png", {"minibatch cross-entropy": losses}, log_y=True,
+                       smooth=steps_per_epoch, title="MLP on 8x8 digits")
     print(f"test accuracy {test_accuracy:.4f} after {args.epochs} epochs in {seconds:.1f} s; "
           f"wrote {args.out}/metrics.json, loss.png, checkpoint.npz")
     return metrics
-
-
-def save_loss_plot(losses, steps_per_epoch, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(losses, lw=0.8, alpha=0.5, label="minibatch")
-    window = max(steps_per_epoch, 1)
-    if len(losses) >= window:
-        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax.plot(np.arange(window - 1, len(losses)), smooth, lw=2, label=f"mean of {window}")
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("cross-entropy")
-    ax.set_title("MLP on 8x8 digits")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

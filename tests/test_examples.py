@@ -10,11 +10,15 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def run_example(name, out, *args):
     argv = [str(EXAMPLES / name), "--out", str(out), "--smoke", *args]
-    old, sys.argv = sys.argv, argv
+    if "--epochs" in args:  # an explicit length overrides the smoke length
+        argv.remove("--smoke")
+    old_argv, old_path = sys.argv, list(sys.path)
+    sys.argv = argv
+    sys.path.insert(0, str(EXAMPLES))  # as `python examples/NAME.py` does, so `import common` works
     try:
         runpy.run_path(str(EXAMPLES / name), run_name="__main__")
     finally:
-        sys.argv = old
+        sys.argv, sys.path[:] = old_argv, old_path
 
 
 def test_quickstart_smoke(tmp_path):
@@ -24,3 +28,15 @@ def test_quickstart_smoke(tmp_path):
     assert metrics["test_accuracy"] > 0.5  # two epochs already beat chance (0.1) by far
     assert (tmp_path / "loss.png").stat().st_size > 0
     assert (tmp_path / "checkpoint.npz").stat().st_size > 0
+
+
+def test_quickstart_resumes_from_its_checkpoint(tmp_path):
+    import tinydl as td
+
+    run_example("quickstart.py", tmp_path)  # --smoke: 2 epochs
+    assert td.load(tmp_path / "checkpoint.npz")["progress"]["epoch"] == 2
+    run_example("quickstart.py", tmp_path, "--resume", "--epochs", "3")
+    progress = td.load(tmp_path / "checkpoint.npz")["progress"]
+    assert progress["epoch"] == 3
+    steps_per_epoch = -(-1438 // 64)
+    assert len(progress["losses"]) == 3 * steps_per_epoch  # the history continued, not restarted

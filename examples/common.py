@@ -1,0 +1,103 @@
+"""What every example shares: its command line, its output folder, checkpoints, metrics and plots.
+
+Every example runs as
+
+    python examples/NAME.py [--out DIR] [--seed N] [--device cpu|cuda] [--smoke] [--resume]
+
+and writes into ``--out`` (default ``runs/NAME``): ``checkpoint.npz`` (model,
+optimizer and progress, written atomically by ``td.save``), ``metrics.json``
+(the headline figure under a fixed key, plus ``seconds`` and ``seed``) and
+PNG plots.  ``--resume`` continues from the checkpoint in ``--out``;
+``--smoke`` runs a few steps on tiny data (the test suite uses it).
+"""
+import argparse
+import json
+import os
+
+import tinydl as td
+
+
+def parser(name, description):
+    """The standard options; an example adds its own with ``add_argument``."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--out", default=os.path.join("runs", name), help="output folder (default runs/%(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--smoke", action="store_true", help="a few steps on tiny data, to check that everything runs")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    return p
+
+
+def prepare(args):
+    """Seed every random source, check the device, create the output folder."""
+    if args.device == "cuda" and not td.cuda.is_available():
+        raise SystemExit("--device cuda: no GPU is usable here (td.cuda.is_available() is False)")
+    td.manual_seed(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+
+
+def checkpoint_path(args):
+    return os.path.join(args.out, "checkpoint.npz")
+
+
+def save_checkpoint(args, model, optimizer, progress):
+    """Model and optimizer state plus a dict of progress (step, epoch, history...), atomically."""
+    td.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "progress": progress},
+            checkpoint_path(args))
+
+
+def load_checkpoint(args, model, optimizer):
+    """Restore model and optimizer from --out when --resume is given; returns the saved progress or None."""
+    if not args.resume:
+        return None
+    path = checkpoint_path(args)
+    if not os.path.exists(path):
+        raise SystemExit(f"--resume: no checkpoint at {path}")
+    state = td.load(path)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return state["progress"]
+
+
+def write_metrics(args, metrics):
+    """metrics.json in --out; returns the metrics."""
+    metrics = dict(metrics, seed=args.seed)
+    with open(os.path.join(args.out, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    return metrics
+
+
+def plot_curves(path, curves, xlabel="step", ylabel="loss", title="", log_y=False, smooth=1):
+    """One line per entry of ``curves`` (name -> list of values), optionally a running mean."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, values in curves.items():
+        values = np.asarray(values, dtype=float)
+        if smooth > 1 and len(values) >= smooth:
+            ax.plot(values, lw=0.8, alpha=0.35)
+            kernel = np.ones(smooth) / smooth
+            ax.plot(np.arange(smooth - 1, len(values)), np.convolve(values, kernel, mode="valid"), lw=2,
+                    label=f"{name} (mean of {smooth})")
+        else:
+            ax.plot(values, lw=1.5, label=name)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def progress(iterable, **kwargs):
+    """A tqdm progress bar."""
+    from tqdm import tqdm
+
+    return tqdm(iterable, **kwargs)
