@@ -1,4 +1,6 @@
-"""``python -m benchmarks``: run every benchmark and print its table."""
-from . import layers
+"""``python -m benchmarks``: run every benchmark and print its tables."""
+from . import layers, sequence
 
-layers.main()
+layers.main([])
+print()
+sequence.main([])

@@ -1,0 +1,120 @@
+"""Forward + backward of the sequence layers, float32, with PyTorch alongside when installed.
+
+    python -m benchmarks.sequence [--quick] [--json PATH]
+
+LSTM and GRU: T=32, N=32, input 64, hidden 128, the gradient of the sum of all
+outputs. Attention: batch 4, 8 heads, L = S = 128, E = 64.
+"""
+import argparse
+import json
+
+import numpy as np
+
+import tinydl as td
+import tinydl.functional as F
+import tinydl.nn as nn
+
+from .common import median_seconds, try_import_torch
+
+
+def _recurrent_case(name):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 32, 64)).astype(np.float32)
+
+    def build(lib, torch=None):
+        if lib == "tinydl":
+            module = getattr(nn, name)(64, 128)
+            xt = td.tensor(x, requires_grad=True)
+            ones = None
+
+            def step():
+                nonlocal ones
+                module.zero_grad()
+                xt.grad = None
+                y, _ = module(xt)
+                ones = ones if ones is not None else td.ones_like(y)
+                y.backward(ones)
+            return step
+        torch.manual_seed(0)
+        module = getattr(torch.nn, name)(64, 128)
+        xt = torch.tensor(x, requires_grad=True)
+
+        def step():
+            module.zero_grad()
+            xt.grad = None
+            y, _ = module(xt)
+            y.backward(torch.ones_like(y))
+        return step
+    return build
+
+
+def _attention_case():
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((4, 8, 128, 64)).astype(np.float32) for _ in range(3))
+
+    def build(lib, torch=None):
+        if lib == "tinydl":
+            ts = [td.tensor(a, requires_grad=True) for a in (q, k, v)]
+
+            def step():
+                for t in ts:
+                    t.grad = None
+                y = F.scaled_dot_product_attention(*ts)
+                y.backward(td.ones_like(y))
+            return step
+        ts = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+
+        def step():
+            for t in ts:
+                t.grad = None
+            y = torch.nn.functional.scaled_dot_product_attention(*ts)
+            y.backward(torch.ones_like(y))
+        return step
+    return build
+
+
+def cases():
+    for name in ("LSTM", "GRU"):
+        if hasattr(nn, name):
+            yield f"{name} T32 N32 I64 H128", _recurrent_case(name)
+    if hasattr(F, "scaled_dot_product_attention"):
+        yield "attention B4 H8 L=S=128 E64", _attention_case()
+
+
+def run(quick=False):
+    repeats = 3 if quick else 7
+    torch = try_import_torch()
+    rows = []
+    for name, build in cases():
+        row = {"op": name, "tinydl_ms": median_seconds(build("tinydl"), repeats=repeats) * 1e3}
+        if torch is not None:
+            row["torch_ms"] = median_seconds(build("torch", torch), repeats=repeats) * 1e3
+            row["ratio"] = row["tinydl_ms"] / row["torch_ms"]
+        rows.append(row)
+    return {"rows": rows, "torch": getattr(torch, "__version__", None)}
+
+
+def print_table(result):
+    print(f"{'op (float32, forward + backward)':48s} {'tinydl ms':>10s}" + (f" {'torch ms':>9s} {'ratio':>6s}" if result["torch"] else ""))
+    for r in result["rows"]:
+        line = f"{r['op']:48s} {r['tinydl_ms']:10.2f}"
+        if "torch_ms" in r:
+            line += f" {r['torch_ms']:9.2f} {r['ratio']:6.2f}"
+        print(line)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="tinydl sequence-layer benchmarks")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    result = run(args.quick)
+    print_table(result)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return result
+
+
+if __name__ == "__main__":
+    main()
