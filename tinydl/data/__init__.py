@@ -1,0 +1,4 @@
+"""``tinydl.data``: datasets, a seeded DataLoader, and the data the examples use (nothing is downloaded)."""
+from .dataset import Dataset, TensorDataset
+from .digits import Split, load_digits
+from .loader import DataLoader, default_collate
