@@ -1,6 +1,8 @@
 """``python -m benchmarks``: run every benchmark and print its tables."""
-from . import layers, sequence
+from . import layers, overhead, sequence
 
 layers.main([])
 print()
 sequence.main([])
+print()
+overhead.main([])
