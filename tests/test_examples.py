@@ -40,3 +40,11 @@ def test_quickstart_resumes_from_its_checkpoint(tmp_path):
     assert progress["epoch"] == 3
     steps_per_epoch = -(-1438 // 64)
     assert len(progress["losses"]) == 3 * steps_per_epoch  # the history continued, not restarted
+
+
+def test_train_vae_smoke(tmp_path):
+    run_example("train_vae.py", tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert 0 < metrics["test_neg_elbo"] < 64 * 0.6932  # better than predicting 0.5 for every pixel
+    for name in ("reconstructions.png", "samples.png", "manifold.png", "loss.png", "checkpoint.npz"):
+        assert (tmp_path / name).stat().st_size > 0
