@@ -4,6 +4,9 @@ import runpy
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -48,3 +51,19 @@ def test_train_vae_smoke(tmp_path):
     assert 0 < metrics["test_neg_elbo"] < 64 * 0.6932  # better than predicting 0.5 for every pixel
     for name in ("reconstructions.png", "samples.png", "manifold.png", "loss.png", "checkpoint.npz"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_reinforce_cartpole_smoke(tmp_path):
+    run_example("reinforce_cartpole.py", tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["eval_mean_return"] >= 8  # CartPole gives at least ~8 steps to any policy
+    assert (tmp_path / "returns.png").stat().st_size > 0 and (tmp_path / "checkpoint.npz").stat().st_size > 0
+
+
+def test_rewards_to_go():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from reinforce_cartpole import rewards_to_go
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    np.testing.assert_allclose(rewards_to_go(np.array([1.0, 1.0, 1.0]), 0.5), [1.75, 1.5, 1.0])

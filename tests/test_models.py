@@ -52,3 +52,20 @@ def test_vae_reparameterization_lets_gradients_reach_the_encoder():
     model.negative_elbo(td.rand(5, 6))[0].mean().backward()
     assert np.abs(model.to_log_var.weight.grad.numpy()).sum() > 0
     assert np.abs(model.encoder[0].weight.grad.numpy()).sum() > 0
+
+
+def test_policy_score_function_is_onehot_minus_probabilities():
+    """d log pi(a | s) / d logits = onehot(a) - pi(. | s): what REINFORCE's gradient is made of."""
+    from tinydl.models import PolicyNetwork
+
+    td.manual_seed(0)
+    policy = PolicyNetwork(4, 3, hidden=8).double()
+    s = td.tensor(np.random.default_rng(0).standard_normal((1, 4)))
+    h = policy.body(s)
+    logits = policy.logits(h)
+    logits.retain_grad()
+    log_probs = td.functional.log_softmax(logits, dim=-1)
+    log_probs[0, 2].backward()
+    p = np.exp(log_probs.detach().numpy()[0])
+    np.testing.assert_allclose(logits.grad.numpy()[0], np.eye(3)[2] - p, rtol=1e-12, atol=1e-14)
+    assert policy(s)[1] is None and PolicyNetwork(4, 3, value_head=True).double()(s)[1].shape == (1,)

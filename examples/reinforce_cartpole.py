@@ -1,0 +1,139 @@
+"""REINFORCE on CartPole-v1: policy gradient with reward-to-go, a baseline and an entropy bonus.
+
+    python examples/reinforce_cartpole.py              # target: mean return >= 475 over 100 evaluation episodes
+    python examples/reinforce_cartpole.py --seed 1     # (for at least 2 of the seeds 0, 1, 2; a few minutes each)
+    python examples/reinforce_cartpole.py --smoke      # a few episodes, for the test suite
+
+Each update plays ``--episodes-per-update`` episodes with the current
+stochastic policy, then ascends
+
+    J(theta) ~ mean_t [ log pi(a_t | s_t) * A_t ] + beta * mean_t H(pi(. | s_t))
+
+where A_t is the reward-to-go G_t = sum_{k >= t} gamma^(k-t) r_k minus a
+baseline: the batch's returns normalized to mean 0 and std 1 (``--baseline
+normalize``, the default) or a learned value V(s_t) (``--baseline value``).
+A baseline does not bias the gradient (E[grad log pi * b(s)] = 0) but cuts its
+variance (docs/reinforce.md).  Training stops once the last 20 training
+episodes average at least ``--solved`` or after ``--max-minutes``; the
+headline metric ``eval_mean_return`` is then measured over 100 fresh episodes
+with the greedy policy (the most probable action).
+"""
+import time
+
+import numpy as np
+
+import common
+import tinydl as td
+import tinydl.functional as F
+from tinydl import optim
+from tinydl.models import PolicyNetwork
+
+
+def rewards_to_go(rewards, gamma):
+    """G_t = r_t + gamma G_{t+1}, computed backwards over one episode."""
+    returns, running = np.zeros(len(rewards)), 0.0
+    for t in reversed(range(len(rewards))):
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    return returns
+
+
+@td.no_grad()
+def act(policy, observation, rng, greedy=False):
+    log_probs, _ = policy(td.tensor(observation[None].astype(np.float32)))
+    p = np.exp(log_probs.numpy()[0].astype(np.float64))
+    return int(p.argmax()) if greedy else int(rng.choice(len(p), p=p / p.sum()))
+
+
+def play(env, policy, rng, seed=None, greedy=False):
+    """One episode: observations (T, 4), actions (T,), rewards (T,)."""
+    observation, _ = env.reset(seed=seed)
+    observations, actions, rewards = [], [], []
+    done = False
+    while not done:
+        action = act(policy, observation, rng, greedy)
+        observations.append(observation)
+        actions.append(action)
+        observation, reward, terminated, truncated, _ = env.step(action)
+        rewards.append(reward)
+        done = terminated or truncated
+    return np.array(observations, dtype=np.float32), np.array(actions), np.array(rewards)
+
+
+def evaluate(env, policy, episodes, seed):
+    rng = np.random.default_rng(seed)
+    return [float(play(env, policy, rng, seed=seed + i, greedy=True)[2].sum()) for i in range(episodes)]
+
+
+def main(argv=None):
+    parser = common.parser("reinforce_cartpole", __doc__.split("\n")[0])
+    parser.add_argument("--episodes-per-update", type=int, default=8)
+    parser.add_argument("--max-updates", type=int, default=300)
+    parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--gamma", type=float, default=0.99)
+    parser.add_argument("--entropy", type=float, default=0.01, help="weight beta of the entropy bonus")
+    parser.add_argument("--baseline", choices=["normalize", "value"], default="normalize")
+    parser.add_argument("--solved", type=float, default=490.0)
+    parser.add_argument("--eval-episodes", type=int, default=100)
+    parser.add_argument("--max-minutes", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.max_updates, args.episodes_per_update, args.eval_episodes = 2, 2, 2
+    common.prepare(args)
+    import gymnasium as gym
+
+    start = time.time()
+    env = gym.make("CartPole-v1")
+    env.action_space.seed(args.seed)
+    policy = PolicyNetwork(env.observation_space.shape[0], env.action_space.n, value_head=args.baseline == "value")
+    optimizer = optim.Adam(policy.parameters(), lr=args.lr)
+    progress = common.load_checkpoint(args, policy, optimizer) or {"update": 0, "returns": []}
+    returns_history = progress["returns"]
+    rng = np.random.default_rng([args.seed, progress["update"]])
+
+    bar = common.progress(range(progress["update"], args.max_updates), desc="training", unit="update")
+    for update in bar:
+        episodes = [play(env, policy, rng, seed=args.seed * 100_000 + update * args.episodes_per_update + i)
+                    for i in range(args.episodes_per_update)]
+        returns_history += [float(r.sum()) for _, _, r in episodes]
+        observations = td.tensor(np.concatenate([o for o, _, _ in episodes]))
+        actions = np.concatenate([a for _, a, _ in episodes])
+        to_go = np.concatenate([rewards_to_go(r, args.gamma) for _, _, r in episodes]).astype(np.float32)
+
+        log_probs, values = policy(observations)  # (T, 2), (T,) or None
+        chosen = log_probs[np.arange(len(actions)), actions]  # log pi(a_t | s_t)
+        if args.baseline == "value":
+            advantage = td.tensor(to_go) - values.detach()
+            value_loss = F.mse_loss(values, td.tensor(to_go)) / 100.0  # returns reach ~100: keep the terms comparable
+        else:
+            advantage = td.tensor((to_go - to_go.mean()) / (to_go.std() + 1e-8))
+            value_loss = 0.0
+        entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
+        loss = -(chosen * advantage).mean() - args.entropy * entropy + value_loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+        recent = float(np.mean(returns_history[-20:]))
+        bar.set_postfix(mean_return=f"{recent:.1f}", episodes=len(returns_history))
+        if (update + 1) % 20 == 0:
+            common.save_checkpoint(args, policy, optimizer, {"update": update + 1, "returns": returns_history})
+        if recent >= args.solved or time.time() - start > 60 * args.max_minutes:
+            break
+
+    train_seconds = time.time() - start
+    common.save_checkpoint(args, policy, optimizer, {"update": update + 1, "returns": returns_history})
+    scores = evaluate(env, policy, args.eval_episodes, seed=10_000 + args.seed)
+    common.plot_curves(f"{args.out}/returns.png", {"episode return": returns_history}, smooth=20,
+                       xlabel="training episode", ylabel="return", title="REINFORCE on CartPole-v1")
+    metrics = common.write_metrics(args, {
+        "eval_mean_return": float(np.mean(scores)), "eval_min_return": float(np.min(scores)),
+        "training_episodes": len(returns_history), "updates": update + 1,
+        "train_seconds": train_seconds, "seconds": time.time() - start})
+    print(f"mean return {metrics['eval_mean_return']:.1f} over {len(scores)} greedy evaluation episodes "
+          f"after {len(returns_history)} training episodes ({train_seconds:.0f} s of training)")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
