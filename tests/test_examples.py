@@ -67,3 +67,13 @@ def test_rewards_to_go():
     finally:
         sys.path.remove(str(EXAMPLES))
     np.testing.assert_allclose(rewards_to_go(np.array([1.0, 1.0, 1.0]), 0.5), [1.75, 1.5, 1.0])
+
+
+@pytest.mark.parametrize("loss", ["nsgan", "lsgan", "wgan-gp"])
+def test_train_dcgan_smoke(tmp_path, loss):
+    run_example("train_dcgan.py", tmp_path, "--loss", loss)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert {"classifier_score", "min_class_fraction", "frechet_distance", "seconds", "seed"} <= set(metrics)
+    assert 0.1 <= metrics["classifier_score"] <= 1.0 and sum(metrics["class_histogram"]) == 50
+    for name in ("samples.png", "interpolation.png", "loss.png", "checkpoint.npz", "samples/epoch_001.png"):
+        assert (tmp_path / name).stat().st_size > 0

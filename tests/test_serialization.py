@@ -98,3 +98,11 @@ def test_checkpoint_is_a_plain_zip_of_npy_files(tmp_path):
     td.save({"w": np.ones(3)}, path)
     with zipfile.ZipFile(path) as z:
         assert sorted(z.namelist()) == ["__structure__.npy", "a0.npy"]
+
+
+def test_saved_checkpoint_gets_the_usual_file_mode(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    td.save({"a": 1}, path)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (path.stat().st_mode & 0o777) == 0o666 & ~mask  # not mkstemp's private 0600

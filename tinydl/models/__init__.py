@@ -1,3 +1,4 @@
 """``tinydl.models``: complete models built only from ``tinydl.nn``."""
+from .dcgan import DCGAN, Discriminator, Generator, dcgan_init, gradient_penalty
 from .policy import PolicyNetwork
 from .vae import VAE
