@@ -3,6 +3,7 @@
 One file per family; in each, an op's forward and backward sit side by side.
 """
 from .activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, softplus, tanh
+from .attention import scaled_dot_product_attention
 from .broadcast import broadcast_to, sum_to
 from .conv import conv2d, conv_transpose2d
 from .dropout import dropout, dropout2d
@@ -10,6 +11,7 @@ from .elementwise import (
     abs, add, cast, clamp, clone, div, eq, erf, exp, ge, gt, le, log, lt, maximum, minimum, mul, ne, neg,
     pow, sqrt, sub, to_device, where,
 )
+from .embedding import embedding, sinusoidal_positional_encoding
 from .linalg import linear, matmul
 from .loss import (
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss, mse_loss,
@@ -17,6 +19,7 @@ from .loss import (
 )
 from .normalization import adaptive_instance_norm, batch_norm, instance_norm, layer_norm
 from .pool import adaptive_avg_pool2d, avg_pool2d, interpolate, max_pool2d, max_unpool2d
+from .recurrent import gru, lstm, rnn_relu, rnn_tanh
 from .roi import roi_align, roi_pool
 from .reduction import argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (

@@ -1,15 +1,19 @@
 """``tinydl.nn``: Module, Parameter, layers, containers, losses, init and utils."""
 from . import init, utils
 from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from .attention import MultiheadAttention
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d
+from .embedding import Embedding
 from .flatten import Flatten
 from .linear import Identity, Linear
 from .loss import (
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss, SmoothL1Loss,
 )
 from .module import Module, Parameter
+from .recurrent import GRU, LSTM, RNN, RNNBase
 from .roi import RoIAlign, RoIPool
 from .normalization import BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d, Upsample
+from .transformer import PositionalEncoding, TransformerEncoder, TransformerEncoderLayer
