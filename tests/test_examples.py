@@ -77,3 +77,18 @@ def test_train_dcgan_smoke(tmp_path, loss):
     assert 0.1 <= metrics["classifier_score"] <= 1.0 and sum(metrics["class_histogram"]) == 50
     for name in ("samples.png", "interpolation.png", "loss.png", "checkpoint.npz", "samples/epoch_001.png"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_char_lstm_smoke(tmp_path):
+    run_example("char_lstm.py", tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert 0 < metrics["val_bpc"] < np.log2(103) + 0.5  # no worse than guessing uniformly among the characters
+    assert (tmp_path / "sample.txt").read_text().startswith("def ")
+    assert (tmp_path / "loss.png").stat().st_size > 0 and (tmp_path / "checkpoint.npz").stat().st_size > 0
+
+
+def test_transformer_sort_smoke(tmp_path):
+    run_example("transformer_sort.py", tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert 0.0 <= metrics["seq_accuracy"] <= 1.0 and metrics["test_sequences"] == 100
+    assert (tmp_path / "attention.png").stat().st_size > 0 and (tmp_path / "checkpoint.npz").stat().st_size > 0
