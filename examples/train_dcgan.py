@@ -17,9 +17,13 @@ measured, not eyeballed: a CNN classifier trained on the real digits
 - ``frechet_distance``: between Gaussians fitted to the classifier's 64-d
   features of the samples and of the real test digits (the idea of FID).
 
+Samples come from an exponential moving average of the generator's weights
+(``--ema``, as in BigGAN and StyleGAN): the adversarial game makes the
+weights oscillate, and their running average is a steadier generator.
 Saves a sample grid per epoch (``samples/``), a latent interpolation grid and
 the loss curves (docs/gan.md).
 """
+import copy
 import os
 import time
 
@@ -29,16 +33,18 @@ import common
 import digit_classifier
 import tinydl as td
 import tinydl.functional as F
-from tinydl import optim
+from tinydl import nn, optim
 from tinydl.models import DCGAN, gradient_penalty
 
 
-def discriminator_loss(kind, d_real, d_fake):
+def discriminator_loss(kind, d_real, d_fake, real_label=1.0):
+    """``real_label`` < 1 is one-sided label smoothing: D is asked for 0.9 on real images, not 1,
+    which keeps it from growing over-confident and its gradients for G informative."""
     if kind == "nsgan":  # -log D(x) - log(1 - D(G(z))) with D = sigmoid(logit)
-        return (F.binary_cross_entropy_with_logits(d_real, td.ones_like(d_real))
+        return (F.binary_cross_entropy_with_logits(d_real, td.full_like(d_real, real_label))
                 + F.binary_cross_entropy_with_logits(d_fake, td.zeros_like(d_fake)))
     if kind == "lsgan":  # least squares towards 1 for real, 0 for fake
-        return 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake**2).mean()
+        return 0.5 * ((d_real - real_label) ** 2).mean() + 0.5 * (d_fake**2).mean()
     return d_fake.mean() - d_real.mean()  # wgan-gp: the critic estimates the Wasserstein-1 distance
 
 
@@ -52,11 +58,18 @@ def generator_loss(kind, d_fake):
 
 @td.no_grad()
 def generate(generator, n, device, batch=250):
-    generator.eval()
-    out = np.concatenate([generator(td.randn(min(batch, n - i), generator.latent_dim, device=device)).numpy()
-                          for i in range(0, n, batch)])
-    generator.train()
-    return out
+    """n samples in batches; batch norm uses the batch's statistics (the averaged generator has no
+    running statistics of its own)."""
+    return np.concatenate([generator(td.randn(min(batch, n - i), generator.latent_dim, device=device)).numpy()
+                           for i in range(0, n, batch)])
+
+
+@td.no_grad()
+def update_average(average, model, decay):
+    """average <- decay * average + (1 - decay) * model, parameter by parameter."""
+    for a, p in zip(average.parameters(), model.parameters()):
+        a.data *= decay
+        a.data += (1 - decay) * p.data
 
 
 def frechet_distance(a, b):
@@ -108,20 +121,22 @@ def interpolation(generator, device, rows=8, steps=10, seed=0):
     ends = rng.standard_normal((rows, 2, generator.latent_dim)).astype(np.float32)
     t = np.linspace(0, 1, steps, dtype=np.float32)[None, :, None]
     z = (1 - t) * ends[:, :1] + t * ends[:, 1:]  # (rows, steps, latent)
-    generator.eval()
-    images = generator(td.tensor(z.reshape(-1, generator.latent_dim), device=device)).numpy()
-    generator.train()
-    return images
+    return generator(td.tensor(z.reshape(-1, generator.latent_dim), device=device)).numpy()
 
 
 def main(argv=None):
     parser = common.parser("train_dcgan", __doc__.split("\n")[0])
     parser.add_argument("--loss", choices=["nsgan", "lsgan", "wgan-gp"], default="nsgan")
-    parser.add_argument("--epochs", type=int, default=120)
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--ema", type=float, default=0.999, help="decay of the generator's weight average (0: off)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--latent", type=int, default=32)
+    parser.add_argument("--width", type=int, default=64, help="channels of the first/last conv (doubled inside)")
     parser.add_argument("--critic-steps", type=int, default=3, help="critic updates per generator update (wgan-gp)")
     parser.add_argument("--gp-weight", type=float, default=10.0)
+    parser.add_argument("--label-smoothing", type=float, default=0.0, help="real label 1 - this (nsgan, lsgan)")
+    parser.add_argument("--lr-g", type=float, default=2e-4)
+    parser.add_argument("--lr-d", type=float, default=2e-4)
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--max-minutes", type=float, default=10.0)
     args = parser.parse_args(argv)
@@ -135,12 +150,14 @@ def main(argv=None):
     loader = td.data.DataLoader(td.data.TensorDataset(data.x_train), batch_size=args.batch_size, shuffle=True,
                                 drop_last=True, device=args.device)
     wgan = args.loss == "wgan-gp"
-    gan = DCGAN(args.latent, norm=None if wgan else "batch").to(args.device)
+    gan = DCGAN(args.latent, args.width, norm=None if wgan else "batch").to(args.device)
     G, D = gan.generator, gan.discriminator
+    G_avg = copy.deepcopy(G)  # the averaged generator that produces the samples
+    models = nn.ModuleDict({"gan": gan, "generator_average": G_avg})  # one checkpoint for both
     betas = (0.5, 0.9) if wgan else (0.5, 0.999)
-    opt_g = optim.Adam(G.parameters(), lr=2e-4, betas=betas)
-    opt_d = optim.Adam(D.parameters(), lr=2e-4, betas=betas)
-    progress = common.load_checkpoint(args, gan, _Pair(opt_g, opt_d)) or {"epoch": 0, "d_loss": [], "g_loss": []}
+    opt_g = optim.Adam(G.parameters(), lr=args.lr_g, betas=betas)
+    opt_d = optim.Adam(D.parameters(), lr=args.lr_d, betas=betas)
+    progress = common.load_checkpoint(args, models, _Pair(opt_g, opt_d)) or {"epoch": 0, "d_loss": [], "g_loss": []}
     fixed_z = td.randn(64, args.latent, device=args.device)
     os.makedirs(f"{args.out}/samples", exist_ok=True)
     print(f"train_dcgan: {len(data.x_train)} digits at 16x16, loss {args.loss}, device {args.device}")
@@ -150,7 +167,7 @@ def main(argv=None):
         for i, (real,) in enumerate(loader):
             z = td.randn(len(real), args.latent, device=args.device)
             fake = G(z)
-            d_loss = discriminator_loss(args.loss, D(real), D(fake.detach()))
+            d_loss = discriminator_loss(args.loss, D(real), D(fake.detach()), 1.0 - args.label_smoothing)
             if wgan:
                 epsilon = td.rand(len(real), 1, 1, 1, device=args.device)
                 d_loss = d_loss + args.gp_weight * gradient_penalty(D, real, fake, epsilon)
@@ -164,26 +181,25 @@ def main(argv=None):
             opt_g.zero_grad()
             g_loss.backward()
             opt_g.step()
+            update_average(G_avg, G, args.ema)
             progress["g_loss"].append(g_loss.item())
         with td.no_grad():
-            G.eval()
-            images = G(fixed_z).numpy()
-            G.train()
+            images = G_avg(fixed_z).numpy()
         save_grid(images, 8, 8, f"{args.out}/samples/epoch_{epoch + 1:03d}.png", f"{args.loss}, epoch {epoch + 1}")
         bar.set_postfix(d=f"{np.mean(progress['d_loss'][-20:]):.3f}", g=f"{np.mean(progress['g_loss'][-20:]):.3f}")
         progress["epoch"] = epoch + 1
         if (epoch + 1) % 10 == 0:
-            common.save_checkpoint(args, gan, _Pair(opt_g, opt_d), progress)
+            common.save_checkpoint(args, models, _Pair(opt_g, opt_d), progress)
         if time.time() - start > 60 * args.max_minutes:
             bar.write(f"stopping after {args.max_minutes} minutes")
             break
 
-    common.save_checkpoint(args, gan, _Pair(opt_g, opt_d), progress)
+    common.save_checkpoint(args, models, _Pair(opt_g, opt_d), progress)
     train_seconds = time.time() - start
-    samples = generate(G, args.samples, args.device)
+    samples = generate(G_avg, args.samples, args.device)
     metrics = score(classifier, samples, data.x_test, args.device)
     save_grid(samples, 8, 16, f"{args.out}/samples.png", f"{args.loss}: 128 samples")
-    save_grid(interpolation(G, args.device, seed=args.seed), 8, 10, f"{args.out}/interpolation.png",
+    save_grid(interpolation(G_avg, args.device, seed=args.seed), 8, 10, f"{args.out}/interpolation.png",
               "latent interpolation: each row is a straight line between two codes")
     common.plot_curves(f"{args.out}/loss.png", {"discriminator": progress["d_loss"], "generator": progress["g_loss"]},
                        smooth=20, title=f"DCGAN losses ({args.loss})")
