@@ -34,7 +34,7 @@ import digit_classifier
 import tinydl as td
 import tinydl.functional as F
 from tinydl import nn, optim
-from tinydl.models import DCGAN, gradient_penalty
+from tinydl.models import DCGAN, Discriminator, dcgan_init, gradient_penalty
 
 
 def discriminator_loss(kind, d_real, d_fake, real_label=1.0):
@@ -132,6 +132,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--latent", type=int, default=32)
     parser.add_argument("--width", type=int, default=64, help="channels of the first/last conv (doubled inside)")
+    parser.add_argument("--d-width", type=int, default=None, help="the discriminator's width (default: --width)")
+    parser.add_argument("--g-steps", type=int, default=1, help="generator updates per discriminator update (nsgan, lsgan)")
     parser.add_argument("--critic-steps", type=int, default=3, help="critic updates per generator update (wgan-gp)")
     parser.add_argument("--gp-weight", type=float, default=10.0)
     parser.add_argument("--label-smoothing", type=float, default=0.0, help="real label 1 - this (nsgan, lsgan)")
@@ -151,6 +153,8 @@ def main(argv=None):
                                 drop_last=True, device=args.device)
     wgan = args.loss == "wgan-gp"
     gan = DCGAN(args.latent, args.width, norm=None if wgan else "batch").to(args.device)
+    if args.d_width is not None:
+        gan.discriminator = dcgan_init(Discriminator(args.d_width, norm=None if wgan else "batch")).to(args.device)
     G, D = gan.generator, gan.discriminator
     G_avg = copy.deepcopy(G)  # the averaged generator that produces the samples
     models = nn.ModuleDict({"gan": gan, "generator_average": G_avg})  # one checkpoint for both
@@ -177,12 +181,15 @@ def main(argv=None):
             progress["d_loss"].append(d_loss.item())
             if wgan and i % args.critic_steps:
                 continue  # the critic trains more often than the generator
-            g_loss = generator_loss(args.loss, D(fake))
-            opt_g.zero_grad()
-            g_loss.backward()
-            opt_g.step()
-            update_average(G_avg, G, args.ema)
-            progress["g_loss"].append(g_loss.item())
+            for g_step in range(1 if wgan else args.g_steps):
+                if g_step:  # a fresh batch of fakes for each extra generator update
+                    fake = G(td.randn(len(real), args.latent, device=args.device))
+                g_loss = generator_loss(args.loss, D(fake))
+                opt_g.zero_grad()
+                g_loss.backward()
+                opt_g.step()
+                update_average(G_avg, G, args.ema)
+                progress["g_loss"].append(g_loss.item())
         with td.no_grad():
             images = G_avg(fixed_z).numpy()
         save_grid(images, 8, 8, f"{args.out}/samples/epoch_{epoch + 1:03d}.png", f"{args.loss}, epoch {epoch + 1}")
