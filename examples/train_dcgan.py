@@ -73,13 +73,17 @@ def update_average(average, model, decay):
 
 
 def frechet_distance(a, b):
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) for Gaussians fitted to rows of a and b."""
-    from scipy import linalg
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) for Gaussians fitted to rows of a and b.
 
+    Tr((S_a S_b)^(1/2)) is the sum of the square roots of the eigenvalues of the symmetric
+    matrix S_a^(1/2) S_b S_a^(1/2) (same eigenvalues as S_a S_b), which stays stable when a
+    covariance is singular (fewer samples than features)."""
     mu_a, mu_b = a.mean(0), b.mean(0)
     s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = linalg.sqrtm(s_a @ s_b).real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * root))
+    w, v = np.linalg.eigh(s_a)
+    root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    trace_root = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ s_b @ root_a), 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * trace_root)
 
 
 @td.no_grad()

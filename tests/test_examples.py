@@ -92,3 +92,20 @@ def test_transformer_sort_smoke(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert 0.0 <= metrics["seq_accuracy"] <= 1.0 and metrics["test_sequences"] == 100
     assert (tmp_path / "attention.png").stat().st_size > 0 and (tmp_path / "checkpoint.npz").stat().st_size > 0
+
+
+def test_frechet_distance_matches_the_matrix_square_root_formula():
+    from scipy import linalg
+
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from train_dcgan import frechet_distance
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((500, 6))
+    b = rng.standard_normal((400, 6)) @ rng.standard_normal((6, 6)) * 0.5 + 1
+    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    expected = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s_a + s_b - 2 * linalg.sqrtm(s_a @ s_b).real)
+    np.testing.assert_allclose(frechet_distance(a, b), expected, rtol=1e-8)
+    assert abs(frechet_distance(a, a)) < 1e-8
