@@ -34,3 +34,20 @@ def try_import_torch():
     except ImportError:
         return None
     return torch
+
+
+def command_line(description, run, print_table, argv=None):
+    """The shared ``main`` of a benchmark module: ``--quick`` (fewer repeats) and ``--json PATH``."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    result = run(args.quick)
+    print_table(result)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return result

@@ -7,8 +7,6 @@ forward (2 N C_out OH OW C_in/groups kH kW) and of the two backward products
 (dx and dW, the same count each): 3x the forward.  "of matmul" is that rate
 divided by NumPy's float32 matmul throughput measured in the same run.
 """
-import argparse
-import json
 import platform
 
 import numpy as np
@@ -16,7 +14,7 @@ import numpy as np
 import tinydl as td
 import tinydl.functional as F
 
-from .common import median_seconds, numpy_matmul_gflops, try_import_torch
+from .common import command_line, median_seconds, numpy_matmul_gflops, try_import_torch
 
 
 def conv_flops(x_shape, w_shape, out_shape, groups=1):
@@ -141,16 +139,7 @@ def print_table(result):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="tinydl layer benchmarks")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    parser.add_argument("--json", default=None, help="also write the results here")
-    args = parser.parse_args(argv)
-    result = run(args.quick)
-    print_table(result)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-    return result
+    return command_line("tinydl layer benchmarks", run, print_table, argv)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,6 @@
 LSTM and GRU: T=32, N=32, input 64, hidden 128, the gradient of the sum of all
 outputs. Attention: batch 4, 8 heads, L = S = 128, E = 64.
 """
-import argparse
-import json
 
 import numpy as np
 
@@ -14,7 +12,7 @@ import tinydl as td
 import tinydl.functional as F
 import tinydl.nn as nn
 
-from .common import median_seconds, try_import_torch
+from .common import command_line, median_seconds, try_import_torch
 
 
 def _recurrent_case(name):
@@ -104,16 +102,7 @@ def print_table(result):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="tinydl sequence-layer benchmarks")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args(argv)
-    result = run(args.quick)
-    print_table(result)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-    return result
+    return command_line("tinydl sequence-layer benchmarks", run, print_table, argv)
 
 
 if __name__ == "__main__":
