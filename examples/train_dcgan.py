@@ -137,6 +137,8 @@ def main(argv=None):
     parser.add_argument("--latent", type=int, default=32)
     parser.add_argument("--width", type=int, default=64, help="channels of the first/last conv (doubled inside)")
     parser.add_argument("--d-width", type=int, default=None, help="the discriminator's width (default: --width)")
+    parser.add_argument("--draw-at", type=int, choices=[8, 16], default=16,
+                        help="8: the generator draws 8x8 and upsamples bilinearly, like the data")
     parser.add_argument("--g-steps", type=int, default=1, help="generator updates per discriminator update (nsgan, lsgan)")
     parser.add_argument("--critic-steps", type=int, default=3, help="critic updates per generator update (wgan-gp)")
     parser.add_argument("--gp-weight", type=float, default=10.0)
@@ -156,7 +158,7 @@ def main(argv=None):
     loader = td.data.DataLoader(td.data.TensorDataset(data.x_train), batch_size=args.batch_size, shuffle=True,
                                 drop_last=True, device=args.device)
     wgan = args.loss == "wgan-gp"
-    gan = DCGAN(args.latent, args.width, norm=None if wgan else "batch").to(args.device)
+    gan = DCGAN(args.latent, args.width, norm=None if wgan else "batch", draw_at=args.draw_at).to(args.device)
     if args.d_width is not None:
         gan.discriminator = dcgan_init(Discriminator(args.d_width, norm=None if wgan else "batch")).to(args.device)
     G, D = gan.generator, gan.discriminator

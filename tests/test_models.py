@@ -69,3 +69,19 @@ def test_policy_score_function_is_onehot_minus_probabilities():
     p = np.exp(log_probs.detach().numpy()[0])
     np.testing.assert_allclose(logits.grad.numpy()[0], np.eye(3)[2] - p, rtol=1e-12, atol=1e-14)
     assert policy(s)[1] is None and PolicyNetwork(4, 3, value_head=True).double()(s)[1].shape == (1,)
+
+
+def test_generator_drawing_at_8x8_outputs_its_drawing_upsampled():
+    import pytest
+
+    from tinydl.models import Generator
+
+    g = Generator(latent_dim=8, width=4, draw_at=8)
+    z = td.randn(3, 8)
+    out = g(z).detach().numpy()
+    drawing = g.net(z.reshape(3, 8, 1, 1))  # (3, 1, 8, 8)
+    assert out.shape == (3, 1, 16, 16) and drawing.shape == (3, 1, 8, 8) and np.abs(out).max() <= 1.0
+    upsampled = td.functional.interpolate(drawing, size=(16, 16), mode="bilinear").detach().numpy()
+    np.testing.assert_allclose(out, upsampled, rtol=1e-6, atol=1e-7)  # the same smooth subspace as the data
+    with pytest.raises(ValueError, match="draw_at"):
+        Generator(draw_at=4)

@@ -14,22 +14,31 @@ from .. import nn
 
 
 class Generator(nn.Module):
-    def __init__(self, latent_dim=32, width=64):
+    """``draw_at=8`` draws an 8x8 image and upsamples it to 16x16 with a fixed bilinear
+    interpolation: for data that are themselves upsampled 8x8 images (scikit-learn's digits),
+    the fakes then lie in the same smooth subspace as the real images."""
+
+    def __init__(self, latent_dim=32, width=64, draw_at=16):
         super().__init__()
-        self.latent_dim = latent_dim
-        self.net = nn.Sequential(
+        if draw_at not in (8, 16):
+            raise ValueError(f"Generator: draw_at must be 8 or 16, got {draw_at!r}")
+        self.latent_dim, self.draw_at = latent_dim, draw_at
+        layers = [
             nn.ConvTranspose2d(latent_dim, 2 * width, 4, 1, 0, bias=False),  # (N, z, 1, 1) -> (N, 2w, 4, 4)
             nn.BatchNorm2d(2 * width),
             nn.ReLU(),
-            nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False),  # -> (N, w, 8, 8)
-            nn.BatchNorm2d(width),
-            nn.ReLU(),
-            nn.ConvTranspose2d(width, 1, 4, 2, 1),  # -> (N, 1, 16, 16)
-            nn.Tanh(),
-        )
+        ]
+        if draw_at == 16:
+            layers += [nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False),  # -> (N, w, 8, 8)
+                       nn.BatchNorm2d(width), nn.ReLU(),
+                       nn.ConvTranspose2d(width, 1, 4, 2, 1)]  # -> (N, 1, 16, 16)
+        else:
+            layers += [nn.ConvTranspose2d(2 * width, 1, 4, 2, 1)]  # -> (N, 1, 8, 8)
+        self.net = nn.Sequential(*layers, nn.Tanh())
+        self.upsample = nn.Upsample(size=(16, 16), mode="bilinear") if draw_at == 8 else nn.Identity()
 
     def forward(self, z):
-        return self.net(z.reshape(z.shape[0], self.latent_dim, 1, 1))
+        return self.upsample(self.net(z.reshape(z.shape[0], self.latent_dim, 1, 1)))
 
 
 class Discriminator(nn.Module):
@@ -68,9 +77,9 @@ def dcgan_init(module):
 class DCGAN(nn.Module):
     """A generator and a discriminator together (one state dict, one checkpoint)."""
 
-    def __init__(self, latent_dim=32, width=64, norm="batch"):
+    def __init__(self, latent_dim=32, width=64, norm="batch", draw_at=16):
         super().__init__()
-        self.generator = dcgan_init(Generator(latent_dim, width))
+        self.generator = dcgan_init(Generator(latent_dim, width, draw_at))
         self.discriminator = dcgan_init(Discriminator(width, norm))
 
 
