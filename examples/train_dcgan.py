@@ -131,13 +131,13 @@ def interpolation(generator, device, rows=8, steps=10, seed=0):
 def main(argv=None):
     parser = common.parser("train_dcgan", __doc__.split("\n")[0])
     parser.add_argument("--loss", choices=["nsgan", "lsgan", "wgan-gp"], default="nsgan")
-    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--ema", type=float, default=0.999, help="decay of the generator's weight average (0: off)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--latent", type=int, default=32)
     parser.add_argument("--width", type=int, default=64, help="channels of the first/last conv (doubled inside)")
     parser.add_argument("--d-width", type=int, default=None, help="the discriminator's width (default: --width)")
-    parser.add_argument("--draw-at", type=int, choices=[8, 16], default=16,
+    parser.add_argument("--draw-at", type=int, choices=[8, 16], default=8,
                         help="8: the generator draws 8x8 and upsamples bilinearly, like the data")
     parser.add_argument("--g-steps", type=int, default=1, help="generator updates per discriminator update (nsgan, lsgan)")
     parser.add_argument("--critic-steps", type=int, default=3, help="critic updates per generator update (wgan-gp)")
