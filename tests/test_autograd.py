@@ -338,3 +338,12 @@ def test_tensor_constructor_follows_the_dtype_rules():
     assert td.Tensor([1.0, 2.5]).dtype == td.float32
     assert td.Tensor([1, 2]).dtype == td.int64
     assert td.tensor([0.1], dtype=td.float64).item() == 0.1  # no float32 detour
+
+
+def test_cast_backward_returns_the_gradient_in_the_input_dtype():
+    x = leaf([1.0, 2.0, 3.0])  # float64
+    y = x.float()
+    assert y.dtype == td.float32
+    (y * y * 2).sum().backward()
+    assert x.grad.dtype == td.float64
+    np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0, 12.0])

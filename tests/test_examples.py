@@ -74,7 +74,8 @@ def test_train_dcgan_smoke(tmp_path, loss):
     run_example("train_dcgan.py", tmp_path, "--loss", loss)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert {"classifier_score", "min_class_fraction", "frechet_distance", "seconds", "seed"} <= set(metrics)
-    assert 0.1 <= metrics["classifier_score"] <= 1.0 and sum(metrics["class_histogram"]) == 50
+    assert sum(metrics["class_histogram"]) == 50 and len(metrics["class_histogram"]) == 10
+    assert metrics["frechet_distance"] > 0  # an untrained generator is far from the real digits
     for name in ("samples.png", "interpolation.png", "loss.png", "checkpoint.npz", "samples/epoch_001.png"):
         assert (tmp_path / name).stat().st_size > 0
 
@@ -90,7 +91,8 @@ def test_char_lstm_smoke(tmp_path):
 def test_transformer_sort_smoke(tmp_path):
     run_example("transformer_sort.py", tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert 0.0 <= metrics["seq_accuracy"] <= 1.0 and metrics["test_sequences"] == 100
+    assert metrics["test_sequences"] == 100 and metrics["steps"] == 5
+    assert metrics["seq_accuracy"] < 0.5  # 5 steps cannot sort; a leak of targets into inputs would
     assert (tmp_path / "attention.png").stat().st_size > 0 and (tmp_path / "checkpoint.npz").stat().st_size > 0
 
 
