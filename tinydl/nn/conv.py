@@ -1,11 +1,8 @@
 """``nn.Conv2d`` and ``nn.ConvTranspose2d``: hold the weight and bias, call the functional ops.
 
-Default initialization is PyTorch's: W ~ kaiming_uniform(a=sqrt(5)), which is
-U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-with fan_in = weight.shape[1] * kH * kW.
+Default initialization is PyTorch's (``init.layer_default_``), with
+fan_in = weight.shape[1] * kH * kW.
 """
-import math
-
 from .. import creation
 from ..functional.conv import conv2d, conv_transpose2d
 from ..functional.windows import pair
@@ -14,6 +11,16 @@ from .module import Module, Parameter
 
 
 class _ConvNd(Module):
+    def _configure(self, name, in_channels, out_channels, kernel_size, stride, dilation, groups, padding_mode):
+        """The checks and attributes Conv2d and ConvTranspose2d share."""
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size, self.stride, self.dilation = pair(kernel_size), pair(stride), pair(dilation)
+
     def _make_parameters(self, weight_shape, bias, device, dtype):
         self.weight = Parameter(creation.empty(*weight_shape, device=device, dtype=dtype))
         if bias:
@@ -23,11 +30,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init.calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.layer_default_(self.weight, self.bias)
 
     def extra_repr(self):
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -43,14 +46,8 @@ class Conv2d(_ConvNd):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", device="cpu", dtype=None):
-        if padding_mode != "zeros":
-            raise ValueError(f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
         super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride, self.dilation = pair(kernel_size), pair(stride), pair(dilation)
+        self._configure("Conv2d", in_channels, out_channels, kernel_size, stride, dilation, groups, padding_mode)
         self.padding = padding if isinstance(padding, str) else pair(padding)
         shape = (out_channels, in_channels // groups, *self.kernel_size)
         self._make_parameters(shape, bias, device, dtype)
@@ -64,14 +61,8 @@ class ConvTranspose2d(_ConvNd):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, padding_mode="zeros", device="cpu", dtype=None):
-        if padding_mode != "zeros":
-            raise ValueError(f"ConvTranspose2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
         super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"ConvTranspose2d: groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride, self.dilation = pair(kernel_size), pair(stride), pair(dilation)
+        self._configure("ConvTranspose2d", in_channels, out_channels, kernel_size, stride, dilation, groups, padding_mode)
         self.padding, self.output_padding = pair(padding), pair(output_padding)
         shape = (in_channels, out_channels // groups, *self.kernel_size)
         self._make_parameters(shape, bias, device, dtype)

@@ -1,6 +1,4 @@
 """``nn.Linear`` (y = x W^T + b) and ``nn.Identity``."""
-import math
-
 from .. import creation
 from ..functional import linear
 from . import init
@@ -8,8 +6,8 @@ from .module import Module, Parameter
 
 
 class Linear(Module):
-    """weight (out_features, in_features), bias (out_features,), PyTorch's default initialization:
-    W ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)) and b ~ U(-1/sqrt(in), 1/sqrt(in))."""
+    """weight (out_features, in_features), bias (out_features,), PyTorch's default initialization
+    (``init.layer_default_``): W and b ~ U(-1/sqrt(in_features), 1/sqrt(in_features))."""
 
     def __init__(self, in_features, out_features, bias=True, device="cpu", dtype=None):
         super().__init__()
@@ -22,10 +20,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.layer_default_(self.weight, self.bias)
 
     def forward(self, x):
         return linear(x, self.weight, self.bias)
