@@ -41,13 +41,18 @@ def checkpoint_path(args):
 
 
 def save_checkpoint(args, model, optimizer, progress):
-    """Model and optimizer state plus a dict of progress (step, epoch, history...), atomically."""
-    td.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "progress": progress},
-            checkpoint_path(args))
+    """Model and optimizer state plus a dict of progress (step, epoch, history...), atomically.
+
+    ``optimizer`` is one optimizer or a dict of them (a GAN has one per network)."""
+    if isinstance(optimizer, dict):
+        optimizer_state = {name: opt.state_dict() for name, opt in optimizer.items()}
+    else:
+        optimizer_state = optimizer.state_dict()
+    td.save({"model": model.state_dict(), "optimizer": optimizer_state, "progress": progress}, checkpoint_path(args))
 
 
 def load_checkpoint(args, model, optimizer):
-    """Restore model and optimizer from --out when --resume is given; returns the saved progress or None."""
+    """Restore model and optimizer(s) from --out when --resume is given; returns the saved progress or None."""
     if not args.resume:
         return None
     path = checkpoint_path(args)
@@ -55,7 +60,11 @@ def load_checkpoint(args, model, optimizer):
         raise SystemExit(f"--resume: no checkpoint at {path}")
     state = td.load(path)
     model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
+    if isinstance(optimizer, dict):
+        for name, opt in optimizer.items():
+            opt.load_state_dict(state["optimizer"][name])
+    else:
+        optimizer.load_state_dict(state["optimizer"])
     return state["progress"]
 
 

@@ -167,7 +167,8 @@ def main(argv=None):
     betas = (0.5, 0.9) if wgan else (0.5, 0.999)
     opt_g = optim.Adam(G.parameters(), lr=args.lr_g, betas=betas)
     opt_d = optim.Adam(D.parameters(), lr=args.lr_d, betas=betas)
-    progress = common.load_checkpoint(args, models, _Pair(opt_g, opt_d)) or {"epoch": 0, "d_loss": [], "g_loss": []}
+    optimizers = {"generator": opt_g, "discriminator": opt_d}
+    progress = common.load_checkpoint(args, models, optimizers) or {"epoch": 0, "d_loss": [], "g_loss": []}
     fixed_z = td.randn(64, args.latent, device=args.device)
     os.makedirs(f"{args.out}/samples", exist_ok=True)
     print(f"train_dcgan: {len(data.x_train)} digits at 16x16, loss {args.loss}, device {args.device}")
@@ -202,12 +203,12 @@ def main(argv=None):
         bar.set_postfix(d=f"{np.mean(progress['d_loss'][-20:]):.3f}", g=f"{np.mean(progress['g_loss'][-20:]):.3f}")
         progress["epoch"] = epoch + 1
         if (epoch + 1) % 10 == 0:
-            common.save_checkpoint(args, models, _Pair(opt_g, opt_d), progress)
+            common.save_checkpoint(args, models, optimizers, progress)
         if time.time() - start > 60 * args.max_minutes:
             bar.write(f"stopping after {args.max_minutes} minutes")
             break
 
-    common.save_checkpoint(args, models, _Pair(opt_g, opt_d), progress)
+    common.save_checkpoint(args, models, optimizers, progress)
     train_seconds = time.time() - start
     samples = generate(G_avg, args.samples, args.device)
     metrics = score(classifier, samples, data.x_test, args.device)
@@ -222,20 +223,6 @@ def main(argv=None):
           f"{metrics['min_class_fraction']:.1%}, Frechet distance {metrics['frechet_distance']:.2f}, "
           f"histogram {metrics['class_histogram']} ({train_seconds:.0f} s of training)")
     return metrics
-
-
-class _Pair:
-    """Two optimizers saved and restored as one (the checkpoint helper takes one)."""
-
-    def __init__(self, g, d):
-        self.g, self.d = g, d
-
-    def state_dict(self):
-        return {"generator": self.g.state_dict(), "discriminator": self.d.state_dict()}
-
-    def load_state_dict(self, state):
-        self.g.load_state_dict(state["generator"])
-        self.d.load_state_dict(state["discriminator"])
 
 
 if __name__ == "__main__":

@@ -111,3 +111,17 @@ def test_frechet_distance_matches_the_matrix_square_root_formula():
     expected = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s_a + s_b - 2 * linalg.sqrtm(s_a @ s_b).real)
     np.testing.assert_allclose(frechet_distance(a, b), expected, rtol=1e-8)
     assert abs(frechet_distance(a, a)) < 1e-8
+
+
+def test_train_dcgan_resumes_both_optimizers(tmp_path):
+    import tinydl as td
+
+    run_example("train_dcgan.py", tmp_path)  # --smoke: 1 epoch
+    first = td.load(tmp_path / "checkpoint.npz")
+    assert set(first["optimizer"]) == {"generator", "discriminator"}
+    run_example("train_dcgan.py", tmp_path, "--resume", "--epochs", "2", "--samples", "50")
+    state = td.load(tmp_path / "checkpoint.npz")
+    assert state["progress"]["epoch"] == 2
+    assert len(state["progress"]["d_loss"]) == 2 * len(first["progress"]["d_loss"])  # continued, not restarted
+    step = state["optimizer"]["discriminator"]["state"][0]["step"]
+    assert step == 2 * first["optimizer"]["discriminator"]["state"][0]["step"]
