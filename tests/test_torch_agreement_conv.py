@@ -10,6 +10,20 @@ torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 TOL = dict(rtol=1e-8, atol=1e-10)
 
+def assert_agrees(ours_fn, torch_fn, arrays, rng):
+    """Same output shape and values, then the same gradient for every input under one random upstream gradient."""
+    ours = [td.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y, y_ref = ours_fn(*ours), torch_fn(*theirs)
+    assert y.shape == tuple(y_ref.shape)
+    np.testing.assert_allclose(y.detach().numpy(), y_ref.detach().numpy(), **TOL)
+    g = rng.standard_normal(y_ref.shape)
+    y.backward(td.tensor(g))
+    y_ref.backward(torch.tensor(g))
+    for mine, ref in zip(ours, theirs):
+        np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), **TOL)
+
+
 CONV = [  # (input shape, weight shape, stride, padding, dilation, groups)
     ((2, 3, 8, 8), (4, 3, 3, 3), 1, 1, 1, 1),
     ((1, 4, 9, 7), (6, 2, 3, 2), (2, 1), (1, 0), (1, 2), 2),
@@ -25,16 +39,8 @@ CONV = [  # (input shape, weight shape, stride, padding, dilation, groups)
 def test_conv2d_values_and_gradients(shape, wshape, stride, padding, dilation, groups):
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal(shape), rng.standard_normal(wshape), rng.standard_normal(wshape[0])
-    ours = [td.tensor(a, requires_grad=True) for a in (x, w, b)]
-    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
-    y = F.conv2d(*ours, stride, padding, dilation, groups)
-    y_ref = TF.conv2d(*theirs, stride, padding, dilation, groups)
-    np.testing.assert_allclose(y.detach().numpy(), y_ref.detach().numpy(), **TOL)
-    g = rng.standard_normal(y_ref.shape)
-    y.backward(td.tensor(g))
-    y_ref.backward(torch.tensor(g))
-    for mine, ref in zip(ours, theirs):
-        np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), **TOL)
+    assert_agrees(lambda *t: F.conv2d(*t, stride, padding, dilation, groups),
+                  lambda *t: TF.conv2d(*t, stride, padding, dilation, groups), (x, w, b), rng)
 
 
 TRANSPOSED = [  # (input shape, weight shape, stride, padding, output_padding, groups, dilation)
@@ -50,17 +56,8 @@ TRANSPOSED = [  # (input shape, weight shape, stride, padding, output_padding, g
 def test_conv_transpose2d_values_and_gradients(shape, wshape, stride, padding, output_padding, groups, dilation):
     rng = np.random.default_rng(1)
     x, w, b = rng.standard_normal(shape), rng.standard_normal(wshape), rng.standard_normal(wshape[1] * groups)
-    ours = [td.tensor(a, requires_grad=True) for a in (x, w, b)]
-    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
-    y = F.conv_transpose2d(*ours, stride, padding, output_padding, groups, dilation)
-    y_ref = TF.conv_transpose2d(*theirs, stride, padding, output_padding, groups, dilation)
-    assert y.shape == tuple(y_ref.shape)
-    np.testing.assert_allclose(y.detach().numpy(), y_ref.detach().numpy(), **TOL)
-    g = rng.standard_normal(y_ref.shape)
-    y.backward(td.tensor(g))
-    y_ref.backward(torch.tensor(g))
-    for mine, ref in zip(ours, theirs):
-        np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), **TOL)
+    assert_agrees(lambda *t: F.conv_transpose2d(*t, stride, padding, output_padding, groups, dilation),
+                  lambda *t: TF.conv_transpose2d(*t, stride, padding, output_padding, groups, dilation), (x, w, b), rng)
 
 
 def test_double_backward_through_conv_matches_pytorch():
