@@ -40,6 +40,11 @@ def image_grid(images, rows, cols):
     return grid
 
 
+def pixel_probabilities(logits):
+    """The decoder's Bernoulli probabilities, as a host array."""
+    return td.functional.sigmoid(logits).numpy()
+
+
 def save_figures(model, x_test, args):
     import matplotlib
 
@@ -50,8 +55,8 @@ def save_figures(model, x_test, args):
     model.eval()
     with td.no_grad():
         originals = x_test[:16]
-        recon = F_sigmoid(model.decode(model.encode(td.tensor(originals, device=args.device))[0]))
-        samples = F_sigmoid(model.decode(td.randn(32, model.latent_dim, device=args.device)))
+        recon = pixel_probabilities(model.decode(model.encode(td.tensor(originals, device=args.device))[0]))
+        samples = pixel_probabilities(model.decode(td.randn(32, model.latent_dim, device=args.device)))
     pictures = {
         "reconstructions.png": ("test digits (top) and their reconstructions (bottom)",
                                 image_grid(np.concatenate([originals, recon]).reshape(-1, 8, 8), 2, 16)),
@@ -62,7 +67,7 @@ def save_figures(model, x_test, args):
         quantiles = norm.ppf(np.linspace(0.03, 0.97, side))  # evenly spaced in probability under the prior
         z = np.array([[a, b] for b in quantiles[::-1] for a in quantiles], dtype=np.float32)
         with td.no_grad():
-            manifold = F_sigmoid(model.decode(td.tensor(z, device=args.device)))
+            manifold = pixel_probabilities(model.decode(td.tensor(z, device=args.device)))
         pictures["manifold.png"] = ("the learned 2-d manifold: decoded grid of latent points",
                                     image_grid(manifold.reshape(-1, 8, 8), side, side))
     for name, (title, picture) in pictures.items():
@@ -74,10 +79,6 @@ def save_figures(model, x_test, args):
         fig.savefig(f"{args.out}/{name}", dpi=120)
         plt.close(fig)
     model.train()
-
-
-def F_sigmoid(logits):
-    return td.functional.sigmoid(logits).numpy()
 
 
 def main(argv=None):
