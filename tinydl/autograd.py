@@ -41,6 +41,7 @@ _mode = _Mode()
 
 
 def is_grad_enabled():
+    """True unless inside ``td.no_grad()``: whether ops record the graph."""
     return _mode.grad_enabled
 
 

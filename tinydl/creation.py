@@ -27,30 +27,37 @@ def _filled(fill, size, dtype, device, requires_grad):
 
 
 def zeros(*size, dtype=None, device="cpu", requires_grad=False):
+    """A Tensor of zeros: ``td.zeros(2, 3)`` or ``td.zeros((2, 3))``; float32 unless ``dtype`` says otherwise."""
     return _filled(0, size, dtype, device, requires_grad)
 
 
 def ones(*size, dtype=None, device="cpu", requires_grad=False):
+    """A Tensor of ones (same arguments as ``zeros``)."""
     return _filled(1, size, dtype, device, requires_grad)
 
 
 def empty(*size, dtype=None, device="cpu", requires_grad=False):
+    """A Tensor of the given shape; tinydl fills it with zeros, so it never holds stale values."""
     return _filled(0, size, dtype, device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device="cpu", requires_grad=False):
+    """A Tensor of ``size`` filled with ``fill_value``."""
     return _filled(fill_value, (size,), dtype, device, requires_grad)
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False):
+    """Zeros with ``t``'s shape, and its dtype and device unless given."""
     return zeros(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, device=None, requires_grad=False):
+    """Ones with ``t``'s shape, and its dtype and device unless given."""
     return ones(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    """``fill_value`` with ``t``'s shape, and its dtype and device unless given."""
     return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
@@ -75,14 +82,17 @@ def randint(low, high=None, size=(), dtype=None, device="cpu"):
 
 
 def randn_like(t, dtype=None, device=None, requires_grad=False):
+    """N(0, 1) samples with ``t``'s shape, and its dtype and device unless given."""
     return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
 def rand_like(t, dtype=None, device=None, requires_grad=False):
+    """U[0, 1) samples with ``t``'s shape, and its dtype and device unless given."""
     return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
 def randperm(n, device="cpu"):
+    """A random permutation of 0..n-1 as int64, from tinydl's seeded generator."""
     return Tensor(backend.to_device(rng.permutation(n), device))
 
 
@@ -97,12 +107,14 @@ def arange(start, end=None, step=1, dtype=None, device="cpu", requires_grad=Fals
 
 
 def linspace(start, end, steps, dtype=None, device="cpu", requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     xp = backend.array_module_for(device)
     dtype = float32 if dtype is None else as_dtype(dtype)
     return Tensor(xp.linspace(start, end, steps, dtype=dtype), requires_grad=requires_grad)
 
 
 def eye(n, m=None, dtype=None, device="cpu", requires_grad=False):
+    """The n x m identity matrix (m = n by default)."""
     xp = backend.array_module_for(device)
     dtype = float32 if dtype is None else as_dtype(dtype)
     return Tensor(xp.eye(n, m, dtype=dtype), requires_grad=requires_grad)

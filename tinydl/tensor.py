@@ -35,6 +35,8 @@ def as_dtype(dtype):
 
 
 class Tensor:
+    """An n-d array (``.data``) with autograd: ``.grad``, ``.requires_grad`` and ``.grad_fn``."""
+
     __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_retains_grad", "__weakref__")
     __array_priority__ = 1000  # ndarray + Tensor -> Tensor.__radd__, not an object array
 

@@ -25,6 +25,9 @@ def default_collate(examples, device="cpu"):
 
 
 class DataLoader:
+    """Minibatches of a Dataset as Tensors: ``batch_size``, ``shuffle`` (reproducible with
+    ``td.manual_seed`` or ``generator``), ``drop_last``, ``collate_fn``, ``device``."""
+
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, generator=None,
                  collate_fn=None, device="cpu"):
         if batch_size < 1:

@@ -120,26 +120,32 @@ class LogSoftmax(Function):
 
 
 def relu(x):
+    """max(x, 0) elementwise."""
     return ReLU()(x)
 
 
 def leaky_relu(x, negative_slope=0.01):
+    """x where x > 0, else negative_slope * x."""
     return LeakyReLU(negative_slope)(x)
 
 
 def sigmoid(x):
+    """1 / (1 + exp(-x)), computed without overflow."""
     return Sigmoid()(x)
 
 
 def tanh(x):
+    """The hyperbolic tangent elementwise."""
     return Tanh()(x)
 
 
 def gelu(x):
+    """x * Phi(x), the exact (erf) GELU."""
     return GELU()(x)
 
 
 def softplus(x):
+    """log(1 + exp(x)), computed stably."""
     return Softplus()(x)
 
 
@@ -150,8 +156,10 @@ def _axis(x, dim, name):
 
 
 def softmax(x, dim):
+    """exp(x) / sum(exp(x)) along ``dim``, computed stably."""
     return Softmax(_axis(x, dim, "softmax"))(x)
 
 
 def log_softmax(x, dim):
+    """x - logsumexp(x) along ``dim``, computed stably (use it with nll_loss)."""
     return LogSoftmax(_axis(x, dim, "log_softmax"))(x)

@@ -57,6 +57,7 @@ def sum_to(x, shape):
 
 
 def broadcast_to(x, shape):
+    """Stretch ``x`` to ``shape`` by broadcasting; its gradient is ``sum_to``."""
     if tuple(x.shape) == tuple(shape):
         return x
     return BroadcastTo(shape)(x)

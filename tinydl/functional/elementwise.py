@@ -38,6 +38,8 @@ class _Binary(Function):
 
 
 class Add(_Binary):
+    """y = a + b;  dy/da = dy/db = 1."""
+
     def compute(self, a, b):
         return a + b
 
@@ -47,6 +49,8 @@ class Add(_Binary):
 
 
 class Sub(_Binary):
+    """y = a - b;  dy/da = 1, dy/db = -1."""
+
     def compute(self, a, b):
         return a - b
 
@@ -56,6 +60,8 @@ class Sub(_Binary):
 
 
 class Mul(_Binary):
+    """y = a * b;  dy/da = b, dy/db = a."""
+
     def compute(self, a, b):
         return a * b
 
@@ -67,6 +73,8 @@ class Mul(_Binary):
 
 
 class Div(_Binary):
+    """y = a / b;  dy/da = 1 / b, dy/db = -a / b^2."""
+
     def compute(self, a, b):
         return a / b
 
@@ -102,6 +110,8 @@ class Pow(_Binary):
 
 
 class Neg(Function):
+    """y = -x;  dy/dx = -1."""
+
     def forward(self, x):
         return -x
 
@@ -192,6 +202,8 @@ class _Select(_Binary):
 
 
 class Maximum(_Select):
+    """y = max(a, b) elementwise."""
+
     def compute(self, a, b):
         return backend.get_array_module(a).maximum(a, b)
 
@@ -201,6 +213,8 @@ class Maximum(_Select):
 
 
 class Minimum(_Select):
+    """y = min(a, b) elementwise."""
+
     def compute(self, a, b):
         return backend.get_array_module(a).minimum(a, b)
 
@@ -253,6 +267,8 @@ class ToDevice(Function):
 
 
 class Clone(Function):
+    """A copy; the gradient passes through unchanged."""
+
     def forward(self, x):
         return x.copy()
 
@@ -262,18 +278,22 @@ class Clone(Function):
 
 # ---- the functions users call ---------------------------------------------
 def add(a, b):
+    """a + b with broadcasting; either side may be a Python number."""
     return Add()(*_pair(a, b))
 
 
 def sub(a, b):
+    """a - b with broadcasting."""
     return Sub()(*_pair(a, b))
 
 
 def mul(a, b):
+    """a * b with broadcasting."""
     return Mul()(*_pair(a, b))
 
 
 def div(a, b):
+    """a / b with broadcasting (true division: integers give float32)."""
     a, b = _pair(a, b)
     if a.dtype.kind != "f" and b.dtype.kind != "f":  # true division of integers gives floats
         a = cast(a, float32)
@@ -281,44 +301,54 @@ def div(a, b):
 
 
 def pow(a, b):
+    """a ** b with broadcasting (tensor or number on either side)."""
     return Pow()(*_pair(a, b))
 
 
 def neg(x):
+    """-x."""
     return Neg()(x)
 
 
 def exp(x):
+    """e^x elementwise."""
     return Exp()(x)
 
 
 def log(x):
+    """The natural logarithm elementwise."""
     return Log()(x)
 
 
 def sqrt(x):
+    """The square root elementwise."""
     return Sqrt()(x)
 
 
 def abs(x):
+    """|x| elementwise."""
     return Abs()(x)
 
 
 def erf(x):
+    """The error function elementwise."""
     return Erf()(x)
 
 
 def clamp(x, min=None, max=None):
+    """x clipped to [min, max] (either bound may be None)."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     return Clamp(min, max)(x)
 
 
 def maximum(a, b):
+    """The elementwise larger of a and b (ties split the gradient evenly)."""
     return Maximum()(*_pair(a, b))
 
 
 def minimum(a, b):
+    """The elementwise smaller of a and b (ties split the gradient evenly)."""
     return Minimum()(*_pair(a, b))
 
 
@@ -332,18 +362,21 @@ def where(condition, a, b):
 
 
 def cast(x, dtype):
+    """x converted to ``dtype`` (differentiable; the gradient comes back in x's dtype)."""
     if x.dtype == dtype:
         return x
     return Cast(dtype)(x)
 
 
 def to_device(x, device):
+    """x moved to 'cpu' or 'cuda' (differentiable)."""
     if x.device == device:
         return x
     return ToDevice(device)(x)
 
 
 def clone(x):
+    """A copy of x that stays in the graph."""
     return Clone()(x)
 
 

@@ -33,6 +33,8 @@ def _kept_shape(shape, axes):
 
 
 class Sum(Function):
+    """Sum over ``axes``;  the gradient is broadcast back over them."""
+
     def __init__(self, axes, keepdim):
         self.axes, self.keepdim = axes, keepdim
 
@@ -45,6 +47,8 @@ class Sum(Function):
 
 
 class Mean(Function):
+    """Mean over ``axes``;  the gradient is broadcast back and divided by the count."""
+
     def __init__(self, axes, keepdim):
         self.axes, self.keepdim = axes, keepdim
 
@@ -104,10 +108,12 @@ class ExtremeAlong(Function):
 
 
 def sum(x, dim=None, keepdim=False):
+    """Sum over ``dim`` (all dims when None), keeping them as size 1 with ``keepdim``."""
     return Sum(normalize_dims(dim, x.ndim, "sum"), keepdim)(x)
 
 
 def mean(x, dim=None, keepdim=False):
+    """Mean over ``dim`` (all dims when None)."""
     if x.dtype.kind != "f":
         raise TypeError(f"mean: input dtype should be floating point, got {x.dtype}")
     return Mean(normalize_dims(dim, x.ndim, "mean"), keepdim)(x)
@@ -132,6 +138,7 @@ def max(x, dim=None, keepdim=False):
 
 
 def min(x, dim=None, keepdim=False):
+    """Without ``dim``, the smallest value; with an int ``dim``, ``(values, indices)``."""
     return _extreme(x, dim, keepdim, largest=False)
 
 
@@ -148,6 +155,7 @@ def var(x, dim=None, unbiased=True, keepdim=False, correction=None):
 
 
 def std(x, dim=None, unbiased=True, keepdim=False, correction=None):
+    """Standard deviation, sqrt(var); unbiased by default."""
     return var(x, dim, unbiased, keepdim, correction).sqrt()
 
 
@@ -172,8 +180,10 @@ def _arg(x, dim, keepdim, largest):
 
 
 def argmax(x, dim=None, keepdim=False):
+    """Index of the largest value (over all elements, or along ``dim``), int64, no gradient."""
     return _arg(x, dim, keepdim, True)
 
 
 def argmin(x, dim=None, keepdim=False):
+    """Index of the smallest value (over all elements, or along ``dim``), int64, no gradient."""
     return _arg(x, dim, keepdim, False)

@@ -22,6 +22,8 @@ def _sizes(args):
 
 
 class Reshape(Function):
+    """Same values, new shape;  the gradient is reshaped back."""
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -38,6 +40,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    """Axes reordered;  the gradient is permuted back by the inverse order."""
+
     def __init__(self, axes):
         self.axes = axes
 
@@ -131,6 +135,8 @@ class IndexAdd(Function):
 
 
 class Cat(Function):
+    """Concatenation along ``axis``;  each input's gradient is its slice of the upstream gradient."""
+
     def __init__(self, axis):
         self.axis = axis
 
@@ -149,6 +155,7 @@ class Cat(Function):
 
 # ---- the functions users call ---------------------------------------------
 def reshape(x, *shape):
+    """x with a new shape (one entry may be -1); ``view`` is the same."""
     shape = tuple(int(s) for s in _sizes(shape))
     if shape == tuple(x.shape):
         return x
@@ -156,6 +163,7 @@ def reshape(x, *shape):
 
 
 def permute(x, *dims):
+    """x with its dims reordered."""
     dims = _sizes(dims)
     if len(dims) != x.ndim or sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {tuple(x.shape)}")
@@ -163,6 +171,7 @@ def permute(x, *dims):
 
 
 def transpose(x, dim0, dim1):
+    """x with dims ``dim0`` and ``dim1`` swapped."""
     axes = list(range(x.ndim))
     (a,), (b,) = normalize_dims(dim0, x.ndim, "transpose"), normalize_dims(dim1, x.ndim, "transpose")
     axes[a], axes[b] = axes[b], axes[a]
@@ -170,6 +179,7 @@ def transpose(x, dim0, dim1):
 
 
 def movedim(x, source, destination):
+    """x with dim ``source`` moved to position ``destination``."""
     (src,), (dst,) = normalize_dims(source, x.ndim, "movedim"), normalize_dims(destination, x.ndim, "movedim")
     axes = [d for d in range(x.ndim) if d != src]
     axes.insert(dst, src)
@@ -177,6 +187,7 @@ def movedim(x, source, destination):
 
 
 def flatten(x, start_dim=0, end_dim=-1):
+    """Dims ``start_dim``..``end_dim`` merged into one."""
     if x.ndim == 0:
         return reshape(x, 1)
     (start,), (end,) = normalize_dims(start_dim, x.ndim, "flatten"), normalize_dims(end_dim, x.ndim, "flatten")
@@ -191,6 +202,7 @@ def squeeze(x, dim=None):
 
 
 def unsqueeze(x, dim):
+    """A new dim of size 1 at ``dim``."""
     ndim = x.ndim + 1
     if not -ndim <= dim < ndim:
         raise IndexError(f"unsqueeze: dim {dim} is out of range for a result with {ndim} dimensions")
@@ -210,6 +222,7 @@ def expand(x, *sizes):
 
 
 def repeat(x, *repeats):
+    """x tiled ``repeats`` times along each dim (like np.tile)."""
     repeats = tuple(int(r) for r in _sizes(repeats))
     if len(repeats) < x.ndim:
         raise ValueError(f"repeat: {len(repeats)} repeats given for a tensor with {x.ndim} dims; give at least {x.ndim}")
@@ -241,6 +254,7 @@ def _torch_steps(index):
 
 
 def getitem(x, index):
+    """``x[index]``: basic and integer/boolean-array indexing, differentiable."""
     index, advanced = _index_arrays(index, backend.get_array_module(x.data))
     if advanced and isinstance(index, tuple) and any(_is_int(item) for item in index):
         select, index = _torch_steps(index)
@@ -249,6 +263,7 @@ def getitem(x, index):
 
 
 def cat(tensors, dim=0):
+    """Tensors joined along an existing dim ``dim``."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
@@ -262,6 +277,7 @@ def cat(tensors, dim=0):
 
 
 def stack(tensors, dim=0):
+    """Tensors of one shape joined along a new dim ``dim``."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")

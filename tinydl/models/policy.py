@@ -9,6 +9,8 @@ from .. import nn
 
 
 class PolicyNetwork(nn.Module):
+    """pi(a | s) = softmax of an MLP's logits; ``value_head=True`` adds V(s) for a learned baseline."""
+
     def __init__(self, observation_dim, n_actions, hidden=128, value_head=False):
         super().__init__()
         self.body = nn.Sequential(nn.Linear(observation_dim, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh())

@@ -7,6 +7,8 @@ from .module import Module
 
 
 class ReLU(Module):
+    """max(x, 0)."""
+
     def __init__(self, inplace=False):
         super().__init__()
 
@@ -15,6 +17,8 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
+    """x for x > 0, else negative_slope * x."""
+
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
         self.negative_slope = negative_slope
@@ -27,26 +31,36 @@ class LeakyReLU(Module):
 
 
 class Sigmoid(Module):
+    """1 / (1 + exp(-x))."""
+
     def forward(self, x):
         return F.sigmoid(x)
 
 
 class Tanh(Module):
+    """tanh(x)."""
+
     def forward(self, x):
         return F.tanh(x)
 
 
 class GELU(Module):
+    """x * Phi(x) (exact)."""
+
     def forward(self, x):
         return F.gelu(x)
 
 
 class Softplus(Module):
+    """log(1 + exp(x))."""
+
     def forward(self, x):
         return F.softplus(x)
 
 
 class Softmax(Module):
+    """softmax along ``dim``."""
+
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
@@ -59,6 +73,8 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
+    """log_softmax along ``dim``."""
+
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim

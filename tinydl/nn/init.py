@@ -32,6 +32,7 @@ def calculate_gain(nonlinearity, param=None):
 
 
 def calculate_fan_in_and_fan_out(tensor):
+    """(fan_in, fan_out) of a weight (out, in, k1, k2, ...): in * k1 * k2 ..., out * k1 * k2 ...."""
     if tensor.ndim < 2:
         raise ValueError(f"fan in and fan out need a tensor with at least 2 dims, got shape {tuple(tensor.shape)}")
     receptive = 1
@@ -48,46 +49,55 @@ def _fan(tensor, mode):
 
 
 def uniform_(tensor, a=0.0, b=1.0):
+    """Fill with U[a, b)."""
     tensor.data[...] = rng.uniform(tensor.shape, tensor.dtype, tensor.device, a, b)
     return tensor
 
 
 def normal_(tensor, mean=0.0, std=1.0):
+    """Fill with N(mean, std^2)."""
     tensor.data[...] = rng.standard_normal(tensor.shape, tensor.dtype, tensor.device) * std + mean
     return tensor
 
 
 def constant_(tensor, value):
+    """Fill with ``value``."""
     tensor.data[...] = value
     return tensor
 
 
 def zeros_(tensor):
+    """Fill with 0."""
     return constant_(tensor, 0)
 
 
 def ones_(tensor):
+    """Fill with 1."""
     return constant_(tensor, 1)
 
 
 def xavier_uniform_(tensor, gain=1.0):
+    """U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))  # U(-b, b) has std b / sqrt(3)
     return uniform_(tensor, -bound, bound)
 
 
 def xavier_normal_(tensor, gain=1.0):
+    """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    """U(-b, b) with b = sqrt(3) * gain / sqrt(fan) (fan_in or fan_out by ``mode``)."""
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    """N(0, std^2) with std = gain / sqrt(fan) (fan_in or fan_out by ``mode``)."""
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std)
 

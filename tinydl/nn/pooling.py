@@ -7,6 +7,8 @@ from .module import Module
 
 
 class MaxPool2d(Module):
+    """F.max_pool2d as a module."""
+
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
         self.kernel_size = kernel_size
@@ -43,6 +45,8 @@ class MaxUnpool2d(Module):
 
 
 class AvgPool2d(Module):
+    """F.avg_pool2d as a module."""
+
     def __init__(
         self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
     ):
@@ -63,6 +67,8 @@ class AvgPool2d(Module):
 
 
 class AdaptiveAvgPool2d(Module):
+    """F.adaptive_avg_pool2d as a module."""
+
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
@@ -75,6 +81,8 @@ class AdaptiveAvgPool2d(Module):
 
 
 class Upsample(Module):
+    """F.interpolate as a module."""
+
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
         super().__init__()
         self.size = size

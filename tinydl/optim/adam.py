@@ -18,6 +18,7 @@ from .optimizer import Optimizer
 
 
 class Adam(Optimizer):
+    """Adam with L2 ``weight_decay`` and optional ``amsgrad`` (the rule is in the module docstring)."""
     decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False):

@@ -13,6 +13,8 @@ from ..tensor import Tensor
 
 
 class Optimizer:
+    """Base class: ``param_groups``, per-parameter ``state``, ``step()``, ``zero_grad()``, checkpoints."""
+
     def __init__(self, params, defaults):
         if isinstance(params, Tensor):
             raise TypeError("params must be an iterable of Tensors or of dicts, got a single Tensor")

@@ -12,6 +12,8 @@ from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
+    """SGD with momentum, dampening, Nesterov momentum and weight decay (the rule is in the module docstring)."""
+
     def __init__(self, params, lr, momentum=0, dampening=0, weight_decay=0, nesterov=False):
         if lr < 0 or momentum < 0 or weight_decay < 0:
             raise ValueError(f"SGD: invalid lr={lr}, momentum={momentum} or weight_decay={weight_decay}")
