@@ -2,3 +2,4 @@
 from .dataset import Dataset, TensorDataset
 from .digits import Split, load_digits
 from .loader import DataLoader, default_collate
+from .shapes import SHAPE_CLASSES, ShapesScenes, make_shapes
