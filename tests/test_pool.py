@@ -195,6 +195,21 @@ def test_max_pool2d_ties_take_the_first_position_in_window_order(device):
     np.testing.assert_array_equal(indices.numpy()[0, 0], [[0, 0, 1, 2], [0, 0, 1, 2], [4, 4, 5, 6], [8, 8, 9, 10]])
 
 
+def test_max_pool2d_nan_is_the_max_and_the_last_nan_its_index(device):
+    nan = np.nan  # as in PyTorch's CPU kernel: a window holding NaN pools to NaN, at its last NaN
+    x = td.tensor(np.array([[[[1.0, nan, 7.0, 2.0], [3.0, nan, nan, 9.0]]]]), device=device)
+    values, indices = F.max_pool2d(x, 2, return_indices=True)
+    assert np.isnan(values.numpy()).all()
+    np.testing.assert_array_equal(indices.numpy(), [[[[5, 6]]]])  # torch 2.13 gives [5, 6]
+
+
+def test_max_pool2d_of_minus_infinity_never_picks_padding(device):
+    x = td.full((1, 1, 2, 2), -np.inf, device=device)
+    values, indices = F.max_pool2d(x, 3, stride=1, padding=1, return_indices=True)
+    assert np.all(values.numpy() == -np.inf)
+    np.testing.assert_array_equal(indices.numpy(), np.zeros((1, 1, 2, 2)))  # PyTorch's answer too
+
+
 def test_max_pool2d_gradient_adds_up_where_windows_overlap(device):
     x = np.zeros((1, 1, 3, 3))
     x[0, 0, 1, 1] = 5.0  # the max of all four 2x2 windows

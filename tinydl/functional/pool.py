@@ -115,40 +115,56 @@ class MaxPool2d(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        n, c, h, w = x.shape
+        h, w = x.shape[2:]
         (kh, kw), (oh, ow) = self.kernel, self.out
         padded = _pad_for_windows(x, self.kernel, self.stride, self.padding, self.dilation, self.out, -math.inf)
-        windows = sliding_windows(padded, self.kernel, self.stride, self.dilation)  # (N, C, kH, kW, OH, OW)
-        values = windows.max(axis=(2, 3))  # (N, C, OH, OW)
-
+        windows = sliding_windows(padded, self.kernel, self.stride, self.dilation)  # (N, C, kH, kW, OH, OW) view
         rows, rows_inside = _window_positions(oh, kh, self.stride[0], self.padding[0], self.dilation[0], h, xp)
         cols, cols_inside = _window_positions(ow, kw, self.stride[1], self.padding[1], self.dilation[1], w, xp)
-        inside = rows_inside[:, None, :, None] & cols_inside[None, :, None, :]  # (kH, kW, OH, OW)
-        if not inside.any(axis=(0, 1)).all():
+
+        # A running max over the kH * kW kernel offsets, each a strided (N, C, OH, OW) slice of
+        # the windows: a loop over the kernel, never over pixels. The index moves to an offset
+        # only where it is strictly larger, so the first maximal position (row-major) wins ties,
+        # as in PyTorch; a NaN counts as the max (np.maximum propagates it) and, as in PyTorch's
+        # CPU kernel, every NaN takes the index, so the last NaN wins; padding is never chosen.
+        has_nan = bool(xp.isnan(x).any())
+        values = indices = None
+        for i in range(kh):
+            for j in range(kw):
+                candidate = windows[:, :, i, j]
+                inside = rows_inside[i][:, None] & cols_inside[j][None, :]  # (OH, OW)
+                where = (rows[i][:, None] * w + cols[j][None, :]).astype(xp.int64)  # (OH, OW) flat position
+                if values is None:
+                    values, indices, seen = candidate.copy(), xp.broadcast_to(where, candidate.shape), inside
+                    continue
+                better = candidate > values
+                if has_nan:
+                    better |= xp.isnan(candidate)
+                if not (inside.all() and seen.all()):  # only near padding
+                    better = (better | ~seen) & inside
+                    seen = seen | inside
+                indices = xp.where(better, where, indices)
+                values = xp.maximum(values, candidate)
+        if not seen.all():
             raise ValueError(
                 f"max_pool2d: with padding {self.padding} and dilation {self.dilation}, a window over the input "
                 f"of shape {tuple(x.shape)} sees only padding; reduce the padding or the dilation"
             )
-        # The argmax is the first window position (row-major over kH, kW) that holds the max,
-        # as in PyTorch: that decides ties. Padding is never chosen, and a NaN counts as the max.
-        hit = ((windows == values[:, :, None, None]) | xp.isnan(windows)) & inside
-        offset = hit.reshape(n, c, kh * kw, oh, ow).argmax(axis=2)  # (N, C, OH, OW), in [0, kH*kW)
-        i, j = offset // kw, offset % kw
-        row = rows[i, xp.arange(oh)[:, None]]  # rows[i, oh] for every output position: (N, C, OH, OW)
-        col = cols[j, xp.arange(ow)[None, :]]
-        self.indices = (row * w + col).astype(xp.int64)
+        self.indices = xp.ascontiguousarray(indices)
         return values, self.indices
 
     def backward(self, gy, g_indices):
         return PlaneScatterAdd(self.indices, self.inputs[0].shape[2:])(gy)
 
 
-def _plane_index(indices):
-    """Index arrays that address, for every entry of ``indices`` (N, C, L), the element
-    ``indices[n, c, l]`` of plane (n, c) in a flattened (N, C, H*W) array."""
+def _flat_index(indices, plane_size):
+    """Positions in the flattened (N * C * H * W,) array of the elements ``indices`` (N, C, ...)
+    name in their planes: plane (n, c) starts at (n * C + c) * H * W. One flat index
+    array makes the gather (``take``) and the scatter (``add.at`` on a 1-d array) fast."""
     xp = backend.get_array_module(indices)
-    n, c, _ = indices.shape
-    return xp.arange(n)[:, None, None], xp.arange(c)[None, :, None], indices
+    n, c = indices.shape[:2]
+    starts = (xp.arange(n * c, dtype=xp.int64) * plane_size).reshape(n, c, *([1] * (indices.ndim - 2)))
+    return (indices + starts).reshape(-1)
 
 
 class PlaneScatterAdd(Function):
@@ -162,8 +178,9 @@ class PlaneScatterAdd(Function):
     def forward(self, g):
         xp = backend.get_array_module(g)
         n, c = g.shape[:2]
-        z = xp.zeros((n, c, self.plane[0] * self.plane[1]), dtype=g.dtype)
-        backend.scatter_add(z, _plane_index(self.indices.reshape(n, c, -1)), g.reshape(n, c, -1))
+        size = self.plane[0] * self.plane[1]
+        z = xp.zeros(n * c * size, dtype=g.dtype)
+        backend.scatter_add(z, _flat_index(self.indices, size), g.reshape(-1))
         return z.reshape(n, c, *self.plane)
 
     def backward(self, gz):
@@ -179,9 +196,9 @@ class PlaneGather(Function):
         self.indices = indices
 
     def forward(self, x):
-        n, c = x.shape[:2]
-        flat = x.reshape(n, c, -1)  # (N, C, H*W)
-        return flat[_plane_index(self.indices.reshape(n, c, -1))].reshape(self.indices.shape)
+        xp = backend.get_array_module(x)
+        flat = _flat_index(self.indices, x.shape[2] * x.shape[3])
+        return xp.take(x.reshape(-1), flat).reshape(self.indices.shape)
 
     def backward(self, gy):
         return PlaneScatterAdd(self.indices, self.inputs[0].shape[2:])(gy)
@@ -199,8 +216,9 @@ class MaxUnpool2d(Function):
     def forward(self, x):
         xp = backend.get_array_module(x)
         n, c = x.shape[:2]
-        z = xp.zeros((n, c, self.plane[0] * self.plane[1]), dtype=x.dtype)
-        z[_plane_index(self.indices.reshape(n, c, -1))] = x.reshape(n, c, -1)
+        size = self.plane[0] * self.plane[1]
+        z = xp.zeros(n * c * size, dtype=x.dtype)
+        z[_flat_index(self.indices, size)] = x.reshape(-1)
         return z.reshape(n, c, *self.plane)
 
     def backward(self, gz):
