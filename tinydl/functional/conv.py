@@ -79,6 +79,28 @@ def _weight_matrix(w, groups):
     return w.reshape(groups, w.shape[0] // groups, -1)
 
 
+def _as_convolution(geo, in_hw, image_hw):
+    """With stride 1, C_W^T is itself a convolution: padding d (k - 1) - p, the kernel flipped
+    and its channel axes swapped (docs/convolution.md, section 4). That geometry, or None
+    when the shortcut does not apply (stride > 1, padding above d (k - 1), output_padding)."""
+    if geo.stride != (1, 1):
+        return None
+    padding = tuple(d * (k - 1) - p for k, p, d in zip(geo.kernel, geo.padding, geo.dilation))
+    sizes = tuple(size + 2 * q - d * (k - 1) for size, q, k, d in zip(in_hw, padding, geo.kernel, geo.dilation))
+    if min(padding) < 0 or sizes != tuple(image_hw):
+        return None
+    return Geometry(geo.kernel, geo.stride, padding, geo.dilation, geo.groups)
+
+
+def _flipped(w, groups):
+    """W (C_out, C/G, kH, kW) -> W' (C, C_out/G, kH, kW): per group, channel axes swapped and
+    the kernel turned by 180 degrees, W'[c, o, i, j] = W[o, c, kH - 1 - i, kW - 1 - j]."""
+    xp = backend.get_array_module(w)
+    c_out, c_per_group, kh, kw = w.shape
+    w = w.reshape(groups, c_out // groups, c_per_group, kh, kw).transpose(0, 2, 1, 3, 4)
+    return xp.ascontiguousarray(w.reshape(groups * c_per_group, c_out // groups, kh, kw)[:, :, ::-1, ::-1])
+
+
 class Convolution(Function):
     """y = C_W x: x (N, C, H, W), W (C_out, C/G, kH, kW) -> y (N, C_out, OH, OW)."""
 
@@ -110,6 +132,11 @@ class TransposedConvolution(Function):
 
     def forward(self, y, w):
         g = self.geo.groups
+        as_convolution = _as_convolution(self.geo, y.shape[2:], self.image_hw)
+        if as_convolution is not None:  # stride 1: an ordinary convolution, no col2im (docs/convolution.md, 4)
+            cols = im2col(y, as_convolution, self.image_hw)  # (N, G, C_out/G * kH * kW, H * W)
+            x = _weight_matrix(_flipped(w, g), g) @ cols  # (G, C/G, K') @ (N, G, K', P') -> (N, G, C/G, P')
+            return x.reshape(y.shape[0], w.shape[1] * g, *self.image_hw)
         cols = _weight_matrix(w, g).transpose(0, 2, 1) @ _grouped(y, g)  # (G, K, C_out/G) @ (N, G, C_out/G, P)
         image_shape = (y.shape[0], w.shape[1] * g, *self.image_hw)
         return col2im(cols, self.geo, image_shape, y.shape[2:])
