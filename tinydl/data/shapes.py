@@ -62,6 +62,8 @@ def make_shapes(n, image_size=64, min_objects=1, max_objects=3, size_range=(0.12
         raise ValueError(f"make_shapes: need 1 <= min_objects <= max_objects, got {min_objects}, {max_objects}")
     if not 0 < size_range[0] <= size_range[1] < 0.5:
         raise ValueError(f"make_shapes: size_range must satisfy 0 < low <= high < 0.5, got {size_range}")
+    if max_overlap < 0 or noise < 0:
+        raise ValueError(f"make_shapes: need max_overlap >= 0 and noise >= 0, got {max_overlap}, {noise}")
     gen = np.random.default_rng(seed)
     S, M = image_size, max_objects
 
@@ -93,6 +95,12 @@ def make_shapes(n, image_size=64, min_objects=1, max_objects=3, size_range=(0.12
         images = np.where(here[:, None], colours[:, m, :, None, None], images)
         masks = np.where(here, labels[:, m, None, None] + 1, masks)
     images += noise * gen.standard_normal(size=images.shape, dtype=np.float32)
+
+    # 3. A dropped object leaves a hole in its row: move the real objects to the front (in
+    #    painting order) so that the -1 padding is only at the end of each row.
+    front = np.argsort(labels < 0, axis=1, kind="stable")                   # (n, M) real objects first
+    labels = np.take_along_axis(labels, front, axis=1)
+    boxes = np.take_along_axis(boxes, front[:, :, None], axis=1)
     return ShapesScenes(np.clip(images, 0, 1, out=images), boxes, labels, masks)
 
 

@@ -2,3 +2,4 @@
 from .dcgan import DCGAN, Discriminator, Generator, dcgan_init, gradient_penalty
 from .policy import PolicyNetwork
 from .vae import VAE
+from .yolo import TinyYOLO, YOLOTargets, decode, decode_boxes, encode_targets, yolo_loss
