@@ -2,7 +2,7 @@
 identity that links them, a naive reference, module behaviour and argument errors."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import tinydl as td
@@ -143,6 +143,24 @@ def test_transposed_convolution_equals_insert_zeros_then_convolve():
     k = 3
     z = F.conv2d(td.tensor(dilated), td.tensor(flipped.copy()), padding=k - 1 - padding).numpy()
     np.testing.assert_allclose(y, z, rtol=1e-10, atol=1e-12)
+
+
+@given(s=transposed_settings(max_side=5), seed=st.integers(0, 2**16))
+def test_stride_one_shortcut_equals_the_col2im_path(s, seed):
+    """Where _as_convolution applies (stride 1), its convolution gives what col2im gives."""
+    from tinydl.functional import conv
+
+    s = dict(s, stride=1, output_padding=0)
+    (kh, kw), (dh, dw) = s["weight_shape"][2:], (s["dilation"],) * 2 if isinstance(s["dilation"], int) else s["dilation"]
+    ph, pw = (s["padding"],) * 2 if isinstance(s["padding"], int) else s["padding"]
+    assume(s["shape"][2] - 2 * ph + dh * (kh - 1) > 0 and s["shape"][3] - 2 * pw + dw * (kw - 1) > 0)
+    rng = np.random.default_rng(seed)
+    y, w = td.tensor(rng.standard_normal(s["shape"])), td.tensor(rng.standard_normal(s["weight_shape"]))
+    fast = F.conv_transpose2d(y, w, **transposed_arguments(s)).numpy()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv, "_as_convolution", lambda *args: None)
+        slow = F.conv_transpose2d(y, w, **transposed_arguments(s)).numpy()
+    np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-12)
 
 
 def test_conv2d_accepts_unbatched_input_and_same_padding():
