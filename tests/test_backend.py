@@ -44,3 +44,21 @@ def test_importing_tinydl_still_computes_correctly_with_reused_memory():
         assert float(np.abs(z.numpy()).max()) == 0.0
         g = td.functional.conv2d(td.ones(2, 3, 8, 8), td.ones(4, 3, 3, 3), padding=1)
         assert g.numpy()[0, 0, 0, 0] == 12.0 and g.numpy()[0, 0, 4, 4] == 27.0
+
+
+def test_gpu_memory_functions_are_zero_without_a_gpu_and_count_arrays_with_one():
+    if not td.cuda.is_available():
+        assert td.cuda.memory_allocated() == td.cuda.memory_reserved() == td.cuda.max_memory_allocated() == 0
+        td.cuda.empty_cache()  # does nothing, raises nothing
+        td.cuda.reset_peak_memory_stats()
+        return
+    td.cuda.reset_peak_memory_stats()
+    before = td.cuda.memory_allocated()
+    x = td.zeros(1024, 1024, device="cuda")  # 4 MiB of float32
+    assert td.cuda.memory_allocated() - before >= 4 * 2**20
+    del x
+    assert td.cuda.memory_allocated() == before  # the block went back to the pool ...
+    assert td.cuda.memory_reserved() >= before + 4 * 2**20  # ... which keeps it
+    assert td.cuda.max_memory_allocated() >= before + 4 * 2**20
+    td.cuda.empty_cache()
+    assert td.cuda.memory_reserved() - td.cuda.memory_allocated() < 4 * 2**20  # the cached block is gone

@@ -1,5 +1,24 @@
-"""``td.cuda``: is a GPU usable through CuPy?"""
+"""``td.cuda``: is a GPU usable through CuPy, and how much of its memory is in use?
+
+CuPy does not hand freed GPU memory back to the driver: a *memory pool* keeps
+every freed block and reuses it for the next array of a similar size, because
+asking the driver (cudaMalloc / cudaFree) is slow and synchronizes the GPU.
+So after a training step ``nvidia-smi`` shows everything the pool holds, not
+what live arrays use. The functions below tell the two apart, with PyTorch's
+names (docs/performance.md, "GPU memory"):
+
+- ``memory_allocated()``: bytes in live arrays (``pool.used_bytes()``);
+- ``memory_reserved()``: bytes the pool holds, live or cached (``pool.total_bytes()``),
+  which is what ``nvidia-smi`` counts, plus CUDA's own context;
+- ``max_memory_allocated()``: the peak of ``memory_allocated()`` since tinydl
+  started tracking it (``reset_peak_memory_stats()`` restarts it);
+- ``empty_cache()``: give the pool's cached blocks back to the driver.
+
+Without a GPU each returns 0 (or does nothing).
+"""
 from . import backend
+
+_peak_hook = None
 
 
 def is_available():
@@ -11,3 +30,68 @@ def synchronize():
     """Wait for queued GPU work to finish (for honest timings); a no-op without a GPU."""
     if backend.cuda_available():
         backend.cp.cuda.Device().synchronize()
+
+
+def _pool():
+    return backend.cp.get_default_memory_pool() if backend.cuda_available() else None
+
+
+def memory_allocated():
+    """Bytes of GPU memory held by live arrays (0 without a GPU)."""
+    pool = _pool()
+    return 0 if pool is None else int(pool.used_bytes())
+
+
+def memory_reserved():
+    """Bytes of GPU memory CuPy's pool holds, in live arrays or cached for reuse (0 without a GPU)."""
+    pool = _pool()
+    return 0 if pool is None else int(pool.total_bytes())
+
+
+def empty_cache():
+    """Return the pool's cached (unused) blocks to the driver; live arrays are untouched."""
+    pool = _pool()
+    if pool is not None:
+        pool.free_all_blocks()
+
+
+def reset_peak_memory_stats():
+    """Start (or restart) tracking the peak of memory_allocated()."""
+    global _peak_hook
+    if not backend.cuda_available():
+        return
+    if _peak_hook is None:
+        _peak_hook = _make_peak_hook()
+        _peak_hook.__enter__()  # CuPy calls a memory hook on every pool allocation and free
+    _peak_hook.reset(memory_allocated())
+
+
+def max_memory_allocated():
+    """The peak of memory_allocated() since reset_peak_memory_stats() (0 without a GPU).
+
+    The first call starts tracking, so it returns the current use."""
+    if not backend.cuda_available():
+        return 0
+    if _peak_hook is None:
+        reset_peak_memory_stats()
+    return max(_peak_hook.peak, memory_allocated())
+
+
+def _make_peak_hook():
+    """A CuPy MemoryHook that follows the pool's live bytes and remembers their maximum."""
+    from cupy.cuda import memory_hook
+
+    class PeakHook(memory_hook.MemoryHook):
+        name = "tinydl_peak"
+
+        def reset(self, current):
+            self.live = self.peak = current
+
+        def malloc_postprocess(self, **info):  # an array took a block from the pool
+            self.live += info["mem_size"]
+            self.peak = max(self.peak, self.live)
+
+        def free_postprocess(self, **info):  # a block went back to the pool
+            self.live -= info["mem_size"]
+
+    return PeakHook()
