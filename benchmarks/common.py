@@ -8,6 +8,8 @@ def median_seconds(fn, repeats=7, warmup=2, sync=None):
     """Median wall time of ``fn()`` over ``repeats`` runs, after ``warmup`` untimed runs."""
     for _ in range(warmup):
         fn()
+    if sync is not None:
+        sync()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -27,6 +29,33 @@ def numpy_matmul_gflops(n=1024, dtype=np.float32):
     return 2 * n**3 / seconds / 1e9
 
 
+def gpu_matmul_gflops(n=4096):
+    """CuPy's float32 matrix-product throughput (cuBLAS): the GPU's ceiling for a GEMM-based convolution."""
+    import cupy as cp
+
+    a = cp.random.standard_normal((n, n), dtype=cp.float32)
+    seconds = median_seconds(lambda: a @ a, repeats=9, sync=cp.cuda.Device().synchronize)
+    return 2 * n**3 / seconds / 1e9
+
+
+def sync_for(lib, device, torch=None):
+    """The function that waits for queued GPU work (None on the CPU), for honest timings."""
+    if device != "cuda":
+        return None
+    if lib == "torch":
+        return torch.cuda.synchronize
+    import tinydl as td
+
+    return td.cuda.synchronize
+
+
+def torch_device(torch, device):
+    """PyTorch's device for ours, or None when PyTorch cannot run there (no CUDA build)."""
+    if device == "cuda" and not torch.cuda.is_available():
+        return None
+    return torch.device(device)
+
+
 def try_import_torch():
     """PyTorch, if it happens to be installed (never a dependency of tinydl)."""
     try:
@@ -37,15 +66,21 @@ def try_import_torch():
 
 
 def command_line(description, run, print_table, argv=None):
-    """The shared ``main`` of a benchmark module: ``--quick`` (fewer repeats) and ``--json PATH``."""
+    """The shared ``main`` of a benchmark module: ``--quick`` (fewer repeats), ``--json PATH``, ``--device``."""
     import argparse
     import json
 
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cuda: CuPy on the GPU")
     args = parser.parse_args(argv)
-    result = run(args.quick)
+    if args.device == "cuda":
+        import tinydl as td
+
+        if not td.cuda.is_available():
+            raise SystemExit("--device cuda: no GPU is usable here (td.cuda.is_available() is False)")
+    result = run(args.quick, args.device)
     print_table(result)
     if args.json:
         with open(args.json, "w") as f:

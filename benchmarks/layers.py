@@ -1,11 +1,12 @@
 """Forward + backward of the vision layers on fixed shapes, float32, against NumPy's matmul limit.
 
-    python -m benchmarks.layers [--quick] [--json PATH]
+    python -m benchmarks.layers [--quick] [--json PATH] [--device cpu|cuda]
 
 For each convolution the achieved GFLOP/s counts the multiply-adds of the
 forward (2 N C_out OH OW C_in/groups kH kW) and of the two backward products
 (dx and dW, the same count each): 3x the forward.  "of matmul" is that rate
-divided by NumPy's float32 matmul throughput measured in the same run.
+divided by NumPy's float32 matmul throughput measured in the same run (on the
+GPU: CuPy's, that is cuBLAS's, and PyTorch runs on CUDA when it can).
 """
 import platform
 
@@ -14,7 +15,9 @@ import numpy as np
 import tinydl as td
 import tinydl.functional as F
 
-from .common import command_line, median_seconds, numpy_matmul_gflops, try_import_torch
+from .common import (
+    command_line, gpu_matmul_gflops, median_seconds, numpy_matmul_gflops, sync_for, torch_device, try_import_torch,
+)
 
 
 def conv_flops(x_shape, w_shape, out_shape, groups=1):
@@ -49,9 +52,9 @@ def cases():
         x = rng.standard_normal(x_shape).astype(np.float32)
         w = rng.standard_normal(w_shape).astype(np.float32) * 0.1
 
-        def build(lib, torch=None):
+        def build(lib, device, torch=None):
             if lib == "tinydl":
-                xt, wt = td.tensor(x, requires_grad=True), td.tensor(w, requires_grad=True)
+                xt, wt = (td.tensor(a, requires_grad=True, device=device) for a in (x, w))
                 op = F.conv_transpose2d if transposed else F.conv2d
                 if transposed:
                     make = lambda: op(xt, wt, None, stride, padding, 0, groups, dilation)  # noqa: E731
@@ -59,7 +62,7 @@ def cases():
                     make = lambda: op(xt, wt, None, stride, padding, dilation, groups)  # noqa: E731
                 step = _tinydl_step(make, [xt, wt])
             else:
-                xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+                xt, wt = (torch.tensor(a, requires_grad=True, device=device) for a in (x, w))
                 if transposed:
                     make = lambda: torch.nn.functional.conv_transpose2d(xt, wt, None, stride, padding, 0, groups, dilation)  # noqa: E731
                 else:
@@ -82,15 +85,15 @@ def cases():
     if hasattr(F, "max_pool2d") and hasattr(F, "max_unpool2d"):
         x = rng.standard_normal((32, 64, 32, 32)).astype(np.float32)
 
-        def pool_build(lib, torch=None):
+        def pool_build(lib, device, torch=None):
             if lib == "tinydl":
-                xt = td.tensor(x, requires_grad=True)
+                xt = td.tensor(x, requires_grad=True, device=device)
 
                 def make():
                     y, idx = F.max_pool2d(xt, 2, return_indices=True)
                     return F.max_unpool2d(y, idx, 2)
                 return _tinydl_step(make, [xt]), None
-            xt = torch.tensor(x, requires_grad=True)
+            xt = torch.tensor(x, requires_grad=True, device=device)
 
             def make_t():
                 y, idx = torch.nn.functional.max_pool2d(xt, 2, return_indices=True)
@@ -100,32 +103,33 @@ def cases():
         yield "max_pool2d 2x2 + max_unpool2d (32,64,32,32)", pool_build
 
 
-def run(quick=False):
+def run(quick=False, device="cpu"):
     repeats = 3 if quick else 7
     torch = try_import_torch()
-    if torch is not None:
-        torch.set_num_threads(max(1, torch.get_num_threads()))
-    limit = numpy_matmul_gflops()
+    t_device = torch_device(torch, device) if torch is not None else None
+    limit = gpu_matmul_gflops() if device == "cuda" else numpy_matmul_gflops()
     rows = []
     for name, build in cases():
-        step, flops = build("tinydl")
-        seconds = median_seconds(step, repeats=repeats)
+        step, flops = build("tinydl", device)
+        seconds = median_seconds(step, repeats=repeats, sync=sync_for("tinydl", device))
         row = {"op": name, "tinydl_ms": seconds * 1e3}
         if flops:
             row["gflops"] = flops / seconds / 1e9
             row["of_matmul"] = row["gflops"] / limit
-        if torch is not None:
-            t_step, _ = build("torch", torch)
-            t_seconds = median_seconds(t_step, repeats=repeats)
+        if t_device is not None:
+            t_step, _ = build("torch", t_device, torch)
+            t_seconds = median_seconds(t_step, repeats=repeats, sync=sync_for("torch", device, torch))
             row["torch_ms"] = t_seconds * 1e3
             row["ratio"] = seconds / t_seconds
         rows.append(row)
-    return {"numpy_matmul_gflops": limit, "rows": rows, "machine": platform.processor() or platform.machine(),
-            "numpy": np.__version__, "torch": getattr(torch, "__version__", None)}
+    return {"device": device, "matmul_gflops": limit, "rows": rows,
+            "machine": platform.processor() or platform.machine(), "numpy": np.__version__,
+            "torch": getattr(torch, "__version__", None) if t_device is not None else None}
 
 
 def print_table(result):
-    print(f"NumPy float32 matmul (1024^3): {result['numpy_matmul_gflops']:.1f} GFLOP/s")
+    source = "CuPy (cuBLAS) float32 matmul (4096^3)" if result["device"] == "cuda" else "NumPy float32 matmul (1024^3)"
+    print(f"{source}: {result['matmul_gflops']:.1f} GFLOP/s")
     header = f"{'op (float32, forward + backward)':48s} {'tinydl ms':>10s} {'GFLOP/s':>8s} {'of matmul':>9s}"
     if result["torch"]:
         header += f" {'torch ms':>9s} {'ratio':>6s}"

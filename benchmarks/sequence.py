@@ -1,6 +1,6 @@
 """Forward + backward of the sequence layers, float32, with PyTorch alongside when installed.
 
-    python -m benchmarks.sequence [--quick] [--json PATH]
+    python -m benchmarks.sequence [--quick] [--json PATH] [--device cpu|cuda]
 
 LSTM and GRU: T=32, N=32, input 64, hidden 128, the gradient of the sum of all
 outputs. Attention: batch 4, 8 heads, L = S = 128, E = 64.
@@ -12,17 +12,17 @@ import tinydl as td
 import tinydl.functional as F
 import tinydl.nn as nn
 
-from .common import command_line, median_seconds, try_import_torch
+from .common import command_line, median_seconds, sync_for, torch_device, try_import_torch
 
 
 def _recurrent_case(name):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((32, 32, 64)).astype(np.float32)
 
-    def build(lib, torch=None):
+    def build(lib, device, torch=None):
         if lib == "tinydl":
-            module = getattr(nn, name)(64, 128)
-            xt = td.tensor(x, requires_grad=True)
+            module = getattr(nn, name)(64, 128).to(device)
+            xt = td.tensor(x, requires_grad=True, device=device)
             ones = None
 
             def step():
@@ -34,8 +34,8 @@ def _recurrent_case(name):
                 y.backward(ones)
             return step
         torch.manual_seed(0)
-        module = getattr(torch.nn, name)(64, 128)
-        xt = torch.tensor(x, requires_grad=True)
+        module = getattr(torch.nn, name)(64, 128).to(device)
+        xt = torch.tensor(x, requires_grad=True, device=device)
 
         def step():
             module.zero_grad()
@@ -50,9 +50,9 @@ def _attention_case():
     rng = np.random.default_rng(0)
     q, k, v = (rng.standard_normal((4, 8, 128, 64)).astype(np.float32) for _ in range(3))
 
-    def build(lib, torch=None):
+    def build(lib, device, torch=None):
         if lib == "tinydl":
-            ts = [td.tensor(a, requires_grad=True) for a in (q, k, v)]
+            ts = [td.tensor(a, requires_grad=True, device=device) for a in (q, k, v)]
 
             def step():
                 for t in ts:
@@ -60,7 +60,7 @@ def _attention_case():
                 y = F.scaled_dot_product_attention(*ts)
                 y.backward(td.ones_like(y))
             return step
-        ts = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+        ts = [torch.tensor(a, requires_grad=True, device=device) for a in (q, k, v)]
 
         def step():
             for t in ts:
@@ -79,17 +79,21 @@ def cases():
         yield "attention B4 H8 L=S=128 E64", _attention_case()
 
 
-def run(quick=False):
+def run(quick=False, device="cpu"):
     repeats = 3 if quick else 7
     torch = try_import_torch()
+    t_device = torch_device(torch, device) if torch is not None else None
     rows = []
     for name, build in cases():
-        row = {"op": name, "tinydl_ms": median_seconds(build("tinydl"), repeats=repeats) * 1e3}
-        if torch is not None:
-            row["torch_ms"] = median_seconds(build("torch", torch), repeats=repeats) * 1e3
+        seconds = median_seconds(build("tinydl", device), repeats=repeats, sync=sync_for("tinydl", device))
+        row = {"op": name, "tinydl_ms": seconds * 1e3}
+        if t_device is not None:
+            t_seconds = median_seconds(build("torch", t_device, torch), repeats=repeats,
+                                       sync=sync_for("torch", device, torch))
+            row["torch_ms"] = t_seconds * 1e3
             row["ratio"] = row["tinydl_ms"] / row["torch_ms"]
         rows.append(row)
-    return {"rows": rows, "torch": getattr(torch, "__version__", None)}
+    return {"device": device, "rows": rows, "torch": getattr(torch, "__version__", None) if t_device else None}
 
 
 def print_table(result):
