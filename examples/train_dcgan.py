@@ -86,6 +86,15 @@ def frechet_distance(a, b):
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * trace_root)
 
 
+def decay_factor(epoch, epochs, decay_from):
+    """1 until epoch decay_from * epochs, then falling linearly to 0 at the last epoch: the
+    learning-rate schedule that lets the generator settle instead of circling the equilibrium."""
+    start = decay_from * epochs
+    if epoch < start:
+        return 1.0
+    return max(0.0, 1.0 - (epoch - start) / max(1.0, epochs - start))
+
+
 @td.no_grad()
 def score(classifier, samples, real, device):
     """classifier_score, class histogram and Frechet distance of samples (N, 1, 16, 16) against real images."""
@@ -145,6 +154,8 @@ def main(argv=None):
     parser.add_argument("--label-smoothing", type=float, default=0.0, help="real label 1 - this (nsgan, lsgan)")
     parser.add_argument("--lr-g", type=float, default=2e-4)
     parser.add_argument("--lr-d", type=float, default=2e-4)
+    parser.add_argument("--lr-decay-from", type=float, default=1.0,
+                        help="from this fraction of the epochs on, both learning rates fall linearly to 0 (1: constant)")
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--max-minutes", type=float, default=10.0)
     args = parser.parse_args(argv)
@@ -175,6 +186,9 @@ def main(argv=None):
 
     bar = common.progress(range(progress["epoch"], args.epochs), desc="training", unit="epoch")
     for epoch in bar:
+        for opt, lr in ((opt_g, args.lr_g), (opt_d, args.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * decay_factor(epoch, args.epochs, args.lr_decay_from)
         for i, (real,) in enumerate(loader):
             z = td.randn(len(real), args.latent, device=args.device)
             fake = G(z)
