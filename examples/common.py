@@ -88,10 +88,10 @@ def plot_curves(path, curves, xlabel="step", ylabel="loss", title="", log_y=Fals
     for name, values in curves.items():
         values = np.asarray(values, dtype=float)
         if smooth > 1 and len(values) >= smooth:
-            ax.plot(values, lw=0.8, alpha=0.35)
+            (raw,) = ax.plot(values, lw=0.8, alpha=0.35)
             kernel = np.ones(smooth) / smooth
             ax.plot(np.arange(smooth - 1, len(values)), np.convolve(values, kernel, mode="valid"), lw=2,
-                    label=f"{name} (mean of {smooth})")
+                    color=raw.get_color(), label=f"{name} (mean of {smooth})")
         else:
             ax.plot(values, lw=1.5, label=name)
     if log_y:
