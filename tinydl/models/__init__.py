@@ -1,5 +1,6 @@
 """``tinydl.models``: complete models built only from ``tinydl.nn``."""
 from .dcgan import DCGAN, Discriminator, Generator, dcgan_init, gradient_penalty
 from .policy import PolicyNetwork
+from .unet import UNet
 from .vae import VAE
 from .yolo import TinyYOLO, YOLOTargets, decode, decode_boxes, encode_targets, yolo_loss
