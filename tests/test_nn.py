@@ -160,3 +160,20 @@ def test_module_moves_to_device(device):
     y = m(td.randn(3, 4, device=device))
     y.sum().backward()
     assert m.fc1.weight.grad.device == device
+
+
+def test_replacing_a_modulelist_entry_keeps_its_position():
+    layers = nn.ModuleList([nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 3)])
+    replacement = nn.Tanh()
+    layers[1] = replacement
+    assert layers[1] is replacement and isinstance(layers[2], nn.Linear)
+    assert [name for name, _ in layers.named_children()] == ["0", "1", "2"]
+    assert list(layers.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+def test_reassigning_a_parameter_or_submodule_keeps_the_state_dict_order():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+    model[0].weight = nn.Parameter(td.zeros(2, 2))
+    assert list(model[0].state_dict()) == ["weight", "bias"]
+    setattr(model, "0", nn.Linear(2, 2))
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]

@@ -50,11 +50,14 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called (call super().__init__())")
+        # Replacing a parameter or submodule keeps its place in the order (and in state_dict), as in PyTorch.
         if isinstance(value, Parameter):
-            self._forget(name)
+            if name not in self._parameters:
+                self._forget(name)
             self._parameters[name] = value
         elif isinstance(value, Module):
-            self._forget(name)
+            if name not in self._modules:
+                self._forget(name)
             self._modules[name] = value
         elif name in self._parameters:
             if value is not None:
@@ -110,7 +113,8 @@ class Module:
     def add_module(self, name, module):
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
-        self._forget(name)
+        if name not in self._modules:  # a replaced submodule keeps its place, as in __setattr__
+            self._forget(name)
         self._modules[name] = module
 
     register_module = add_module
