@@ -79,11 +79,13 @@ def _weight_matrix(w, groups):
     return w.reshape(groups, w.shape[0] // groups, -1)
 
 
-def _as_convolution(geo, in_hw, image_hw):
+def _as_convolution(geo, in_hw, image_hw, in_channels, out_channels):
     """With stride 1, C_W^T is itself a convolution: padding d (k - 1) - p, the kernel flipped
     and its channel axes swapped (docs/convolution.md, section 4). That geometry, or None
-    when the shortcut does not apply (stride > 1, padding above d (k - 1), output_padding)."""
-    if geo.stride != (1, 1):
+    when the shortcut does not apply (stride > 1, padding above d (k - 1), output_padding)
+    or does not pay: its im2col copies in_channels * kH * kW values per pixel, where
+    col2im adds out_channels * kH * kW, so it is taken only when in_channels <= out_channels."""
+    if geo.stride != (1, 1) or in_channels > out_channels:
         return None
     padding = tuple(d * (k - 1) - p for k, p, d in zip(geo.kernel, geo.padding, geo.dilation))
     sizes = tuple(size + 2 * q - d * (k - 1) for size, q, k, d in zip(in_hw, padding, geo.kernel, geo.dilation))
@@ -104,11 +106,12 @@ def _flipped(w, groups):
 class Convolution(Function):
     """y = C_W x: x (N, C, H, W), W (C_out, C/G, kH, kW) -> y (N, C_out, OH, OW)."""
 
-    def __init__(self, geo, out_hw):
-        self.geo, self.out_hw = geo, out_hw
+    def __init__(self, geo, out_hw, cols=None):
+        self.geo, self.out_hw, self.cols = geo, out_hw, cols  # cols: im2col(x), if already computed
 
     def forward(self, x, w):
-        cols = im2col(x, self.geo, self.out_hw)  # (N, G, K, P)
+        cols = self.cols if self.cols is not None else im2col(x, self.geo, self.out_hw)  # (N, G, K, P)
+        self.cols = None
         if self.needs_input_grad[1]:
             self.cols = cols  # the weight gradient needs the same matrix: keep it instead of rebuilding
         y = _weight_matrix(w, self.geo.groups) @ cols  # (N, G, C_out/G, P)
@@ -132,7 +135,7 @@ class TransposedConvolution(Function):
 
     def forward(self, y, w):
         g = self.geo.groups
-        as_convolution = _as_convolution(self.geo, y.shape[2:], self.image_hw)
+        as_convolution = _as_convolution(self.geo, y.shape[2:], self.image_hw, y.shape[1], w.shape[1] * g)
         if as_convolution is not None:  # stride 1: an ordinary convolution, no col2im (docs/convolution.md, 4)
             cols = im2col(y, as_convolution, self.image_hw)  # (N, G, C_out/G * kH * kW, H * W)
             x = _weight_matrix(_flipped(w, g), g) @ cols  # (G, C/G, K') @ (N, G, K', P') -> (N, G, C/G, P')
@@ -144,8 +147,10 @@ class TransposedConvolution(Function):
     def backward(self, gx):
         y, w = self.inputs
         out_hw = y.shape[2:]
-        gy = Convolution(self.geo, out_hw)(gx, w) if self.needs_input_grad[0] else None  # (C^T)^T = C
-        gw = ConvolutionWeightGrad(self.geo, w.shape)(gx, y) if self.needs_input_grad[1] else None
+        both = all(self.needs_input_grad)
+        cols = im2col(gx.data, self.geo, out_hw) if both else None  # both gradients read the same windows
+        gy = Convolution(self.geo, out_hw, cols)(gx, w) if self.needs_input_grad[0] else None  # (C^T)^T = C
+        gw = ConvolutionWeightGrad(self.geo, w.shape, cols)(gx, y) if self.needs_input_grad[1] else None
         return gy, gw
 
 
