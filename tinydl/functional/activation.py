@@ -29,14 +29,16 @@ class LeakyReLU(Function):
     def __init__(self, slope):
         self.slope = slope
 
+    # Both directions are written without xp.where: on the CPU a select driven by the data's
+    # signs mispredicts a branch at about every other element and ran 4x slower (docs/performance.md).
     def forward(self, x):
         xp = backend.get_array_module(x)
-        return xp.where(x > 0, x, x * x.dtype.type(self.slope))
+        return xp.maximum(x, 0) + x.dtype.type(self.slope) * xp.minimum(x, 0)  # exactly x or slope * x
 
     def backward(self, gy):
         x = self.inputs[0].data
-        xp = backend.get_array_module(x)
-        return gy * Tensor(xp.where(x > 0, 1, self.slope).astype(x.dtype))
+        positive = (x > 0).astype(x.dtype)  # 1 where x > 0, else 0
+        return gy * Tensor(positive + x.dtype.type(self.slope) * (1 - positive))  # exactly 1 or slope
 
 
 class Sigmoid(Function):
@@ -45,7 +47,8 @@ class Sigmoid(Function):
     def forward(self, x):
         xp = backend.get_array_module(x)
         e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
-        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        # 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, without a branch: exp(min(x, 0)) is 1 or e
+        return (xp.exp(xp.minimum(x, 0)) / (1 + e)).astype(x.dtype, copy=False)
 
     def backward(self, gy):
         y = self.outputs[0]

@@ -143,7 +143,7 @@ class MaxPool2d(Function):
                 if not (inside.all() and seen.all()):  # only near padding
                     better = (better | ~seen) & inside
                     seen = seen | inside
-                indices = xp.where(better, where, indices)
+                indices = indices + better * (where - indices)  # select without a branch, exact for ints
                 values = xp.maximum(values, candidate)
         if not seen.all():
             raise ValueError(
