@@ -140,8 +140,8 @@ def interpolation(generator, device, rows=8, steps=10, seed=0):
 def main(argv=None):
     parser = common.parser("train_dcgan", __doc__.split("\n")[0])
     parser.add_argument("--loss", choices=["nsgan", "lsgan", "wgan-gp"], default="nsgan")
-    parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--ema", type=float, default=0.999, help="decay of the generator's weight average (0: off)")
+    parser.add_argument("--epochs", type=int, default=400)
+    parser.add_argument("--ema", type=float, default=0.9995, help="decay of the generator's weight average (0: off)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--latent", type=int, default=32)
     parser.add_argument("--width", type=int, default=64, help="channels of the first/last conv (doubled inside)")
