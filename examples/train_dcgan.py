@@ -155,7 +155,8 @@ def main(argv=None):
     parser.add_argument("--lr-g", type=float, default=2e-4)
     parser.add_argument("--lr-d", type=float, default=2e-4)
     parser.add_argument("--lr-decay-from", type=float, default=1.0,
-                        help="from this fraction of the epochs on, both learning rates fall linearly to 0 (1: constant)")
+                        help="from this fraction of the epochs on, both learning rates fall linearly to 0 "
+                             "(1: constant)")
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--max-minutes", type=float, default=10.0)
     args = parser.parse_args(argv)

@@ -151,8 +151,9 @@ def test_stride_one_shortcut_equals_the_col2im_path(s, seed):
     from tinydl.functional import conv
 
     s = dict(s, stride=1, output_padding=0)
-    (kh, kw), (dh, dw) = s["weight_shape"][2:], (s["dilation"],) * 2 if isinstance(s["dilation"], int) else s["dilation"]
-    ph, pw = (s["padding"],) * 2 if isinstance(s["padding"], int) else s["padding"]
+    kh, kw = s["weight_shape"][2:]
+    dh, dw = F.windows.pair(s["dilation"])
+    ph, pw = F.windows.pair(s["padding"])
     assume(s["shape"][2] - 2 * ph + dh * (kh - 1) > 0 and s["shape"][3] - 2 * pw + dw * (kw - 1) > 0)
     rng = np.random.default_rng(seed)
     y, w = td.tensor(rng.standard_normal(s["shape"])), td.tensor(rng.standard_normal(s["weight_shape"]))
