@@ -111,9 +111,8 @@ class Convolution(Function):
 
     def forward(self, x, w):
         cols = self.cols if self.cols is not None else im2col(x, self.geo, self.out_hw)  # (N, G, K, P)
-        self.cols = None
-        if self.needs_input_grad[1]:
-            self.cols = cols  # the weight gradient needs the same matrix: keep it instead of rebuilding
+        # the weight gradient needs the same matrix: keep it (only then) instead of rebuilding it
+        self.cols = cols if self.needs_input_grad[1] else None
         y = _weight_matrix(w, self.geo.groups) @ cols  # (N, G, C_out/G, P)
         return y.reshape(x.shape[0], w.shape[0], *self.out_hw)
 
@@ -123,7 +122,7 @@ class Convolution(Function):
         if self.needs_input_grad[0]:  # dL/dx = C_W^T gy
             gx = TransposedConvolution(self.geo, x.shape[2:])(gy, w)
         if self.needs_input_grad[1]:  # dL/dW = sum over positions of gy * window
-            gw = ConvolutionWeightGrad(self.geo, w.shape, getattr(self, "cols", None))(x, gy)
+            gw = ConvolutionWeightGrad(self.geo, w.shape, self.cols)(x, gy)
         return gx, gw
 
 

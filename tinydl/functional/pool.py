@@ -167,6 +167,21 @@ def _flat_index(indices, plane_size):
     return (indices + starts).reshape(-1)
 
 
+def _into_planes(values, indices, plane, accumulate):
+    """zeros (N, C, *plane), then each of values (N, C, ...) written at its plane position in
+    ``indices`` (N, C, ...): added up where an index repeats if ``accumulate``, else assigned."""
+    xp = backend.get_array_module(values)
+    n, c = values.shape[:2]
+    size = plane[0] * plane[1]
+    z = xp.zeros(n * c * size, dtype=values.dtype)
+    flat = _flat_index(indices, size)
+    if accumulate:
+        backend.scatter_add(z, flat, values.reshape(-1))
+    else:
+        z[flat] = values.reshape(-1)
+    return z.reshape(n, c, *plane)
+
+
 class PlaneScatterAdd(Function):
     """z = zeros (N, C, H, W), then z.plane[indices] += g: repeated indices add up.
 
@@ -176,12 +191,7 @@ class PlaneScatterAdd(Function):
         self.indices, self.plane = indices, tuple(plane)
 
     def forward(self, g):
-        xp = backend.get_array_module(g)
-        n, c = g.shape[:2]
-        size = self.plane[0] * self.plane[1]
-        z = xp.zeros(n * c * size, dtype=g.dtype)
-        backend.scatter_add(z, _flat_index(self.indices, size), g.reshape(-1))
-        return z.reshape(n, c, *self.plane)
+        return _into_planes(g, self.indices, self.plane, accumulate=True)
 
     def backward(self, gz):
         return PlaneGather(self.indices)(gz)
@@ -214,12 +224,7 @@ class MaxUnpool2d(Function):
         self.indices, self.plane = indices, tuple(plane)
 
     def forward(self, x):
-        xp = backend.get_array_module(x)
-        n, c = x.shape[:2]
-        size = self.plane[0] * self.plane[1]
-        z = xp.zeros(n * c * size, dtype=x.dtype)
-        z[_flat_index(self.indices, size)] = x.reshape(-1)
-        return z.reshape(n, c, *self.plane)
+        return _into_planes(x, self.indices, self.plane, accumulate=False)
 
     def backward(self, gz):
         return PlaneGather(self.indices)(gz)
