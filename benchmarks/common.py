@@ -56,6 +56,16 @@ def torch_device(torch, device):
     return torch.device(device)
 
 
+def torch_header(result):
+    """The PyTorch columns of a table's header, when PyTorch was measured."""
+    return f" {'torch ms':>9s} {'ratio':>6s}" if result["torch"] else ""
+
+
+def torch_cells(row):
+    """A row's PyTorch time and ratio, when measured."""
+    return f" {row['torch_ms']:9.2f} {row['ratio']:6.2f}" if "torch_ms" in row else ""
+
+
 def try_import_torch():
     """PyTorch, if it happens to be installed (never a dependency of tinydl)."""
     try:

@@ -16,7 +16,8 @@ import tinydl as td
 import tinydl.functional as F
 
 from .common import (
-    command_line, gpu_matmul_gflops, median_seconds, numpy_matmul_gflops, sync_for, torch_device, try_import_torch,
+    command_line, gpu_matmul_gflops, median_seconds, numpy_matmul_gflops, sync_for, torch_cells, torch_device,
+    torch_header, try_import_torch,
 )
 
 
@@ -131,15 +132,11 @@ def print_table(result):
     source = "CuPy (cuBLAS) float32 matmul (4096^3)" if result["device"] == "cuda" else "NumPy float32 matmul (1024^3)"
     print(f"{source}: {result['matmul_gflops']:.1f} GFLOP/s")
     header = f"{'op (float32, forward + backward)':48s} {'tinydl ms':>10s} {'GFLOP/s':>8s} {'of matmul':>9s}"
-    if result["torch"]:
-        header += f" {'torch ms':>9s} {'ratio':>6s}"
-    print(header)
+    print(header + torch_header(result))
     for r in result["rows"]:
         line = f"{r['op']:48s} {r['tinydl_ms']:10.2f} "
         line += f"{r['gflops']:8.1f} {r['of_matmul']:9.0%}" if "gflops" in r else f"{'':8s} {'':9s}"
-        if "torch_ms" in r:
-            line += f" {r['torch_ms']:9.2f} {r['ratio']:6.2f}"
-        print(line)
+        print(line + torch_cells(r))
 
 
 def main(argv=None):

@@ -12,7 +12,7 @@ import tinydl as td
 import tinydl.functional as F
 import tinydl.nn as nn
 
-from .common import command_line, median_seconds, sync_for, torch_device, try_import_torch
+from .common import command_line, median_seconds, sync_for, torch_cells, torch_device, torch_header, try_import_torch
 
 
 def _recurrent_case(name):
@@ -97,12 +97,9 @@ def run(quick=False, device="cpu"):
 
 
 def print_table(result):
-    print(f"{'op (float32, forward + backward)':48s} {'tinydl ms':>10s}" + (f" {'torch ms':>9s} {'ratio':>6s}" if result["torch"] else ""))
+    print(f"{'op (float32, forward + backward)':48s} {'tinydl ms':>10s}" + torch_header(result))
     for r in result["rows"]:
-        line = f"{r['op']:48s} {r['tinydl_ms']:10.2f}"
-        if "torch_ms" in r:
-            line += f" {r['torch_ms']:9.2f} {r['ratio']:6.2f}"
-        print(line)
+        print(f"{r['op']:48s} {r['tinydl_ms']:10.2f}" + torch_cells(r))
 
 
 def main(argv=None):
