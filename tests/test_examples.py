@@ -125,3 +125,14 @@ def test_train_dcgan_resumes_both_optimizers(tmp_path):
     assert len(state["progress"]["d_loss"]) == 2 * len(first["progress"]["d_loss"])  # continued, not restarted
     step = state["optimizer"]["discriminator"]["state"][0]["step"]
     assert step == 2 * first["optimizer"]["discriminator"]["state"][0]["step"]
+
+
+def test_dcgan_learning_rate_decay_schedule():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import train_dcgan
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    factors = [train_dcgan.decay_factor(epoch, 10, 0.5) for epoch in range(10)]
+    np.testing.assert_allclose(factors, [1, 1, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2])  # constant, then linear towards 0
+    assert all(train_dcgan.decay_factor(epoch, 10, 1.0) == 1.0 for epoch in range(10))  # 1.0: never decays
