@@ -164,6 +164,21 @@ def test_stride_one_shortcut_equals_the_col2im_path(s, seed):
     np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("c_out, side", [(6, 5), (10, 3)])  # per image (C_out/G <= P), and one product over N * P
+def test_weight_gradient_in_either_contraction_order(c_out, side):
+    """ConvolutionWeightGrad contracts images inside or after the product, by shape; both must
+    give sum over n, p of g[n, o, p] * window[n, k, p], per group."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((3, 4, side, side)), rng.standard_normal((c_out, 2, 3, 3))
+    g = rng.standard_normal((3, c_out, side - 2, side - 2))
+    weight = leaf(w)
+    F.conv2d(td.tensor(x), weight, groups=2).backward(td.tensor(g))
+    windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(2, 3))  # (N, C, OH, OW, 3, 3)
+    windows = windows.reshape(3, 2, 2, side - 2, side - 2, 3, 3)  # (N, G, C/G, OH, OW, kH, kW)
+    expected = np.einsum("ngohw,ngchwij->gocij", g.reshape(3, 2, c_out // 2, side - 2, side - 2), windows)
+    np.testing.assert_allclose(weight.grad.numpy(), expected.reshape(w.shape), rtol=1e-10, atol=1e-12)
+
+
 def test_conv2d_accepts_unbatched_input_and_same_padding():
     x, w = td.randn(3, 7, 6, dtype=td.float64), td.randn(4, 3, 3, 3, dtype=td.float64)
     y = F.conv2d(x, w, padding="same", dilation=2)

@@ -18,7 +18,8 @@ shape (N, G, K, P): for each image and group, one row per weight of a filter
 batched over images and groups,
 
     y  = W (G, C_out/G, K)  @ cols (N, G, K, P)          forward, already NCHW
-    dW = sum over n of  g (N, G, C_out/G, P) @ cols^T    weight gradient
+    dW = sum over n of  g (N, G, C_out/G, P) @ cols^T    weight gradient (one product over
+                                                          N * P when C_out/G > P)
     cols_x = W^T (G, K, C_out/G) @ g, then col2im        transposed convolution
 
 ``col2im`` is the adjoint of im2col: it adds every column back into the image
@@ -163,8 +164,15 @@ class ConvolutionWeightGrad(Function):
         out_hw = g.shape[2:]
         cols = self.cols if self.cols is not None else im2col(x, self.geo, out_hw)  # (N, G, K, P)
         self.cols = None  # used once
-        per_image = _grouped(g, self.geo.groups) @ cols.transpose(0, 1, 3, 2)  # (N, G, C_out/G, K)
-        return per_image.sum(axis=0).reshape(self.weight_shape)
+        g = _grouped(g, self.geo.groups)  # (N, G, C_out/G, P)
+        n, groups, c_out, p = g.shape
+        if c_out <= p:  # one product per image, then a sum over images of (N, G, C_out/G, K)
+            return (g @ cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(self.weight_shape)
+        # more filters than output pixels: those per-image products would outweigh cols itself
+        # (a discriminator's 4x4 layers), so contract images and pixels in one product instead
+        g = g.transpose(1, 2, 0, 3).reshape(groups, c_out, n * p)  # (G, C_out/G, N * P), a small copy
+        cols = cols.transpose(1, 2, 0, 3).reshape(groups, -1, n * p)  # (G, K, N * P)
+        return (g @ cols.transpose(0, 2, 1)).reshape(self.weight_shape)
 
     def backward(self, gdw):
         x, g = self.inputs
