@@ -594,3 +594,22 @@ def test_a_tiny_transformer_learns_to_copy(device):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.1 * losses[0]
+
+
+def test_one_p_shared_by_a_batch_of_v():
+    """q and k without the batch dim that v has: P (1, L, S) serves both v's. Its gradient as an
+    output (the attention weights) must be counted once, and so must the second derivative,
+    which reaches P through that same path (a Hypothesis case found this)."""
+    from tinydl.functional.attention import attention_and_weights
+
+    rng = np.random.default_rng(0)
+    q, k, v = leaf(rng.standard_normal((1, 1, 1))), leaf(rng.standard_normal((1, 2, 1))), leaf(rng.standard_normal((2, 2, 1)))
+    assert td.gradgradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v), [q, k, v])
+
+    c = td.tensor(rng.standard_normal((1, 1, 2)))
+
+    def out_and_weights(q, k, v):
+        out, weights = attention_and_weights(q, k, v)
+        return out.sum() + (weights * c).sum()
+
+    assert td.gradcheck(out_and_weights, [q, k, v])

@@ -102,7 +102,9 @@ class ScaledDotProductAttention(Function):
             dp = d_out @ v.mT  # dP = dO V^T                                  (..., L, S)
             if keep is not None:
                 dp = dp * keep
-            dp = dp + d_p_direct
+            # when v has batch dims that q and k lack, one P serves every v: sum dP to P's
+            # shape, so that d_p_direct is added once and not once per v
+            dp = sum_to(dp, p.shape) + d_p_direct
             ds = p * (dp - (dp * p).sum(-1, keepdim=True))  # dS = P * (dP - rowsum(dP * P))
             if need_q:
                 dq = sum_to((ds @ k) * self.scale, q.shape)  # dQ = dS K * scale    (..., L, E)
