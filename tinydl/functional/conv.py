@@ -11,16 +11,17 @@ ops cover everything, and each one's backward is built from the other two
 Because each backward is itself a differentiable op, double backward through
 a convolution works (WGAN-GP's gradient penalty needs it).
 
-The computation is im2col + matrix products.  ``im2col`` copies the sliding
-windows of the padded input (a strided view, windows.py) into ``cols`` of
-shape (N, G, K, P): for each image and group, one row per weight of a filter
-(K = C/G * kH * kW) and one column per output pixel (P = OH * OW).  Then,
-batched over images and groups,
+The computation is im2col + matrix products.  im2col's matrix has, for each
+image and group, one row per weight of a filter (K = C/G * kH * kW) and one
+column per output pixel (P = OH * OW).  ``Columns`` holds it without copying
+each pixel kH * kW times: the rows for kernel row i are those for kernel row 0
+moved down by i * dilation_h image rows, so only the kW shifts along the width
+are copied, and kernel row i's block of the matrix, (N, G, C/G * kW, P), is a
+view that starts further down.  Products become sums over the kH kernel rows:
 
-    y  = W (G, C_out/G, K)  @ cols (N, G, K, P)          forward, already NCHW
-    dW = sum over n of  g (N, G, C_out/G, P) @ cols^T    weight gradient (one product over
-                                                          N * P when C_out/G > P)
-    cols_x = W^T (G, K, C_out/G) @ g, then col2im        transposed convolution
+    y  = sum over i of  W_i (G, C_out/G, C/G * kW) @ block_i        forward, already NCHW
+    dW_i = sum over n of  g (N, G, C_out/G, P) @ block_i^T          weight gradient, per kernel row
+    cols_x = W^T (G, K, C_out/G) @ g, then col2im                   transposed convolution
 
 ``col2im`` is the adjoint of im2col: it adds every column back into the image
 positions it was read from, one kernel offset (i, j) at a time.
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 from .. import backend
 from ..autograd import Function
-from .windows import output_size, pad2d, pair, sliding_windows
+from .windows import output_size, pair
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,71 @@ class Geometry:
     groups: int
 
 
-def im2col(x, geo, out_hw):
-    """(N, C, H, W) -> cols (N, G, C/G * kH * kW, OH * OW): every window as a column."""
-    n, c, _, _ = x.shape
-    oh, ow = out_hw
-    windows = sliding_windows(pad2d(x, geo.padding), geo.kernel, geo.stride, geo.dilation)
-    windows = windows[..., :oh, :ow]  # (N, C, kH, kW, OH, OW), a view
-    # the copy keeps the view's axis order, so its innermost loop walks along image rows
-    return windows.reshape(n, geo.groups, -1, oh * ow)
+class Columns:
+    """im2col's matrix of x (N, C, H, W), stored as kW shifted copies of the image rows.
+
+    Output pixel (a, b) reads, for kernel offset (i, j), the padded pixel
+    (sH a + dH i, sW b + dW j).  ``rows`` (N, G, C/G, kW, sH, M, OW) holds, for every
+    kernel column j, image row h = sH m + r at [..., j, r, m, b], already sampled along the
+    width.  Kernel row i reads rows dH i + sH a for a = 0 .. OH - 1, that is phase r and
+    m = q .. q + OH - 1 with (q, r) = divmod(dH i, sH): one contiguous run, so ``block(i)``
+    is a view that BLAS reads in place.  The copy is kW times the image instead of
+    kH * kW times (docs/performance.md).
+    """
+
+    def __init__(self, x, geo, out_hw):
+        xp = backend.get_array_module(x)
+        (_, kw), (sh, sw), (ph, pw), (_, dw) = geo.kernel, geo.stride, geo.padding, geo.dilation
+        n, c, h, _ = x.shape
+        ow = out_hw[1]
+        m = -(-(h + 2 * ph) // sh)  # image rows per stride phase
+        padded = xp.pad(x, ((0, 0), (0, 0), (ph, ph + m * sh - h - 2 * ph), (pw, pw)))  # (N, C, sH M, Wp)
+        s_n, s_c, s_h, s_w = padded.strides
+        view = xp.lib.stride_tricks.as_strided(  # (N, C, kW, sH, M, OW), no copy yet
+            padded, shape=(n, c, kw, sh, m, ow), strides=(s_n, s_c, s_w * dw, s_h, s_h * sh, s_w * sw))
+        self.rows = xp.ascontiguousarray(view).reshape(n, geo.groups, c // geo.groups, kw, sh, m, ow)
+        self.geo, self.out_hw = geo, out_hw
+
+    def block(self, i):
+        """Kernel row i's part of the matrix: (N, G, C/G * kW, OH * OW), a view of ``rows``."""
+        q, r = divmod(i * self.geo.dilation[0], self.geo.stride[0])
+        n, g, c, kw = self.rows.shape[:4]
+        oh, ow = self.out_hw
+        return self.rows[:, :, :, :, r, q : q + oh, :].reshape(n, g, c * kw, oh * ow)
+
+    def multiply(self, w):
+        """W (C_out, C/G, kH, kW) times the matrix: sum over i of W_i @ block_i -> (N, G, C_out/G, P)."""
+        y = None
+        for i in range(self.geo.kernel[0]):  # kH products, each over C/G * kW rows
+            product = _kernel_row(w, i, self.geo.groups) @ self.block(i)
+            y = product if y is None else y.__iadd__(product)
+        return y
+
+    def contract(self, g, weight_shape):
+        """dW[o, c, i, j] = sum over n, p of g[n, o, p] * block_i[n, (c, j), p], for g (N, C_out, OH, OW)."""
+        xp = backend.get_array_module(g)
+        g = _grouped(g, self.geo.groups)  # (N, G, C_out/G, P)
+        n, groups, c_out, p = g.shape
+        kh, kw = self.geo.kernel
+        # with more filters than output pixels (a discriminator's 4x4 layers) the per-image
+        # products would outweigh the matrix itself: contract images and pixels in one product
+        fold = c_out > p
+        if fold:
+            g = g.transpose(1, 2, 0, 3).reshape(groups, c_out, n * p)  # (G, C_out/G, N * P), a small copy
+        dw = xp.empty((groups, c_out, weight_shape[1], kh, kw), dtype=g.dtype)
+        for i in range(kh):
+            block = self.block(i)  # (N, G, C/G * kW, P)
+            if fold:
+                dw_i = g @ block.transpose(1, 0, 3, 2).reshape(groups, n * p, -1)  # (G, C_out/G, C/G * kW)
+            else:  # one product per image, then a sum over images
+                dw_i = (g @ block.transpose(0, 1, 3, 2)).sum(axis=0)
+            dw[:, :, :, i, :] = dw_i.reshape(groups, c_out, -1, kw)
+        return dw.reshape(weight_shape)
+
+
+def _kernel_row(w, i, groups):
+    """Kernel row i of W (C_out, C/G, kH, kW) as a matrix (G, C_out/G, C/G * kW)."""
+    return w[:, :, i, :].reshape(groups, w.shape[0] // groups, -1)
 
 
 def col2im(cols, geo, image_shape, out_hw):
@@ -108,13 +166,13 @@ class Convolution(Function):
     """y = C_W x: x (N, C, H, W), W (C_out, C/G, kH, kW) -> y (N, C_out, OH, OW)."""
 
     def __init__(self, geo, out_hw, cols=None):
-        self.geo, self.out_hw, self.cols = geo, out_hw, cols  # cols: im2col(x), if already computed
+        self.geo, self.out_hw, self.cols = geo, out_hw, cols  # cols: Columns of x, if already built
 
     def forward(self, x, w):
-        cols = self.cols if self.cols is not None else im2col(x, self.geo, self.out_hw)  # (N, G, K, P)
+        cols = self.cols if self.cols is not None else Columns(x, self.geo, self.out_hw)
         # the weight gradient needs the same matrix: keep it (only then) instead of rebuilding it
         self.cols = cols if self.needs_input_grad[1] else None
-        y = _weight_matrix(w, self.geo.groups) @ cols  # (N, G, C_out/G, P)
+        y = cols.multiply(w)  # (N, G, C_out/G, P)
         return y.reshape(x.shape[0], w.shape[0], *self.out_hw)
 
     def backward(self, gy):
@@ -137,8 +195,7 @@ class TransposedConvolution(Function):
         g = self.geo.groups
         as_convolution = _as_convolution(self.geo, y.shape[2:], self.image_hw, y.shape[1], w.shape[1] * g)
         if as_convolution is not None:  # stride 1: an ordinary convolution, no col2im (docs/convolution.md, 4)
-            cols = im2col(y, as_convolution, self.image_hw)  # (N, G, C_out/G * kH * kW, H * W)
-            x = _weight_matrix(_flipped(w, g), g) @ cols  # (G, C/G, K') @ (N, G, K', P') -> (N, G, C/G, P')
+            x = Columns(y, as_convolution, self.image_hw).multiply(_flipped(w, g))  # (N, G, C/G, H * W)
             return x.reshape(y.shape[0], w.shape[1] * g, *self.image_hw)
         cols = _weight_matrix(w, g).transpose(0, 2, 1) @ _grouped(y, g)  # (G, K, C_out/G) @ (N, G, C_out/G, P)
         image_shape = (y.shape[0], w.shape[1] * g, *self.image_hw)
@@ -148,7 +205,7 @@ class TransposedConvolution(Function):
         y, w = self.inputs
         out_hw = y.shape[2:]
         both = all(self.needs_input_grad)
-        cols = im2col(gx.data, self.geo, out_hw) if both else None  # both gradients read the same windows
+        cols = Columns(gx.data, self.geo, out_hw) if both else None  # both gradients read the same windows
         gy = Convolution(self.geo, out_hw, cols)(gx, w) if self.needs_input_grad[0] else None  # (C^T)^T = C
         gw = ConvolutionWeightGrad(self.geo, w.shape, cols)(gx, y) if self.needs_input_grad[1] else None
         return gy, gw
@@ -161,18 +218,9 @@ class ConvolutionWeightGrad(Function):
         self.geo, self.weight_shape, self.cols = geo, tuple(weight_shape), cols
 
     def forward(self, x, g):
-        out_hw = g.shape[2:]
-        cols = self.cols if self.cols is not None else im2col(x, self.geo, out_hw)  # (N, G, K, P)
+        cols = self.cols if self.cols is not None else Columns(x, self.geo, g.shape[2:])
         self.cols = None  # used once
-        g = _grouped(g, self.geo.groups)  # (N, G, C_out/G, P)
-        n, groups, c_out, p = g.shape
-        if c_out <= p:  # one product per image, then a sum over images of (N, G, C_out/G, K)
-            return (g @ cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(self.weight_shape)
-        # more filters than output pixels: those per-image products would outweigh cols itself
-        # (a discriminator's 4x4 layers), so contract images and pixels in one product instead
-        g = g.transpose(1, 2, 0, 3).reshape(groups, c_out, n * p)  # (G, C_out/G, N * P), a small copy
-        cols = cols.transpose(1, 2, 0, 3).reshape(groups, -1, n * p)  # (G, K, N * P)
-        return (g @ cols.transpose(0, 2, 1)).reshape(self.weight_shape)
+        return cols.contract(g, self.weight_shape)
 
     def backward(self, gdw):
         x, g = self.inputs
