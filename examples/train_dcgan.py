@@ -17,12 +17,17 @@ measured, not eyeballed: a CNN classifier trained on the real digits
 - ``frechet_distance``: between Gaussians fitted to the classifier's 64-d
   features of the samples and of the real test digits (the idea of FID).
 
-Samples come from an exponential moving average of the generator's weights
-(``--ema``, as in BigGAN and StyleGAN): the adversarial game makes the
-weights oscillate, and their running average is a steadier generator.
+The generator draws at 8x8 and upsamples bilinearly, as the data were made
+(``--draw-at 8``), with a stride-1 3x3 layer at 8x8 before the image
+(``--refine``): docs/gan.md, section 7.  Samples come from an exponential
+moving average of the generator's weights (``--ema``, as in BigGAN and
+StyleGAN): the adversarial game makes the weights oscillate, and their
+running average is a steadier generator.  ``--score-every N`` also scores
+it during training (``score_history`` in metrics.json).
 Saves a sample grid per epoch (``samples/``), a latent interpolation grid and
 the loss curves (docs/gan.md).
 """
+import argparse
 import copy
 import os
 import time
@@ -140,7 +145,7 @@ def interpolation(generator, device, rows=8, steps=10, seed=0):
 def main(argv=None):
     parser = common.parser("train_dcgan", __doc__.split("\n")[0])
     parser.add_argument("--loss", choices=["nsgan", "lsgan", "wgan-gp"], default="nsgan")
-    parser.add_argument("--epochs", type=int, default=400)
+    parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--ema", type=float, default=0.9995, help="decay of the generator's weight average (0: off)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--latent", type=int, default=32)
@@ -148,6 +153,11 @@ def main(argv=None):
     parser.add_argument("--d-width", type=int, default=None, help="the discriminator's width (default: --width)")
     parser.add_argument("--draw-at", type=int, choices=[8, 16], default=8,
                         help="8: the generator draws 8x8 and upsamples bilinearly, like the data")
+    parser.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
+                        help="with --draw-at 8: one more generator layer, 4x4 -> 8x8 (width channels) -> 8x8 "
+                             "image (--no-refine: 4x4 -> 8x8 image directly)")
+    parser.add_argument("--score-every", type=int, default=0,
+                        help="also score the averaged generator every this many epochs (0: only at the end)")
     parser.add_argument("--g-steps", type=int, default=1, help="generator updates per discriminator update (nsgan, lsgan)")
     parser.add_argument("--critic-steps", type=int, default=3, help="critic updates per generator update (wgan-gp)")
     parser.add_argument("--gp-weight", type=float, default=10.0)
@@ -170,7 +180,8 @@ def main(argv=None):
     loader = td.data.DataLoader(td.data.TensorDataset(data.x_train), batch_size=args.batch_size, shuffle=True,
                                 drop_last=True, device=args.device)
     wgan = args.loss == "wgan-gp"
-    gan = DCGAN(args.latent, args.width, norm=None if wgan else "batch", draw_at=args.draw_at).to(args.device)
+    gan = DCGAN(args.latent, args.width, norm=None if wgan else "batch", draw_at=args.draw_at,
+                refine=args.refine and args.draw_at == 8).to(args.device)
     if args.d_width is not None:
         gan.discriminator = dcgan_init(Discriminator(args.d_width, norm=None if wgan else "batch")).to(args.device)
     G, D = gan.generator, gan.discriminator
@@ -181,6 +192,7 @@ def main(argv=None):
     opt_d = optim.Adam(D.parameters(), lr=args.lr_d, betas=betas)
     optimizers = {"generator": opt_g, "discriminator": opt_d}
     progress = common.load_checkpoint(args, models, optimizers) or {"epoch": 0, "d_loss": [], "g_loss": []}
+    progress.setdefault("score_history", [])
     fixed_z = td.randn(64, args.latent, device=args.device)
     os.makedirs(f"{args.out}/samples", exist_ok=True)
     print(f"train_dcgan: {len(data.x_train)} digits at 16x16, loss {args.loss}, device {args.device}")
@@ -217,6 +229,11 @@ def main(argv=None):
         save_grid(images, 8, 8, f"{args.out}/samples/epoch_{epoch + 1:03d}.png", f"{args.loss}, epoch {epoch + 1}")
         bar.set_postfix(d=f"{np.mean(progress['d_loss'][-20:]):.3f}", g=f"{np.mean(progress['g_loss'][-20:]):.3f}")
         progress["epoch"] = epoch + 1
+        if args.score_every and (epoch + 1) % args.score_every == 0:
+            scores = score(classifier, generate(G_avg, args.samples, args.device), data.x_test, args.device)
+            progress["score_history"].append(dict(scores, epoch=epoch + 1))
+            bar.write(f"epoch {epoch + 1}: classifier score {scores['classifier_score']:.3f}, rarest class "
+                      f"{scores['min_class_fraction']:.1%}, Frechet distance {scores['frechet_distance']:.1f}")
         if (epoch + 1) % 10 == 0:
             common.save_checkpoint(args, models, optimizers, progress)
         if time.time() - start > 60 * args.max_minutes:
@@ -233,6 +250,7 @@ def main(argv=None):
     common.plot_curves(f"{args.out}/loss.png", {"discriminator": progress["d_loss"], "generator": progress["g_loss"]},
                        smooth=20, title=f"DCGAN losses ({args.loss})")
     metrics = common.write_metrics(args, dict(metrics, loss=args.loss, epochs=progress["epoch"],
+                                              score_history=progress["score_history"],
                                               train_seconds=train_seconds, seconds=time.time() - start))
     print(f"{args.loss}: classifier score {metrics['classifier_score']:.3f}, rarest class "
           f"{metrics['min_class_fraction']:.1%}, Frechet distance {metrics['frechet_distance']:.2f}, "

@@ -80,6 +80,14 @@ def test_train_dcgan_smoke(tmp_path, loss):
         assert (tmp_path / name).stat().st_size > 0
 
 
+def test_train_dcgan_scores_during_training(tmp_path):
+    run_example("train_dcgan.py", tmp_path, "--score-every", "1", "--no-refine")
+    history = json.loads((tmp_path / "metrics.json").read_text())["score_history"]
+    assert [h["epoch"] for h in history] == [1]  # --smoke trains one epoch
+    assert {"classifier_score", "min_class_fraction", "frechet_distance"} <= set(history[0])
+    assert sum(history[0]["class_histogram"]) == 50
+
+
 def test_char_lstm_smoke(tmp_path):
     run_example("char_lstm.py", tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())

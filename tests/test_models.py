@@ -2,6 +2,7 @@
 import numpy as np
 
 import tinydl as td
+from tinydl import nn
 from tinydl.models import VAE
 
 
@@ -85,3 +86,19 @@ def test_generator_drawing_at_8x8_outputs_its_drawing_upsampled():
     np.testing.assert_allclose(out, upsampled, rtol=1e-6, atol=1e-7)  # the same smooth subspace as the data
     with pytest.raises(ValueError, match="draw_at"):
         Generator(draw_at=4)
+
+
+def test_refining_generator_keeps_the_16x16_generators_depth():
+    """refine=True: 4x4 -> 8x8 with width channels -> a stride-1 3x3 layer to the 8x8 image."""
+    import pytest
+
+    from tinydl.models import Generator
+
+    g = Generator(latent_dim=8, width=4, draw_at=8, refine=True)
+    convs = [m for m in g.net if isinstance(m, nn.ConvTranspose2d)]
+    assert [tuple(c.weight.shape) for c in convs] == [(8, 8, 4, 4), (8, 4, 4, 4), (4, 1, 3, 3)]
+    assert convs[-1].stride == (1, 1) and convs[-1].padding == (1, 1)
+    z = td.randn(3, 8)
+    assert g.net(z.reshape(3, 8, 1, 1)).shape == (3, 1, 8, 8) and g(z).shape == (3, 1, 16, 16)
+    with pytest.raises(ValueError, match="refine=True needs draw_at=8"):
+        Generator(draw_at=16, refine=True)

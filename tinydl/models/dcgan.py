@@ -16,22 +16,31 @@ from .. import nn
 class Generator(nn.Module):
     """``draw_at=8`` draws an 8x8 image and upsamples it to 16x16 with a fixed bilinear
     interpolation: for data that are themselves upsampled 8x8 images (scikit-learn's digits),
-    the fakes then lie in the same smooth subspace as the real images."""
+    the fakes then lie in the same smooth subspace as the real images.
 
-    def __init__(self, latent_dim=32, width=64, draw_at=16):
+    ``refine=True`` (with ``draw_at=8``) keeps the depth of the 16x16 generator: 4x4 -> 8x8
+    with ``width`` channels, then a stride-1 3x3 transposed convolution down to one channel,
+    instead of going from 4x4 straight to the 8x8 image."""
+
+    def __init__(self, latent_dim=32, width=64, draw_at=16, refine=False):
         super().__init__()
         if draw_at not in (8, 16):
             raise ValueError(f"Generator: draw_at must be 8 or 16, got {draw_at!r}")
+        if refine and draw_at != 8:
+            raise ValueError(f"Generator: refine=True needs draw_at=8, got draw_at={draw_at}")
         self.latent_dim, self.draw_at = latent_dim, draw_at
         layers = [
             nn.ConvTranspose2d(latent_dim, 2 * width, 4, 1, 0, bias=False),  # (N, z, 1, 1) -> (N, 2w, 4, 4)
             nn.BatchNorm2d(2 * width),
             nn.ReLU(),
         ]
-        if draw_at == 16:
+        if draw_at == 16 or refine:
             layers += [nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False),  # -> (N, w, 8, 8)
-                       nn.BatchNorm2d(width), nn.ReLU(),
-                       nn.ConvTranspose2d(width, 1, 4, 2, 1)]  # -> (N, 1, 16, 16)
+                       nn.BatchNorm2d(width), nn.ReLU()]
+        if draw_at == 16:
+            layers += [nn.ConvTranspose2d(width, 1, 4, 2, 1)]  # -> (N, 1, 16, 16)
+        elif refine:
+            layers += [nn.ConvTranspose2d(width, 1, 3, 1, 1)]  # -> (N, 1, 8, 8)
         else:
             layers += [nn.ConvTranspose2d(2 * width, 1, 4, 2, 1)]  # -> (N, 1, 8, 8)
         self.net = nn.Sequential(*layers, nn.Tanh())
@@ -77,9 +86,9 @@ def dcgan_init(module):
 class DCGAN(nn.Module):
     """A generator and a discriminator together (one state dict, one checkpoint)."""
 
-    def __init__(self, latent_dim=32, width=64, norm="batch", draw_at=16):
+    def __init__(self, latent_dim=32, width=64, norm="batch", draw_at=16, refine=False):
         super().__init__()
-        self.generator = dcgan_init(Generator(latent_dim, width, draw_at))
+        self.generator = dcgan_init(Generator(latent_dim, width, draw_at, refine))
         self.discriminator = dcgan_init(Discriminator(width, norm))
 
 
