@@ -179,6 +179,27 @@ def test_weight_gradient_in_either_contraction_order(c_out, side):
     np.testing.assert_allclose(weight.grad.numpy(), expected.reshape(w.shape), rtol=1e-10, atol=1e-12)
 
 
+@given(s=conv_settings(), seed=st.integers(0, 2**16))
+def test_kernel_row_views_equal_the_stacked_matrix(s, seed):
+    """Columns multiplies kH views of its rows, or (few channels) one stacked im2col matrix:
+    the output and both gradients must not depend on which."""
+    from tinydl.functional import conv
+
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal(s["shape"]), rng.standard_normal(s["weight_shape"])
+    g = rng.standard_normal(F.conv2d(td.tensor(x), td.tensor(w), **conv_arguments(s)).shape)
+    results = []
+    for thin_block in (0, 10**9):  # every kernel row a view; one stacked matrix
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(conv, "THIN_BLOCK", thin_block)
+            xt, wt = leaf(x), leaf(w)
+            y = F.conv2d(xt, wt, **conv_arguments(s))
+            y.backward(td.tensor(g))
+            results.append((y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()))
+    for views, stacked in zip(*results):
+        np.testing.assert_allclose(views, stacked, rtol=1e-10, atol=1e-12)
+
+
 def test_conv2d_accepts_unbatched_input_and_same_padding():
     x, w = td.randn(3, 7, 6, dtype=td.float64), td.randn(4, 3, 3, 3, dtype=td.float64)
     y = F.conv2d(x, w, padding="same", dilation=2)

@@ -44,6 +44,9 @@ class Geometry:
     groups: int
 
 
+THIN_BLOCK = 16  # kernel-row blocks with fewer rows than this are stacked into one matrix
+
+
 class Columns:
     """im2col's matrix of x (N, C, H, W), stored as kW shifted copies of the image rows.
 
@@ -51,14 +54,18 @@ class Columns:
     (sH a + dH i, sW b + dW j).  ``rows`` (N, G, C/G, kW, sH, M, OW) holds, for every
     kernel column j, image row h = sH m + r at [..., j, r, m, b], already sampled along the
     width.  Kernel row i reads rows dH i + sH a for a = 0 .. OH - 1, that is phase r and
-    m = q .. q + OH - 1 with (q, r) = divmod(dH i, sH): one contiguous run, so ``block(i)``
-    is a view that BLAS reads in place.  The copy is kW times the image instead of
-    kH * kW times (docs/performance.md).
+    m = q .. q + OH - 1 with (q, r) = divmod(dH i, sH): one contiguous run, so
+    ``kernel_row(i)`` is a view that BLAS reads in place.  The copy is kW times the image
+    instead of kH * kW times (docs/performance.md).
+
+    With few input channels (C/G * kW < THIN_BLOCK, an RGB input layer) each view has too few
+    rows to keep BLAS busy, so the kH views are stacked into one matrix, the classic im2col
+    with its rows in (i, c, j) order; the copy is small there anyway.
     """
 
     def __init__(self, x, geo, out_hw):
         xp = backend.get_array_module(x)
-        (_, kw), (sh, sw), (ph, pw), (_, dw) = geo.kernel, geo.stride, geo.padding, geo.dilation
+        (kh, kw), (sh, sw), (ph, pw), (_, dw) = geo.kernel, geo.stride, geo.padding, geo.dilation
         n, c, h, _ = x.shape
         ow = out_hw[1]
         m = -(-(h + 2 * ph) // sh)  # image rows per stride phase
@@ -68,47 +75,59 @@ class Columns:
             padded, shape=(n, c, kw, sh, m, ow), strides=(s_n, s_c, s_w * dw, s_h, s_h * sh, s_w * sw))
         self.rows = xp.ascontiguousarray(view).reshape(n, geo.groups, c // geo.groups, kw, sh, m, ow)
         self.geo, self.out_hw = geo, out_hw
+        self.span, self.stacked = 1, None  # kernel rows per block
+        if c // geo.groups * kw < THIN_BLOCK and kh > 1:
+            self.span = kh
+            self.stacked = xp.concatenate([self.kernel_row(i) for i in range(kh)], axis=2)  # (N, G, K, P)
 
-    def block(self, i):
+    def kernel_row(self, i):
         """Kernel row i's part of the matrix: (N, G, C/G * kW, OH * OW), a view of ``rows``."""
         q, r = divmod(i * self.geo.dilation[0], self.geo.stride[0])
         n, g, c, kw = self.rows.shape[:4]
         oh, ow = self.out_hw
         return self.rows[:, :, :, :, r, q : q + oh, :].reshape(n, g, c * kw, oh * ow)
 
+    def blocks(self):
+        """(i, block): the matrix for kernel rows i .. i + span - 1, (N, G, span * C/G * kW, P)."""
+        if self.stacked is not None:
+            return [(0, self.stacked)]
+        return [(i, self.kernel_row(i)) for i in range(self.geo.kernel[0])]
+
     def multiply(self, w):
-        """W (C_out, C/G, kH, kW) times the matrix: sum over i of W_i @ block_i -> (N, G, C_out/G, P)."""
+        """W (C_out, C/G, kH, kW) times the matrix: sum over blocks of W_i @ block_i -> (N, G, C_out/G, P)."""
         y = None
-        for i in range(self.geo.kernel[0]):  # kH products, each over C/G * kW rows
-            product = _kernel_row(w, i, self.geo.groups) @ self.block(i)
+        for i, block in self.blocks():  # kH products over C/G * kW rows each, or one over all K
+            product = _kernel_rows(w, i, self.span, self.geo.groups) @ block
             y = product if y is None else y.__iadd__(product)
         return y
 
     def contract(self, g, weight_shape):
-        """dW[o, c, i, j] = sum over n, p of g[n, o, p] * block_i[n, (c, j), p], for g (N, C_out, OH, OW)."""
+        """dW[o, c, i, j] = sum over n, p of g[n, o, p] * (the matrix)[n, (i, c, j), p], for g (N, C_out, OH, OW)."""
         xp = backend.get_array_module(g)
         g = _grouped(g, self.geo.groups)  # (N, G, C_out/G, P)
         n, groups, c_out, p = g.shape
-        kh, kw = self.geo.kernel
+        kw = self.geo.kernel[1]
         # with more filters than output pixels (a discriminator's 4x4 layers) the per-image
         # products would outweigh the matrix itself: contract images and pixels in one product
         fold = c_out > p
         if fold:
             g = g.transpose(1, 2, 0, 3).reshape(groups, c_out, n * p)  # (G, C_out/G, N * P), a small copy
-        dw = xp.empty((groups, c_out, weight_shape[1], kh, kw), dtype=g.dtype)
-        for i in range(kh):
-            block = self.block(i)  # (N, G, C/G * kW, P)
+        dw = xp.empty((groups, c_out, weight_shape[1], *self.geo.kernel), dtype=g.dtype)
+        for i, block in self.blocks():  # block: (N, G, span * C/G * kW, P)
             if fold:
-                dw_i = g @ block.transpose(1, 0, 3, 2).reshape(groups, n * p, -1)  # (G, C_out/G, C/G * kW)
+                dw_i = g @ block.transpose(1, 0, 3, 2).reshape(groups, n * p, -1)  # (G, C_out/G, span C/G kW)
             else:  # one product per image, then a sum over images
                 dw_i = (g @ block.transpose(0, 1, 3, 2)).sum(axis=0)
-            dw[:, :, :, i, :] = dw_i.reshape(groups, c_out, -1, kw)
+            dw_i = dw_i.reshape(groups, c_out, self.span, -1, kw).transpose(0, 1, 3, 2, 4)
+            dw[:, :, :, i : i + self.span, :] = dw_i
         return dw.reshape(weight_shape)
 
 
-def _kernel_row(w, i, groups):
-    """Kernel row i of W (C_out, C/G, kH, kW) as a matrix (G, C_out/G, C/G * kW)."""
-    return w[:, :, i, :].reshape(groups, w.shape[0] // groups, -1)
+def _kernel_rows(w, i, span, groups):
+    """Kernel rows i .. i + span - 1 of W (C_out, C/G, kH, kW) as a matrix (G, C_out/G, span * C/G * kW),
+    its columns in the order (kernel row, channel, kernel column) of ``Columns.blocks``."""
+    rows = w[:, :, i : i + span, :].transpose(0, 2, 1, 3)  # (C_out, span, C/G, kW)
+    return rows.reshape(groups, w.shape[0] // groups, -1)
 
 
 def col2im(cols, geo, image_shape, out_hw):
