@@ -1,11 +1,16 @@
-"""Timing helpers shared by the benchmarks: medians of repeated runs, NumPy's matmul limit."""
+"""Timing helpers shared by the benchmarks: medians of repeated runs, the matmul reference."""
 import time
 
 import numpy as np
 
 
 def median_seconds(fn, repeats=7, warmup=2, sync=None):
-    """Median wall time of ``fn()`` over ``repeats`` runs, after ``warmup`` untimed runs."""
+    """Median wall time of ``fn()`` over ``repeats`` runs, after ``warmup`` untimed runs.
+
+    The warmup also lets the worker threads of whatever ran before settle: after a call,
+    OpenBLAS's and PyTorch's OpenMP threads keep spinning for a while, and on 2 cores they
+    slow whoever runs next.  (Alternating single calls of tinydl, PyTorch and the matmul was
+    tried and measured each one at up to half speed for that reason.)"""
     for _ in range(warmup):
         fn()
     if sync is not None:
@@ -20,22 +25,19 @@ def median_seconds(fn, repeats=7, warmup=2, sync=None):
     return float(np.median(times))
 
 
-def numpy_matmul_gflops(n=1024, dtype=np.float32):
-    """NumPy's own float32 matrix-product throughput on this machine: the ceiling a
-    GEMM-based convolution can approach (2 n^3 flops per n x n product)."""
+def matmul_step(device="cpu", n=None):
+    """An n x n float32 product (n = 1024 with NumPy, 4096 with CuPy/cuBLAS), its sync and flops:
+    the ceiling a GEMM-based convolution can approach (2 n^3 flops)."""
+    if device == "cuda":
+        import cupy as cp
+
+        n = n or 4096
+        a = cp.random.standard_normal((n, n), dtype=cp.float32)
+        return (lambda: a @ a), cp.cuda.Device().synchronize, 2 * n**3
+    n = n or 1024
     rng = np.random.default_rng(0)
-    a, b = rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, n)).astype(dtype)
-    seconds = median_seconds(lambda: a @ b, repeats=9)
-    return 2 * n**3 / seconds / 1e9
-
-
-def gpu_matmul_gflops(n=4096):
-    """CuPy's float32 matrix-product throughput (cuBLAS): the GPU's ceiling for a GEMM-based convolution."""
-    import cupy as cp
-
-    a = cp.random.standard_normal((n, n), dtype=cp.float32)
-    seconds = median_seconds(lambda: a @ a, repeats=9, sync=cp.cuda.Device().synchronize)
-    return 2 * n**3 / seconds / 1e9
+    a, b = rng.standard_normal((n, n)).astype(np.float32), rng.standard_normal((n, n)).astype(np.float32)
+    return (lambda: a @ b), None, 2 * n**3
 
 
 def sync_for(lib, device, torch=None):

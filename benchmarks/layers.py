@@ -5,8 +5,9 @@
 For each convolution the achieved GFLOP/s counts the multiply-adds of the
 forward (2 N C_out OH OW C_in/groups kH kW) and of the two backward products
 (dx and dW, the same count each): 3x the forward.  "of matmul" is that rate
-divided by NumPy's float32 matmul throughput measured in the same run (on the
-GPU: CuPy's, that is cuBLAS's, and PyTorch runs on CUDA when it can).
+divided by NumPy's float32 matmul throughput (1024^3), timed right after that
+convolution in the same run (on the GPU: CuPy's, that is cuBLAS's, 4096^3, and
+PyTorch runs on CUDA when it can).
 """
 import platform
 
@@ -16,8 +17,8 @@ import tinydl as td
 import tinydl.functional as F
 
 from .common import (
-    command_line, gpu_matmul_gflops, median_seconds, numpy_matmul_gflops, sync_for, torch_cells, torch_device,
-    torch_header, try_import_torch,
+    command_line, matmul_step, median_seconds, sync_for, torch_cells, torch_device, torch_header,
+    try_import_torch,
 )
 
 
@@ -105,32 +106,38 @@ def cases():
 
 
 def run(quick=False, device="cpu"):
+    """Per op: tinydl, then PyTorch (when installed), then, for a convolution, the matmul
+    reference, one right after the other: the machine's speed drifts from minute to minute,
+    so each convolution is divided by the matmul rate measured next to it."""
     repeats = 3 if quick else 7
     torch = try_import_torch()
     t_device = torch_device(torch, device) if torch is not None else None
-    limit = gpu_matmul_gflops() if device == "cuda" else numpy_matmul_gflops()
+    matmul, matmul_sync, matmul_flops = matmul_step(device)
     rows = []
     for name, build in cases():
         step, flops = build("tinydl", device)
         seconds = median_seconds(step, repeats=repeats, sync=sync_for("tinydl", device))
         row = {"op": name, "tinydl_ms": seconds * 1e3}
-        if flops:
-            row["gflops"] = flops / seconds / 1e9
-            row["of_matmul"] = row["gflops"] / limit
         if t_device is not None:
             t_step, _ = build("torch", t_device, torch)
             t_seconds = median_seconds(t_step, repeats=repeats, sync=sync_for("torch", device, torch))
             row["torch_ms"] = t_seconds * 1e3
             row["ratio"] = seconds / t_seconds
+        if flops:
+            row["gflops"] = flops / seconds / 1e9
+            row["matmul_gflops"] = matmul_flops / median_seconds(matmul, repeats=repeats, warmup=3, sync=matmul_sync) / 1e9
+            row["of_matmul"] = row["gflops"] / row["matmul_gflops"]
         rows.append(row)
-    return {"device": device, "matmul_gflops": limit, "rows": rows,
+    rates = [r["matmul_gflops"] for r in rows if "matmul_gflops" in r]
+    return {"device": device, "matmul_gflops": float(np.median(rates)), "rows": rows,
             "machine": platform.processor() or platform.machine(), "numpy": np.__version__,
             "torch": getattr(torch, "__version__", None) if t_device is not None else None}
 
 
 def print_table(result):
     source = "CuPy (cuBLAS) float32 matmul (4096^3)" if result["device"] == "cuda" else "NumPy float32 matmul (1024^3)"
-    print(f"{source}: {result['matmul_gflops']:.1f} GFLOP/s")
+    print(f"{source}: {result['matmul_gflops']:.1f} GFLOP/s (median; each conv is divided by the rate "
+          "measured right after it)")
     header = f"{'op (float32, forward + backward)':48s} {'tinydl ms':>10s} {'GFLOP/s':>8s} {'of matmul':>9s}"
     print(header + torch_header(result))
     for r in result["rows"]:
