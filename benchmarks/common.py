@@ -4,13 +4,15 @@ import time
 import numpy as np
 
 
-def median_seconds(fn, repeats=7, warmup=2, sync=None):
-    """Median wall time of ``fn()`` over ``repeats`` runs, after ``warmup`` untimed runs.
+def median_seconds(fn, repeats=7, warmup=2, sync=None, settle=0.3):
+    """Median wall time of ``fn()`` over ``repeats`` runs, after ``settle`` seconds of sleep and
+    ``warmup`` untimed runs.
 
-    The warmup also lets the worker threads of whatever ran before settle: after a call,
-    OpenBLAS's and PyTorch's OpenMP threads keep spinning for a while, and on 2 cores they
-    slow whoever runs next.  (Alternating single calls of tinydl, PyTorch and the matmul was
-    tried and measured each one at up to half speed for that reason.)"""
+    The sleep is for fairness between libraries: after a call, OpenBLAS's worker threads
+    (NumPy, so tinydl) and PyTorch's OpenMP threads keep spinning for a while, and on 2 cores
+    they slow whoever runs next.  Measured: PyTorch's dilated convolution took 6.5 ms right
+    after NumPy matmuls and 2.4 ms half a second later."""
+    time.sleep(settle)
     for _ in range(warmup):
         fn()
     if sync is not None:

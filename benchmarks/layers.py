@@ -125,7 +125,8 @@ def run(quick=False, device="cpu"):
             row["ratio"] = seconds / t_seconds
         if flops:
             row["gflops"] = flops / seconds / 1e9
-            row["matmul_gflops"] = matmul_flops / median_seconds(matmul, repeats=repeats, warmup=3, sync=matmul_sync) / 1e9
+            matmul_seconds = median_seconds(matmul, repeats=repeats, sync=matmul_sync)
+            row["matmul_gflops"] = matmul_flops / matmul_seconds / 1e9
             row["of_matmul"] = row["gflops"] / row["matmul_gflops"]
         rows.append(row)
     rates = [r["matmul_gflops"] for r in rows if "matmul_gflops" in r]

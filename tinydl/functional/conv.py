@@ -161,9 +161,10 @@ def _as_convolution(geo, in_hw, image_hw, in_channels, out_channels):
     """With stride 1, C_W^T is itself a convolution: padding d (k - 1) - p, the kernel flipped
     and its channel axes swapped (docs/convolution.md, section 4). That geometry, or None
     when the shortcut does not apply (stride > 1, padding above d (k - 1), output_padding)
-    or does not pay: its im2col copies in_channels * kH * kW values per pixel, where
-    col2im adds out_channels * kH * kW, so it is taken only when in_channels <= out_channels."""
-    if geo.stride != (1, 1) or in_channels > out_channels:
+    or does not pay: its Columns copies in_channels * kW values per pixel, where col2im
+    writes and adds out_channels * kH * kW, so it is taken when in_channels <= out_channels * kH.
+    (For 3 -> 16 channels, in_channels 16 > 3 * 3: col2im is faster; for 16 -> 32, 32 <= 16 * 3.)"""
+    if geo.stride != (1, 1) or in_channels > out_channels * geo.kernel[0]:
         return None
     padding = tuple(d * (k - 1) - p for k, p, d in zip(geo.kernel, geo.padding, geo.dilation))
     sizes = tuple(size + 2 * q - d * (k - 1) for size, q, k, d in zip(in_hw, padding, geo.kernel, geo.dilation))
