@@ -16,12 +16,14 @@ image and group, one row per weight of a filter (K = C/G * kH * kW) and one
 column per output pixel (P = OH * OW).  ``Columns`` holds it without copying
 each pixel kH * kW times: the rows for kernel row i are those for kernel row 0
 moved down by i * dilation_h image rows, so only the kW shifts along the width
-are copied, and kernel row i's block of the matrix, (N, G, C/G * kW, P), is a
-view that starts further down.  Products become sums over the kH kernel rows:
+are copied, and kernel row i's block of the matrix, (G, C/G * kW, N * P), is a
+view that starts further down.  Its columns hold all N images side by side
+(N * P of them), so products become sums over the kH kernel rows of one large
+product each:
 
-    y  = sum over i of  W_i (G, C_out/G, C/G * kW) @ block_i        forward, already NCHW
-    dW_i = sum over n of  g (N, G, C_out/G, P) @ block_i^T          weight gradient, per kernel row
-    cols_x = W^T (G, K, C_out/G) @ g, then col2im                   transposed convolution
+    y  = sum over i of  W_i (G, C_out/G, C/G * kW) @ block_i (G, C/G * kW, N P)   forward
+    dW_i = g (G, C_out/G, N P) @ block_i^T                                        weight gradient
+    cols_x = W^T (G, K, C_out/G) @ g (N, G, C_out/G, P), then col2im               transposed convolution
 
 ``col2im`` is the adjoint of im2col: it adds every column back into the image
 positions it was read from, one kernel offset (i, j) at a time.
@@ -50,13 +52,15 @@ THIN_BLOCK = 16  # kernel-row blocks with fewer rows than this are stacked into 
 class Columns:
     """im2col's matrix of x (N, C, H, W), stored as kW shifted copies of the image rows.
 
-    Output pixel (a, b) reads, for kernel offset (i, j), the padded pixel
-    (sH a + dH i, sW b + dW j).  ``rows`` (N, G, C/G, kW, sH, M, OW) holds, for every
-    kernel column j, image row h = sH m + r at [..., j, r, m, b], already sampled along the
-    width.  Kernel row i reads rows dH i + sH a for a = 0 .. OH - 1, that is phase r and
-    m = q .. q + OH - 1 with (q, r) = divmod(dH i, sH): one contiguous run, so
-    ``kernel_row(i)`` is a view that BLAS reads in place.  The copy is kW times the image
-    instead of kH * kW times (docs/performance.md).
+    Output pixel (a, b) of image n reads, for kernel offset (i, j), the padded pixel
+    (sH a + dH i, sW b + dW j).  ``rows`` (G, C/G, kW, sH, M, N, OW) holds, for every
+    kernel column j, image row h = sH m + r of every image at [..., j, r, m, n, b], already
+    sampled along the width.  Kernel row i reads rows dH i + sH a for a = 0 .. OH - 1, that
+    is phase r and m = q .. q + OH - 1 with (q, r) = divmod(dH i, sH): one contiguous run,
+    so ``kernel_row(i)`` is a (G, C/G * kW, OH * N * OW) view that BLAS reads in place.  The
+    copy is kW times the image instead of kH * kW times, and the images sit side by side in
+    the columns, so each product is one large matrix product, not N small ones
+    (docs/performance.md).  Columns are ordered (a, n, b): output row, image, output column.
 
     With few input channels (C/G * kW < THIN_BLOCK, an RGB input layer) each view has too few
     rows to keep BLAS busy, so the kH views are stacked into one matrix, the classic im2col
@@ -71,55 +75,48 @@ class Columns:
         m = -(-(h + 2 * ph) // sh)  # image rows per stride phase
         padded = xp.pad(x, ((0, 0), (0, 0), (ph, ph + m * sh - h - 2 * ph), (pw, pw)))  # (N, C, sH M, Wp)
         s_n, s_c, s_h, s_w = padded.strides
-        view = xp.lib.stride_tricks.as_strided(  # (N, C, kW, sH, M, OW), no copy yet
-            padded, shape=(n, c, kw, sh, m, ow), strides=(s_n, s_c, s_w * dw, s_h, s_h * sh, s_w * sw))
-        self.rows = xp.ascontiguousarray(view).reshape(n, geo.groups, c // geo.groups, kw, sh, m, ow)
-        self.geo, self.out_hw = geo, out_hw
+        view = xp.lib.stride_tricks.as_strided(  # (C, kW, sH, M, N, OW), no copy yet
+            padded, shape=(c, kw, sh, m, n, ow), strides=(s_c, s_w * dw, s_h, s_h * sh, s_n, s_w * sw))
+        self.rows = xp.ascontiguousarray(view).reshape(geo.groups, c // geo.groups, kw, sh, m, n, ow)
+        self.geo, self.n, self.out_hw = geo, n, out_hw
         self.span, self.stacked = 1, None  # kernel rows per block
         if c // geo.groups * kw < THIN_BLOCK and kh > 1:
             self.span = kh
-            self.stacked = xp.concatenate([self.kernel_row(i) for i in range(kh)], axis=2)  # (N, G, K, P)
+            self.stacked = xp.concatenate([self.kernel_row(i) for i in range(kh)], axis=1)  # (G, K, OH N OW)
 
     def kernel_row(self, i):
-        """Kernel row i's part of the matrix: (N, G, C/G * kW, OH * OW), a view of ``rows``."""
+        """Kernel row i's part of the matrix: (G, C/G * kW, OH * N * OW), a view of ``rows``."""
         q, r = divmod(i * self.geo.dilation[0], self.geo.stride[0])
-        n, g, c, kw = self.rows.shape[:4]
-        oh, ow = self.out_hw
-        return self.rows[:, :, :, :, r, q : q + oh, :].reshape(n, g, c * kw, oh * ow)
+        g, c, kw = self.rows.shape[:3]
+        return self.rows[:, :, :, r, q : q + self.out_hw[0]].reshape(g, c * kw, -1)
 
     def blocks(self):
-        """(i, block): the matrix for kernel rows i .. i + span - 1, (N, G, span * C/G * kW, P)."""
+        """(i, block): the matrix for kernel rows i .. i + span - 1, (G, span * C/G * kW, OH * N * OW)."""
         if self.stacked is not None:
             return [(0, self.stacked)]
         return [(i, self.kernel_row(i)) for i in range(self.geo.kernel[0])]
 
     def multiply(self, w):
-        """W (C_out, C/G, kH, kW) times the matrix: sum over blocks of W_i @ block_i -> (N, G, C_out/G, P)."""
+        """W (C_out, C/G, kH, kW) times the matrix -> y (N, C_out, OH, OW)."""
         y = None
         for i, block in self.blocks():  # kH products over C/G * kW rows each, or one over all K
-            product = _kernel_rows(w, i, self.span, self.geo.groups) @ block
+            product = _kernel_rows(w, i, self.span, self.geo.groups) @ block  # (G, C_out/G, OH N OW)
             y = product if y is None else y.__iadd__(product)
-        return y
+        oh, ow = self.out_hw
+        y = y.reshape(w.shape[0], oh, self.n, ow)  # G * C_out/G = C_out
+        return backend.get_array_module(y).ascontiguousarray(y.transpose(2, 0, 1, 3))  # to NCHW, a copy
 
     def contract(self, g, weight_shape):
-        """dW[o, c, i, j] = sum over n, p of g[n, o, p] * (the matrix)[n, (i, c, j), p], for g (N, C_out, OH, OW)."""
+        """dW[o, c, i, j] = sum over n, a, b of g[n, o, a, b] * (the matrix)[(i, c, j), (a, n, b)]."""
         xp = backend.get_array_module(g)
-        g = _grouped(g, self.geo.groups)  # (N, G, C_out/G, P)
-        n, groups, c_out, p = g.shape
+        groups = self.geo.groups
         kw = self.geo.kernel[1]
-        # with more filters than output pixels (a discriminator's 4x4 layers) the per-image
-        # products would outweigh the matrix itself: contract images and pixels in one product
-        fold = c_out > p
-        if fold:
-            g = g.transpose(1, 2, 0, 3).reshape(groups, c_out, n * p)  # (G, C_out/G, N * P), a small copy
+        c_out = weight_shape[0] // groups
+        g = g.transpose(1, 2, 0, 3).reshape(groups, c_out, -1)  # (G, C_out/G, OH N OW), a copy
         dw = xp.empty((groups, c_out, weight_shape[1], *self.geo.kernel), dtype=g.dtype)
-        for i, block in self.blocks():  # block: (N, G, span * C/G * kW, P)
-            if fold:
-                dw_i = g @ block.transpose(1, 0, 3, 2).reshape(groups, n * p, -1)  # (G, C_out/G, span C/G kW)
-            else:  # one product per image, then a sum over images
-                dw_i = (g @ block.transpose(0, 1, 3, 2)).sum(axis=0)
-            dw_i = dw_i.reshape(groups, c_out, self.span, -1, kw).transpose(0, 1, 3, 2, 4)
-            dw[:, :, :, i : i + self.span, :] = dw_i
+        for i, block in self.blocks():  # one product per block sums over images and pixels at once
+            dw_i = g @ block.transpose(0, 2, 1)  # (G, C_out/G, span * C/G * kW)
+            dw[:, :, :, i : i + self.span, :] = dw_i.reshape(groups, c_out, self.span, -1, kw).transpose(0, 1, 3, 2, 4)
         return dw.reshape(weight_shape)
 
 
@@ -192,8 +189,7 @@ class Convolution(Function):
         cols = self.cols if self.cols is not None else Columns(x, self.geo, self.out_hw)
         # the weight gradient needs the same matrix: keep it (only then) instead of rebuilding it
         self.cols = cols if self.needs_input_grad[1] else None
-        y = cols.multiply(w)  # (N, G, C_out/G, P)
-        return y.reshape(x.shape[0], w.shape[0], *self.out_hw)
+        return cols.multiply(w)  # (N, C_out, OH, OW)
 
     def backward(self, gy):
         x, w = self.inputs
@@ -215,8 +211,7 @@ class TransposedConvolution(Function):
         g = self.geo.groups
         as_convolution = _as_convolution(self.geo, y.shape[2:], self.image_hw, y.shape[1], w.shape[1] * g)
         if as_convolution is not None:  # stride 1: an ordinary convolution, no col2im (docs/convolution.md, 4)
-            x = Columns(y, as_convolution, self.image_hw).multiply(_flipped(w, g))  # (N, G, C/G, H * W)
-            return x.reshape(y.shape[0], w.shape[1] * g, *self.image_hw)
+            return Columns(y, as_convolution, self.image_hw).multiply(_flipped(w, g))  # (N, C, H, W)
         cols = _weight_matrix(w, g).transpose(0, 2, 1) @ _grouped(y, g)  # (G, K, C_out/G) @ (N, G, C_out/G, P)
         image_shape = (y.shape[0], w.shape[1] * g, *self.image_hw)
         return col2im(cols, self.geo, image_shape, y.shape[2:])
