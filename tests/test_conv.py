@@ -164,10 +164,10 @@ def test_stride_one_shortcut_equals_the_col2im_path(s, seed):
     np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("c_out, side", [(6, 5), (10, 3)])  # per image (C_out/G <= P), and one product over N * P
-def test_weight_gradient_in_either_contraction_order(c_out, side):
-    """ConvolutionWeightGrad contracts images inside or after the product, by shape; both must
-    give sum over n, p of g[n, o, p] * window[n, k, p], per group."""
+@pytest.mark.parametrize("c_out, side", [(6, 5), (10, 3)])  # more output pixels than filters, and fewer
+def test_weight_gradient_sums_over_images_and_pixels_per_group(c_out, side):
+    """ConvolutionWeightGrad's one product per kernel row must give
+    sum over n, p of g[n, o, p] * window[n, k, p], per group."""
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((3, 4, side, side)), rng.standard_normal((c_out, 2, 3, 3))
     g = rng.standard_normal((3, c_out, side - 2, side - 2))
