@@ -603,7 +603,7 @@ def test_one_p_shared_by_a_batch_of_v():
     from tinydl.functional.attention import attention_and_weights
 
     rng = np.random.default_rng(0)
-    q, k, v = leaf(rng.standard_normal((1, 1, 1))), leaf(rng.standard_normal((1, 2, 1))), leaf(rng.standard_normal((2, 2, 1)))
+    q, k, v = (leaf(rng.standard_normal(shape)) for shape in [(1, 1, 1), (1, 2, 1), (2, 2, 1)])
     assert td.gradgradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v), [q, k, v])
 
     c = td.tensor(rng.standard_normal((1, 1, 2)))
