@@ -12,3 +12,10 @@ def test_median_seconds_warms_up_then_times_each_run_with_its_sync():
 def test_matmul_reference_counts_two_n_cubed_flops():
     fn, sync, flops = matmul_step("cpu", n=8)
     assert fn().shape == (8, 8) and sync is None and flops == 2 * 8**3
+
+
+def test_overhead_chain_times_forward_and_backward_per_op():
+    from benchmarks.overhead import chain_seconds
+
+    forward, backward = chain_seconds("tinydl", 10)
+    assert 0 < forward < 0.01 and 0 < backward < 0.01  # seconds per op of a 10-op chain
