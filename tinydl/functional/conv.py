@@ -115,8 +115,8 @@ class Columns:
         g = g.transpose(1, 2, 0, 3).reshape(groups, c_out, -1)  # (G, C_out/G, OH N OW), a copy
         dw = xp.empty((groups, c_out, weight_shape[1], *self.geo.kernel), dtype=g.dtype)
         for i, block in self.blocks():  # one product per block sums over images and pixels at once
-            dw_i = g @ block.transpose(0, 2, 1)  # (G, C_out/G, span * C/G * kW)
-            dw[:, :, :, i : i + self.span, :] = dw_i.reshape(groups, c_out, self.span, -1, kw).transpose(0, 1, 3, 2, 4)
+            dw_i = (g @ block.transpose(0, 2, 1)).reshape(groups, c_out, self.span, -1, kw)  # (.., span, C/G, kW)
+            dw[:, :, :, i : i + self.span, :] = dw_i.transpose(0, 1, 3, 2, 4)
         return dw.reshape(weight_shape)
 
 
