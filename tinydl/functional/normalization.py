@@ -31,9 +31,9 @@ class Normalize(Function):
 
     Backward (docs/normalization.md, "The backward"), m = number of elements per group:
 
-        g_x = (m * g - sum(g) - xhat * sum(g * xhat)) / (m * sigma)
+        g_x = (g - mean(g) - xhat * mean(g * xhat)) / sigma
 
-    where g is the gradient w.r.t. xhat and the sums run over ``axes``.  It is
+    where g is the gradient w.r.t. xhat and the means run over ``axes`` (m elements each).  It is
     written with Tensor ops, so it can itself be differentiated (double backward).
     """
 
@@ -42,7 +42,6 @@ class Normalize(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        self.count = math.prod(x.shape[a] for a in self.axes)  # m
         self.mean = x.mean(axis=self.axes, keepdims=True)  # kept shape, e.g. (1, C, 1, 1) for batch norm
         self.var = x.var(axis=self.axes, keepdims=True)  # biased: divides by m
         self.sigma = xp.sqrt(self.var + self.eps)
@@ -50,11 +49,10 @@ class Normalize(Function):
 
     def backward(self, g):
         xhat = self.outputs[0]
-        m, axes = self.count, self.axes
         sigma = self._sigma_tensor()
-        sum_g = g.sum(axes, keepdim=True)  # kept shape, like sigma
-        sum_g_xhat = (g * xhat).sum(axes, keepdim=True)
-        return (m * g - sum_g - xhat * sum_g_xhat) / (m * sigma)
+        mean_g = g.mean(self.axes, keepdim=True)  # kept shape, like sigma
+        mean_g_xhat = (g * xhat).mean(self.axes, keepdim=True)
+        return (g - mean_g - xhat * mean_g_xhat) / sigma
 
     def _sigma_tensor(self):
         """sigma as a Tensor for backward.
