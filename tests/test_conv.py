@@ -164,7 +164,7 @@ def test_stride_one_shortcut_equals_the_col2im_path(s, seed):
     np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("c_out, side", [(6, 5), (10, 3)])  # more output pixels than filters, and fewer
+@pytest.mark.parametrize("c_out, side", [(6, 5), (10, 3)])  # more output pixels than filters per group, and fewer
 def test_weight_gradient_sums_over_images_and_pixels_per_group(c_out, side):
     """ConvolutionWeightGrad's one product per kernel row must give
     sum over n, p of g[n, o, p] * window[n, k, p], per group."""
