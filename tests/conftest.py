@@ -4,6 +4,7 @@ Profiles: "ci" is deterministic and short (loaded when the CI environment
 variable is set), "dev" explores more examples.  HYPOTHESIS_PROFILE=name
 picks one explicitly, e.g. ``HYPOTHESIS_PROFILE=ci python -m pytest tests``.
 """
+import contextlib
 import os
 import sys
 
@@ -30,3 +31,18 @@ def device(request):
     if request.param == "cuda" and not td.cuda.is_available():
         pytest.skip("no GPU: td.cuda.is_available() is False")
     return request.param
+
+
+@pytest.fixture(scope="session", params=["fast", "reference"])
+def kernels(request):
+    """A test that takes ``kernels`` runs twice: on the ops' fast versions and on their plain
+    (reference) versions.  The mode is switched around the test's call only, by the hook below
+    (a session-scoped fixture cannot hold a mode: other tests run between its setup and teardown)."""
+    return request.param
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    mode = item.callspec.params.get("kernels") if hasattr(item, "callspec") else None
+    with td.use_reference_kernels(mode == "reference") if mode else contextlib.nullcontext():
+        yield
