@@ -182,12 +182,16 @@ class LSTM(_Recurrence):
         c_t = f * c_{t-1} + i * g
         h_t = o * tanh(c_t)
 
-    BPTT (docs/recurrent.md, "BPTT for the LSTM"), carrying dh = dL/dh_t and dc = dL/dc_t:
+    BPTT (docs/recurrent.md, "BPTT for the LSTM"), carrying dh = dL/dh_t and dc = dL/dc_t,
+    one line of ``bptt``'s loop each:
         dh  += gy_t
         dc  += dh * o * (1 - tanh(c_t)^2)
-        da_i = dc * g * i (1 - i)        da_f = dc * c_{t-1} * f (1 - f)
-        da_g = dc * i * (1 - g^2)        da_o = dh * tanh(c_t) * o (1 - o)
-        dc   = dc * f                    dh   = da_t @ W_hh
+        da_i = dc * g * i (1 - i)
+        da_f = dc * c_{t-1} * f (1 - f)
+        da_g = dc * i * (1 - g^2)
+        da_o = dh * tanh(c_t) * o (1 - o)
+        dc   = dc * f                    (to c_{t-1})
+        dh   = da_t @ W_hh               (to h_{t-1})
     """
 
     name = "lstm"
@@ -217,26 +221,20 @@ class LSTM(_Recurrence):
         xp = backend.get_array_module(gy)
         _, _, _, w_ih, w_hh, _, _ = (t.data for t in self.inputs)
         hs, cs, gates, tanh_c = self.hs, self.cs, self.gates, self.tanh_c
-        steps, n, hidden = gy.shape
-        i, f, g, o = (gates[..., k * hidden:(k + 1) * hidden] for k in range(4))  # views (T, N, H)
-        # The local derivatives do not depend on the carried gradients: compute them for all
-        # T steps at once, so that the loop below only chains (a few ops per step, not twenty).
-        to_c = o * (1 - tanh_c * tanh_c)  # dh_t/dc_t                                (T, N, H)
-        local = xp.empty((steps, n, 4, hidden), dtype=gates.dtype)  # gate k's factor       (T, N, 4, H)
-        local[:, :, 0] = g * i * (1 - i)  # da_i/dc; sigmoid' = s (1 - s)
-        local[:, :, 1] = cs[:-1] * f * (1 - f)  # da_f/dc; cs[:-1] = c_{t-1}
-        local[:, :, 2] = i * (1 - g * g)  # da_g/dc; tanh' = 1 - tanh^2
-        local[:, :, 3] = tanh_c * o * (1 - o)  # da_o/dh
-        da = xp.empty((steps, n, 4, hidden), dtype=gates.dtype)  # dL/da_t for every step and gate
+        hidden = gy.shape[2]
+        da = xp.empty_like(gates)  # (T, N, 4H): dL/da_t for every step, columns i | f | g | o
         dh, dc = gh_n.copy(), gc_n.copy()  # dL/dh_t, dL/dc_t, carried back from step t + 1
-        for t in reversed(range(steps)):
+        for t in reversed(range(gy.shape[0])):
+            i, f, g, o = (gates[t, :, k * hidden:(k + 1) * hidden] for k in range(4))  # views (N, H)
+            da_i, da_f, da_g, da_o = (da[t, :, k * hidden:(k + 1) * hidden] for k in range(4))  # views to fill
             dh += gy[t]  # h_t is the output y_t and feeds step t + 1
-            dc += dh * to_c[t]  # c_t feeds h_t and c_{t+1}
-            xp.multiply(dc[:, None, :], local[t, :, :3], out=da[t, :, :3])  # da_i, da_f, da_g
-            xp.multiply(dh, local[t, :, 3], out=da[t, :, 3])  # da_o
-            dc *= f[t]  # to c_{t-1}
-            dh = da[t].reshape(n, 4 * hidden) @ w_hh  # to h_{t-1}: (N, 4H) @ (4H, H)
-        da = da.reshape(steps, n, 4 * hidden)
+            dc += dh * o * (1 - tanh_c[t] * tanh_c[t])  # c_t feeds h_t = o tanh(c_t) and c_{t+1}
+            da_i[...] = dc * g * i * (1 - i)  # sigmoid' = s (1 - s)
+            da_f[...] = dc * cs[t] * f * (1 - f)  # cs[t] = c_{t-1}
+            da_g[...] = dc * i * (1 - g * g)  # tanh' = 1 - tanh^2
+            da_o[...] = dh * tanh_c[t] * o * (1 - o)
+            dc = dc * f  # to c_{t-1}
+            dh = da[t] @ w_hh  # to h_{t-1}: (N, 4H) @ (4H, H)
         dx, dw_ih, dw_hh, db_ih, db_hh = _weight_grads(self.wants(), da, da, self.x_rows, hs, w_ih)
         return dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh
 
