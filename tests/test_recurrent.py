@@ -130,7 +130,7 @@ def as_fn(op, t):
 
 # ---- values and first derivatives ---------------------------------------------------
 @given(problem=problems())
-def test_ops_match_the_reference_equations(device, problem):
+def test_ops_match_the_reference_equations(device, kernels, problem):
     op, a = problem
     t = leaves(op, a, device)
     outputs = call(op, *t.values())
@@ -142,14 +142,14 @@ def test_ops_match_the_reference_equations(device, problem):
 
 
 @given(problem=problems())
-def test_ops_gradcheck_wrt_every_input(device, problem):
+def test_ops_gradcheck_wrt_every_input(device, kernels, problem):
     op, a = problem
     fn, inputs = as_fn(op, leaves(op, a, device))
     assert td.gradcheck(fn, inputs)
 
 
 @pytest.mark.parametrize("op", sorted(GATES))
-def test_long_sequences_gradcheck(device, op):
+def test_long_sequences_gradcheck(device, kernels, op):
     """T = 50: BPTT carries the gradient back through every step; a mistake at one step shows up here."""
     rng = np.random.default_rng(7)
     steps, n, size, hidden = 50, 2, 2, 2
@@ -166,7 +166,7 @@ def test_long_sequences_gradcheck(device, op):
 
 
 @pytest.mark.parametrize("op", sorted(GATES))
-def test_gradient_reaches_the_initial_states_from_the_last_state_only(device, op):
+def test_gradient_reaches_the_initial_states_from_the_last_state_only(device, kernels, op):
     """A loss on h_n alone (no output used, so y's gradient is zero) still reaches h0 and c0 through every step."""
     rng = np.random.default_rng(3)
     h0, c0 = leaf(rng.standard_normal((2, 3)), device), leaf(rng.standard_normal((2, 3)), device)
@@ -358,8 +358,8 @@ KINDS = {"rnn_tanh": (nn.RNN, {}), "rnn_relu": (nn.RNN, {"nonlinearity": "relu"}
 @given(kind=st.sampled_from(sorted(KINDS)), steps=st.integers(1, 4), n=st.integers(1, 3), size=st.integers(1, 3),
        hidden=st.integers(1, 3), num_layers=st.integers(1, 2), bidirectional=st.booleans(),
        batch_first=st.booleans(), with_states=st.booleans(), bias=st.booleans(), seed=st.integers(0, 2**16))
-def test_modules_over_layers_directions_and_layouts(device, kind, steps, n, size, hidden, num_layers, bidirectional,
-                                                    batch_first, with_states, bias, seed):
+def test_modules_over_layers_directions_and_layouts(device, kernels, kind, steps, n, size, hidden, num_layers,
+                                                    bidirectional, batch_first, with_states, bias, seed):
     """Shapes, values against the NumPy reference, and gradcheck w.r.t. the input and the initial states."""
     cls, extra = KINDS[kind]
     td.manual_seed(seed)
@@ -395,7 +395,7 @@ def test_modules_over_layers_directions_and_layouts(device, kind, steps, n, size
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_module_gradcheck_wrt_every_parameter(device, kind):
+def test_module_gradcheck_wrt_every_parameter(device, kernels, kind):
     """Two layers, both directions, tiny sizes: every weight and bias of every layer and direction."""
     cls, extra = KINDS[kind]
     td.manual_seed(1)

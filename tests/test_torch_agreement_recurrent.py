@@ -38,7 +38,7 @@ def loss_of(output, h_n, lib, weights):
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("num_layers, bidirectional, batch_first, with_states, bias", SETTINGS)
-def test_modules_agree_with_pytorch(kind, num_layers, bidirectional, batch_first, with_states, bias):
+def test_modules_agree_with_pytorch(kernels, kind, num_layers, bidirectional, batch_first, with_states, bias):
     ours_cls, theirs_cls, extra = KINDS[kind]
     size, hidden, steps, n = 3, 4, 5, 2
     torch.manual_seed(0)
@@ -83,7 +83,7 @@ def test_modules_agree_with_pytorch(kind, num_layers, bidirectional, batch_first
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_functional_ops_agree_with_a_one_layer_pytorch_module(kind):
+def test_functional_ops_agree_with_a_one_layer_pytorch_module(kernels, kind):
     """F.* called with the module's weights is PyTorch's single layer, biases included or not."""
     _, theirs_cls, extra = KINDS[kind]
     torch.manual_seed(2)
@@ -104,7 +104,7 @@ def test_functional_ops_agree_with_a_one_layer_pytorch_module(kind):
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_unbatched_input_agrees_with_pytorch(kind):
+def test_unbatched_input_agrees_with_pytorch(kernels, kind):
     ours_cls, theirs_cls, _ = KINDS[kind]
     torch.manual_seed(3)
     ref = theirs_cls(3, 4, num_layers=2, bidirectional=True).double()
@@ -129,7 +129,7 @@ def test_our_state_dict_loads_into_pytorch():
     np.testing.assert_allclose(ours(td.tensor(x))[0].detach().numpy(), ref(torch.tensor(x))[0].detach().numpy(), **TOL)
 
 
-def test_float32_agrees_with_pytorch_to_float32_precision():
+def test_float32_agrees_with_pytorch_to_float32_precision(kernels):
     torch.manual_seed(5)
     ref = torch.nn.LSTM(8, 16, num_layers=2)
     ours = nn.LSTM(8, 16, num_layers=2)
