@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import tinydl as td
 import tinydl.functional as F
 import tinydl.nn as nn
-from helpers import leaf
+from helpers import leaf, rounding_atol
 
 
 @st.composite
@@ -127,7 +127,12 @@ def test_transposed_convolution_is_the_adjoint_of_convolution(s, seed):
     # the transposed conv is the adjoint of the convolution restricted to y's first H x W positions
     h, w_ = y.shape[2:]
     assert conv.shape[2] >= h and conv.shape[3] >= w_
-    np.testing.assert_allclose((x_t.numpy() * x).sum(), (y * conv.numpy()[:, :, :h, :w_]).sum(), rtol=1e-10)
+    # both sides add up the same products x_i W_ij y_j, each in its own order, and can cancel to ~0: an atol of
+    # a few ulps of the sum of their |values| (<conv_transpose2d(|y|, |W|), |x|>) per term in the longest chain
+    magnitude = (F.conv_transpose2d(td.tensor(np.abs(y)), td.tensor(np.abs(w)), **transposed_arguments(s)).numpy()
+                 * np.abs(x)).sum()
+    np.testing.assert_allclose((x_t.numpy() * x).sum(), (y * conv.numpy()[:, :, :h, :w_]).sum(), rtol=1e-10,
+                               atol=rounding_atol(magnitude, terms=x.size + y.size))
 
 
 def test_transposed_convolution_equals_insert_zeros_then_convolve():
@@ -204,7 +209,8 @@ def test_conv2d_accepts_unbatched_input_and_same_padding():
     x, w = td.randn(3, 7, 6, dtype=td.float64), td.randn(4, 3, 3, 3, dtype=td.float64)
     y = F.conv2d(x, w, padding="same", dilation=2)
     assert y.shape == (4, 7, 6)
-    np.testing.assert_allclose(y.numpy(), F.conv2d(x.unsqueeze(0), w, padding=2, dilation=2).numpy()[0])
+    np.testing.assert_allclose(y.numpy(), F.conv2d(x.unsqueeze(0), w, padding=2, dilation=2).numpy()[0], rtol=1e-12,
+                               atol=rounding_atol(np.abs(x.numpy()).max() * np.abs(w.numpy()).sum((1, 2, 3)), terms=27))
     assert F.conv2d(x, w, padding="valid").shape == (4, 5, 4)
 
 
