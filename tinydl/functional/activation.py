@@ -7,8 +7,7 @@ import math
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor
-from .elementwise import erf, exp
+from .elementwise import erf, exp, masked_grad
 from .reduction import normalize_dims
 
 
@@ -19,8 +18,8 @@ class ReLU(Function):
         return backend.get_array_module(x).maximum(x, 0)
 
     def backward(self, gy):
-        x = self.inputs[0].data
-        return gy * Tensor((x > 0).astype(x.dtype))
+        x = self.inputs[0]
+        return masked_grad(gy, x, (x.data > 0).astype(x.dtype))  # keeps x in the gradient's graph
 
 
 class LeakyReLU(Function):
@@ -36,9 +35,9 @@ class LeakyReLU(Function):
         return xp.maximum(x, 0) + x.dtype.type(self.slope) * xp.minimum(x, 0)  # exactly x or slope * x
 
     def backward(self, gy):
-        x = self.inputs[0].data
-        positive = (x > 0).astype(x.dtype)  # 1 where x > 0, else 0
-        return gy * Tensor(positive + x.dtype.type(self.slope) * (1 - positive))  # exactly 1 or slope
+        x = self.inputs[0]
+        positive = (x.data > 0).astype(x.dtype)  # 1 where x > 0, else 0
+        return masked_grad(gy, x, positive + x.dtype.type(self.slope) * (1 - positive))  # exactly 1 or slope
 
 
 class Sigmoid(Function):

@@ -149,6 +149,42 @@ class Sqrt(Function):
         return gy / (2 * self.outputs[0])
 
 
+class MaskedGrad(Function):
+    """gx = gy * mask: the backward of an op whose local derivative is piecewise constant
+    (relu: mask = [x > 0]; leaky_relu: 1 or slope; abs: sign(x)).
+
+    The mask depends on x only through comparisons, so d mask / dx = 0.  Writing the
+    backward as ``gy * Tensor(mask)`` would give the right numbers but cut x out of the
+    gradient's graph.  MaskedGrad takes x as an input anyway, as PyTorch's
+    ``threshold_backward(grad, x)`` does, so that x stays in that graph with a zero
+    second derivative: ``td.grad(gx, x)`` is zeros rather than "input was not used", and a
+    parameter in front of x gets ``.grad`` zeros (not None) from a penalty on gx, which is
+    what AdamW's weight decay and Adam's moments see in PyTorch (docs/autograd.md, section 4).
+
+        forward(gy, x) = gy * mask                       gy, x, mask: the same shape
+        backward(ggx)  = (ggx * mask, 0)                 d/dgy = mask, d/dx = 0
+
+    The gradient for gy goes through MaskedGrad again, so x stays in the graph at every order.
+    """
+
+    def __init__(self, mask):
+        self.mask = mask  # a constant array of x's shape and dtype
+
+    def forward(self, gy, x):
+        return gy * self.mask
+
+    def backward(self, ggx):
+        gy, x = self.inputs
+        g_gy = MaskedGrad(self.mask)(ggx, x) if self.needs_input_grad[0] else None
+        g_x = Tensor(backend.get_array_module(x.data).zeros(x.shape, dtype=x.dtype)) if self.needs_input_grad[1] else None
+        return g_gy, g_x
+
+
+def masked_grad(gy, x, mask):
+    """``gy * mask`` with ``x`` kept in the gradient's graph (see MaskedGrad)."""
+    return MaskedGrad(mask)(gy, x)
+
+
 class Abs(Function):
     """y = |x|;  dy/dx = sign(x) (0 at x = 0, as in PyTorch)."""
 
@@ -157,7 +193,7 @@ class Abs(Function):
 
     def backward(self, gy):
         x = self.inputs[0]
-        return gy * Tensor(backend.get_array_module(x.data).sign(x.data))
+        return masked_grad(gy, x, backend.get_array_module(x.data).sign(x.data))
 
 
 class Erf(Function):
