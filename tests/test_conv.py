@@ -55,7 +55,7 @@ def naive_conv2d(x, w, stride, padding, dilation, groups):
 
 
 @given(s=conv_settings(), seed=st.integers(0, 2**16))
-def test_conv2d_matches_the_definition(s, seed):
+def test_conv2d_matches_the_definition(kernels, s, seed):
     rng = np.random.default_rng(seed)
     x, w = rng.standard_normal(s["shape"]), rng.standard_normal(s["weight_shape"])
     y = F.conv2d(td.tensor(x), td.tensor(w), **conv_arguments(s))
@@ -64,7 +64,7 @@ def test_conv2d_matches_the_definition(s, seed):
 
 
 @given(s=conv_settings(), seed=st.integers(0, 2**16), bias=st.booleans())
-def test_conv2d_gradcheck(device, s, seed, bias):
+def test_conv2d_gradcheck(kernels, device, s, seed, bias):
     rng = np.random.default_rng(seed)
     x, w = leaf(rng.standard_normal(s["shape"]), device), leaf(rng.standard_normal(s["weight_shape"]), device)
     inputs = [x, w] + ([leaf(rng.standard_normal(s["weight_shape"][0]), device)] if bias else [])
@@ -72,7 +72,7 @@ def test_conv2d_gradcheck(device, s, seed, bias):
 
 
 @given(s=conv_settings(max_side=4), seed=st.integers(0, 2**16))
-def test_conv2d_gradgradcheck(device, s, seed):
+def test_conv2d_gradgradcheck(kernels, device, s, seed):
     """Second derivatives: WGAN-GP differentiates a gradient that went through the convolution."""
     rng = np.random.default_rng(seed)
     x, w = leaf(rng.standard_normal(s["shape"]), device), leaf(rng.standard_normal(s["weight_shape"]), device)
@@ -104,7 +104,7 @@ def transposed_arguments(s):
 
 
 @given(s=transposed_settings(), seed=st.integers(0, 2**16))
-def test_conv_transpose2d_gradcheck_and_gradgradcheck(device, s, seed):
+def test_conv_transpose2d_gradcheck_and_gradgradcheck(kernels, device, s, seed):
     rng = np.random.default_rng(seed)
     x, w = leaf(rng.standard_normal(s["shape"]), device), leaf(rng.standard_normal(s["weight_shape"]), device)
     b = leaf(rng.standard_normal(s["weight_shape"][1] * s["groups"]), device)
@@ -114,7 +114,7 @@ def test_conv_transpose2d_gradcheck_and_gradgradcheck(device, s, seed):
 
 
 @given(s=transposed_settings(max_side=5), seed=st.integers(0, 2**16))
-def test_transposed_convolution_is_the_adjoint_of_convolution(s, seed):
+def test_transposed_convolution_is_the_adjoint_of_convolution(kernels, s, seed):
     """<conv_transpose2d(y, W), x> = <y, conv2d(x, W)> for every x, y: the defining property."""
     rng = np.random.default_rng(seed)
     y = rng.standard_normal(s["shape"])
@@ -169,6 +169,57 @@ def test_stride_one_shortcut_equals_the_col2im_path(s, seed):
     np.testing.assert_allclose(fast, slow, rtol=1e-10, atol=1e-12)
 
 
+def values_and_gradients(fn, arrays, seed):
+    """fn's output and the gradient of every input under one random upstream gradient, as NumPy arrays."""
+    inputs = [leaf(a) for a in arrays]
+    y = fn(*inputs)
+    y.backward(td.tensor(np.random.default_rng(seed).standard_normal(y.shape)))
+    return [y.detach().numpy()] + [t.grad.numpy() for t in inputs]
+
+
+def assert_plain_equals_fast(fn, arrays, seed):
+    fast = values_and_gradients(fn, arrays, seed)
+    with td.use_reference_kernels():
+        plain = values_and_gradients(fn, arrays, seed)
+    for a, b in zip(plain, fast):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@given(s=conv_settings(), seed=st.integers(0, 2**16))
+def test_conv2d_plain_and_fast_agree(s, seed):
+    """im2col + one product (plain) and KernelRowIm2col (fast): same output, same gradients."""
+    rng = np.random.default_rng(seed)
+    arrays = rng.standard_normal(s["shape"]), rng.standard_normal(s["weight_shape"])
+    assert_plain_equals_fast(lambda x, w: F.conv2d(x, w, **conv_arguments(s)), arrays, seed)
+
+
+@given(s=transposed_settings(max_side=5), seed=st.integers(0, 2**16))
+def test_conv_transpose2d_plain_and_fast_agree(s, seed):
+    """col2im (plain) and, at stride 1, the flipped-kernel convolution (fast): same output and gradients."""
+    rng = np.random.default_rng(seed)
+    arrays = rng.standard_normal(s["shape"]), rng.standard_normal(s["weight_shape"])
+    assert_plain_equals_fast(lambda y, w: F.conv_transpose2d(y, w, **transposed_arguments(s)), arrays, seed)
+    arrays = rng.standard_normal(s["shape"]), rng.standard_normal(s["weight_shape"])  # and the stride-1 shortcut
+    s1 = dict(s, stride=1, output_padding=0)
+    assert_plain_equals_fast(lambda y, w: F.conv_transpose2d(y, w, **transposed_arguments(s1)), arrays, seed)
+
+
+def test_a_backward_uses_the_matrix_its_forward_built_whatever_the_mode():
+    """Switching modes between forward and backward changes nothing: the weight gradient contracts
+    with the matrix object the forward kept (plain or fast), and both give the same numbers."""
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((2, 4, 6, 6)), rng.standard_normal((5, 4, 3, 3))
+    expected = values_and_gradients(lambda a, b: F.conv2d(a, b, padding=1), (x, w), 0)
+    for forward_plain in (True, False):
+        xt, wt = leaf(x), leaf(w)
+        with td.use_reference_kernels(forward_plain):
+            y = F.conv2d(xt, wt, padding=1)
+        with td.use_reference_kernels(not forward_plain):
+            y.backward(td.tensor(np.random.default_rng(0).standard_normal(y.shape)))
+        for got, want in zip((y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("c_out, side", [(6, 5), (10, 3)])  # more output pixels than filters per group, and fewer
 def test_weight_gradient_sums_over_images_and_pixels_per_group(c_out, side):
     """ConvolutionWeightGrad's one product per kernel row must give
@@ -186,7 +237,7 @@ def test_weight_gradient_sums_over_images_and_pixels_per_group(c_out, side):
 
 @given(s=conv_settings(), seed=st.integers(0, 2**16))
 def test_kernel_row_views_equal_the_stacked_matrix(s, seed):
-    """Columns multiplies kH views of its rows, or (few channels) one stacked im2col matrix:
+    """KernelRowIm2col multiplies kH views of its rows, or (few channels) one stacked im2col matrix:
     the output and both gradients must not depend on which."""
     from tinydl.functional import conv
 

@@ -36,7 +36,7 @@ CONV = [  # (input shape, weight shape, stride, padding, dilation, groups)
 
 
 @pytest.mark.parametrize("shape, wshape, stride, padding, dilation, groups", CONV)
-def test_conv2d_values_and_gradients(shape, wshape, stride, padding, dilation, groups):
+def test_conv2d_values_and_gradients(kernels, shape, wshape, stride, padding, dilation, groups):
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal(shape), rng.standard_normal(wshape), rng.standard_normal(wshape[0])
     assert_agrees(lambda *t: F.conv2d(*t, stride, padding, dilation, groups),
@@ -53,14 +53,14 @@ TRANSPOSED = [  # (input shape, weight shape, stride, padding, output_padding, g
 
 
 @pytest.mark.parametrize("shape, wshape, stride, padding, output_padding, groups, dilation", TRANSPOSED)
-def test_conv_transpose2d_values_and_gradients(shape, wshape, stride, padding, output_padding, groups, dilation):
+def test_conv_transpose2d_values_and_gradients(kernels, shape, wshape, stride, padding, output_padding, groups, dilation):
     rng = np.random.default_rng(1)
     x, w, b = rng.standard_normal(shape), rng.standard_normal(wshape), rng.standard_normal(wshape[1] * groups)
     assert_agrees(lambda *t: F.conv_transpose2d(*t, stride, padding, output_padding, groups, dilation),
                   lambda *t: TF.conv_transpose2d(*t, stride, padding, output_padding, groups, dilation), (x, w, b), rng)
 
 
-def test_double_backward_through_conv_matches_pytorch():
+def test_double_backward_through_conv_matches_pytorch(kernels):
     """The WGAN-GP pattern: penalty on ||d D(x) / dx||, differentiated w.r.t. D's weights."""
     rng = np.random.default_rng(2)
     x, w1, w2 = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal((1, 4, 4, 4))

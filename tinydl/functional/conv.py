@@ -2,7 +2,7 @@
 
 A convolution with weight W is a *linear map* of its input, y = C_W x.  Three
 ops cover everything, and each one's backward is built from the other two
-(docs/convolution.md, "Three ops that are each other's gradients"):
+(docs/convolution.md, section 3, "Three ops that are each other's gradients"):
 
     Convolution(x, W)            y  = C_W x              conv2d
     TransposedConvolution(y, W)  x  = C_W^T y            conv_transpose2d, and dL/dx of conv2d
@@ -11,28 +11,28 @@ ops cover everything, and each one's backward is built from the other two
 Because each backward is itself a differentiable op, double backward through
 a convolution works (WGAN-GP's gradient penalty needs it).
 
-The computation is im2col + matrix products.  im2col's matrix has, for each
-image and group, one row per weight of a filter (K = C/G * kH * kW) and one
-column per output pixel (P = OH * OW).  ``Columns`` holds it without copying
-each pixel kH * kW times: the rows for kernel row i are those for kernel row 0
-moved down by i * dilation_h image rows, so only the kW shifts along the width
-are copied, and kernel row i's block of the matrix, (G, C/G * kW, N * P), is a
-view that starts further down.  Its columns hold all N images side by side
-(N * P of them), so products become sums over the kH kernel rows of one large
-product each:
+The plain version (docs/convolution.md, section 2) is im2col + one matrix product:
 
-    y  = sum over i of  W_i (G, C_out/G, C/G * kW) @ block_i (G, C/G * kW, N P)   forward
-    dW_i = g (G, C_out/G, N P) @ block_i^T                                        weight gradient
-    cols_x = W^T (G, K, C_out/G) @ g (N, G, C_out/G, P), then col2im               transposed convolution
+    cols (N, G, K, P)  = im2col(x)       one row per weight of a filter, K = C/G * kH * kW,
+                                         one column per output pixel, P = OH * OW
+    y    (N, G, C_out/G, P) = W (G, C_out/G, K) @ cols                   forward
+    dW   (G, C_out/G, K)    = sum over n of  g (N, G, C_out/G, P) @ cols^T   weight gradient
+    x    = col2im(W^T (G, K, C_out/G) @ y)                                transposed convolution
 
 ``col2im`` is the adjoint of im2col: it adds every column back into the image
 positions it was read from, one kernel offset (i, j) at a time.
+
+The fast version (the default; ``td.use_reference_kernels()`` switches to the
+plain one) changes two things, described where they are defined below:
+``KernelRowIm2col`` copies the image kW times instead of kH * kW times, and a
+stride-1 transposed convolution runs as an ordinary convolution.
 """
 from dataclasses import dataclass
 
 from .. import backend
 from ..autograd import Function
-from .windows import output_size, pair
+from ..kernels import reference_kernels_enabled
+from .windows import output_size, pad2d, pair, sliding_windows
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,144 @@ class Geometry:
     groups: int
 
 
+# ---- the plain version: im2col, one matrix product, col2im -------------------
+class Im2col:
+    """im2col's matrix of x (N, C, H, W): cols[n, g, (c, i, j), (a, b)] = x_padded[n, g C/G + c, sH a + dH i, sW b + dW j]."""
+
+    def __init__(self, x, geo, out_hw):
+        padded = pad2d(x, geo.padding)  # (N, C, H + 2 pH, W + 2 pW)
+        windows = sliding_windows(padded, geo.kernel, geo.stride, geo.dilation)  # (N, C, kH, kW, >= OH, >= OW), a view
+        n, (oh, ow) = x.shape[0], out_hw
+        windows = windows[..., :oh, :ow]  # the first OH x OW (a transposed conv's output_padding can leave more)
+        self.cols = windows.reshape(n, geo.groups, -1, oh * ow)  # (N, G, K, P): the copy
+        self.geo, self.out_hw = geo, out_hw
+
+    def multiply(self, w):
+        """y = W @ cols: (G, C_out/G, K) @ (N, G, K, P) -> y (N, C_out, OH, OW)."""
+        y = _weight_matrix(w, self.geo.groups) @ self.cols  # (N, G, C_out/G, P)
+        return y.reshape(y.shape[0], w.shape[0], *self.out_hw)
+
+    def contract(self, g, weight_shape):
+        """dW = sum over images of g @ cols^T: (N, G, C_out/G, P) @ (N, G, P, K) -> (C_out, C/G, kH, kW)."""
+        dw = (_grouped(g, self.geo.groups) @ self.cols.transpose(0, 1, 3, 2)).sum(axis=0)  # (G, C_out/G, K)
+        return dw.reshape(weight_shape)
+
+
+def col2im(cols, geo, image_shape, out_hw):
+    """The adjoint of im2col: add each column back where it was read; (N, G, K, P) -> (N, C, H, W)."""
+    xp = backend.get_array_module(cols)
+    n, c, h, w = image_shape
+    oh, ow = out_hw
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geo.kernel, geo.stride, geo.padding, geo.dilation
+    cols = cols.reshape(n, c, kh, kw, oh, ow)  # G * C/G = C
+    padded = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):  # a loop over kernel offsets; each step adds a whole strided slab
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+            columns = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+            padded[:, :, rows, columns] += cols[:, :, i, j]
+    return padded[:, :, ph : ph + h, pw : pw + w]
+
+
+def transposed_by_col2im(y, w, geo, image_hw):
+    """C_W^T y = col2im(W^T @ y): y (N, C_out, OH, OW), W (C_out, C/G, kH, kW) -> (N, C, H, W)."""
+    groups = geo.groups
+    cols = _weight_matrix(w, groups).transpose(0, 2, 1) @ _grouped(y, groups)  # (G, K, C_out/G) @ (N, G, C_out/G, P)
+    return col2im(cols, geo, (y.shape[0], w.shape[1] * groups, *image_hw), y.shape[2:])
+
+
+def _grouped(y, groups):
+    """(N, C, OH, OW) -> (N, G, C/G, OH * OW), a view: the layout the batched products use."""
+    n, c, oh, ow = y.shape
+    return y.reshape(n, groups, c // groups, oh * ow)
+
+
+def _weight_matrix(w, groups):
+    """(C_out, C/G, kH, kW) -> (G, C_out/G, K)."""
+    return w.reshape(groups, w.shape[0] // groups, -1)
+
+
+def im2col(x, geo, out_hw):
+    """The matrix of x that the products read: the plain ``Im2col``, or with fast kernels ``KernelRowIm2col``.
+    Both have ``multiply(w)`` and ``contract(g, weight_shape)``, so a backward uses whichever its forward built."""
+    return Im2col(x, geo, out_hw) if reference_kernels_enabled() else KernelRowIm2col(x, geo, out_hw)
+
+
+# ---- the three ops -----------------------------------------------------------
+class Convolution(Function):
+    """y = C_W x: x (N, C, H, W), W (C_out, C/G, kH, kW) -> y (N, C_out, OH, OW)."""
+
+    def __init__(self, geo, out_hw, cols=None):
+        self.geo, self.out_hw, self.cols = geo, out_hw, cols  # cols: the im2col matrix of x, if already built
+
+    def forward(self, x, w):
+        cols = self.cols if self.cols is not None else im2col(x, self.geo, self.out_hw)
+        # the weight gradient needs the same matrix: keep it (only then) instead of rebuilding it
+        self.cols = cols if self.needs_input_grad[1] else None
+        return cols.multiply(w)  # (N, C_out, OH, OW)
+
+    def backward(self, gy):
+        x, w = self.inputs
+        gx = gw = None
+        if self.needs_input_grad[0]:  # dL/dx = C_W^T gy
+            gx = TransposedConvolution(self.geo, x.shape[2:])(gy, w)
+        if self.needs_input_grad[1]:  # dL/dW = sum over positions of gy * window
+            gw = ConvolutionWeightGrad(self.geo, w.shape, self.cols)(x, gy)
+        return gx, gw
+
+
+class TransposedConvolution(Function):
+    """x = C_W^T y: y (N, C_out, OH, OW), W (C_out, C/G, kH, kW) -> x (N, C, H, W) with (H, W) = image_hw."""
+
+    def __init__(self, geo, image_hw):
+        self.geo, self.image_hw = geo, tuple(image_hw)
+
+    def forward(self, y, w):
+        if not reference_kernels_enabled():
+            groups = self.geo.groups
+            as_convolution = _as_convolution(self.geo, y.shape[2:], self.image_hw, y.shape[1], w.shape[1] * groups)
+            if as_convolution is not None:  # stride 1: an ordinary convolution, no col2im (docs/convolution.md, 5)
+                return KernelRowIm2col(y, as_convolution, self.image_hw).multiply(_flipped(w, groups))  # (N, C, H, W)
+        return transposed_by_col2im(y, w, self.geo, self.image_hw)
+
+    def backward(self, gx):
+        y, w = self.inputs
+        out_hw = y.shape[2:]
+        both = all(self.needs_input_grad)
+        cols = im2col(gx.data, self.geo, out_hw) if both else None  # both gradients read the same windows
+        gy = Convolution(self.geo, out_hw, cols)(gx, w) if self.needs_input_grad[0] else None  # (C^T)^T = C
+        gw = ConvolutionWeightGrad(self.geo, w.shape, cols)(gx, y) if self.needs_input_grad[1] else None
+        return gy, gw
+
+
+class ConvolutionWeightGrad(Function):
+    """dW = d<g, C_W x>/dW for x (N, C, H, W) and g (N, C_out, OH, OW); bilinear in (x, g)."""
+
+    def __init__(self, geo, weight_shape, cols=None):
+        self.geo, self.weight_shape, self.cols = geo, tuple(weight_shape), cols
+
+    def forward(self, x, g):
+        cols = self.cols if self.cols is not None else im2col(x, self.geo, g.shape[2:])
+        self.cols = None  # used once
+        return cols.contract(g, self.weight_shape)
+
+    def backward(self, gdw):
+        x, g = self.inputs
+        gx = TransposedConvolution(self.geo, x.shape[2:])(g, gdw) if self.needs_input_grad[0] else None
+        gg = Convolution(self.geo, g.shape[2:])(x, gdw) if self.needs_input_grad[1] else None
+        return gx, gg
+
+
+# ---- the fast version ---------------------------------------------------------
+# What it changes and why (docs/convolution.md, section 5; measured in docs/performance.md):
+# 1. KernelRowIm2col copies the image kW times, not kH * kW times: kernel row i's block of the
+#    im2col matrix is a view, and the product becomes a sum over the kH kernel rows.
+# 2. A stride-1 transposed convolution (every stride-1 conv2d's input gradient) runs as an ordinary
+#    convolution with the flipped kernel instead of a product and a col2im.
 THIN_BLOCK = 16  # kernel-row blocks with fewer rows than this are stacked into one matrix
 
 
-class Columns:
+class KernelRowIm2col:
     """im2col's matrix of x (N, C, H, W), stored as kW shifted copies of the image rows.
 
     Output pixel (a, b) of image n reads, for kernel offset (i, j), the padded pixel
@@ -59,8 +193,8 @@ class Columns:
     is phase r and m = q .. q + OH - 1 with (q, r) = divmod(dH i, sH): one contiguous run,
     so ``kernel_row(i)`` is a (G, C/G * kW, OH * N * OW) view that BLAS reads in place.  The
     copy is kW times the image instead of kH * kW times, and the images sit side by side in
-    the columns, so each product is one large matrix product, not N small ones
-    (docs/performance.md).  Columns are ordered (a, n, b): output row, image, output column.
+    the columns, so each product is one large matrix product, not N small ones.
+    Columns are ordered (a, n, b): output row, image, output column.
 
     With few input channels (C/G * kW < THIN_BLOCK, an RGB input layer) each view has too few
     rows to keep BLAS busy, so the kH views are stacked into one matrix, the classic im2col
@@ -122,43 +256,16 @@ class Columns:
 
 def _kernel_rows(w, i, span, groups):
     """Kernel rows i .. i + span - 1 of W (C_out, C/G, kH, kW) as a matrix (G, C_out/G, span * C/G * kW),
-    its columns in the order (kernel row, channel, kernel column) of ``Columns.blocks``."""
+    its columns in the order (kernel row, channel, kernel column) of ``KernelRowIm2col.blocks``."""
     rows = w[:, :, i : i + span, :].transpose(0, 2, 1, 3)  # (C_out, span, C/G, kW)
     return rows.reshape(groups, w.shape[0] // groups, -1)
-
-
-def col2im(cols, geo, image_shape, out_hw):
-    """The adjoint of im2col: add each column back where it was read; (N, G, K, P) -> (N, C, H, W)."""
-    xp = backend.get_array_module(cols)
-    n, c, h, w = image_shape
-    oh, ow = out_hw
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = geo.kernel, geo.stride, geo.padding, geo.dilation
-    cols = cols.reshape(n, c, kh, kw, oh, ow)  # G * C/G = C
-    padded = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    for i in range(kh):  # a loop over kernel offsets; each step adds a whole strided slab
-        for j in range(kw):
-            rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-            columns = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
-            padded[:, :, rows, columns] += cols[:, :, i, j]
-    return padded[:, :, ph : ph + h, pw : pw + w]
-
-
-def _grouped(y, groups):
-    """(N, C, OH, OW) -> (N, G, C/G, OH * OW), a view: the layout the batched products use."""
-    n, c, oh, ow = y.shape
-    return y.reshape(n, groups, c // groups, oh * ow)
-
-
-def _weight_matrix(w, groups):
-    """(C_out, C/G, kH, kW) -> (G, C_out/G, K)."""
-    return w.reshape(groups, w.shape[0] // groups, -1)
 
 
 def _as_convolution(geo, in_hw, image_hw, in_channels, out_channels):
     """With stride 1, C_W^T is itself a convolution: padding d (k - 1) - p, the kernel flipped
     and its channel axes swapped (docs/convolution.md, section 4). That geometry, or None
     when the shortcut does not apply (stride > 1, padding above d (k - 1), output_padding)
-    or does not pay: its Columns copies in_channels * kW values per pixel, where col2im
+    or does not pay: its KernelRowIm2col copies in_channels * kW values per pixel, where col2im
     writes and adds out_channels * kH * kW, so it is taken when in_channels <= out_channels * kH.
     (For 3 -> 16 channels, in_channels 16 > 3 * 3: col2im is faster; for 16 -> 32, 32 <= 16 * 3.)"""
     if geo.stride != (1, 1) or in_channels > out_channels * geo.kernel[0]:
@@ -177,71 +284,6 @@ def _flipped(w, groups):
     c_out, c_per_group, kh, kw = w.shape
     w = w.reshape(groups, c_out // groups, c_per_group, kh, kw).transpose(0, 2, 1, 3, 4)
     return xp.ascontiguousarray(w.reshape(groups * c_per_group, c_out // groups, kh, kw)[:, :, ::-1, ::-1])
-
-
-class Convolution(Function):
-    """y = C_W x: x (N, C, H, W), W (C_out, C/G, kH, kW) -> y (N, C_out, OH, OW)."""
-
-    def __init__(self, geo, out_hw, cols=None):
-        self.geo, self.out_hw, self.cols = geo, out_hw, cols  # cols: Columns of x, if already built
-
-    def forward(self, x, w):
-        cols = self.cols if self.cols is not None else Columns(x, self.geo, self.out_hw)
-        # the weight gradient needs the same matrix: keep it (only then) instead of rebuilding it
-        self.cols = cols if self.needs_input_grad[1] else None
-        return cols.multiply(w)  # (N, C_out, OH, OW)
-
-    def backward(self, gy):
-        x, w = self.inputs
-        gx = gw = None
-        if self.needs_input_grad[0]:  # dL/dx = C_W^T gy
-            gx = TransposedConvolution(self.geo, x.shape[2:])(gy, w)
-        if self.needs_input_grad[1]:  # dL/dW = sum over positions of gy * window
-            gw = ConvolutionWeightGrad(self.geo, w.shape, self.cols)(x, gy)
-        return gx, gw
-
-
-class TransposedConvolution(Function):
-    """x = C_W^T y: y (N, C_out, OH, OW), W (C_out, C/G, kH, kW) -> x (N, C, H, W) with (H, W) = image_hw."""
-
-    def __init__(self, geo, image_hw):
-        self.geo, self.image_hw = geo, tuple(image_hw)
-
-    def forward(self, y, w):
-        g = self.geo.groups
-        as_convolution = _as_convolution(self.geo, y.shape[2:], self.image_hw, y.shape[1], w.shape[1] * g)
-        if as_convolution is not None:  # stride 1: an ordinary convolution, no col2im (docs/convolution.md, 4)
-            return Columns(y, as_convolution, self.image_hw).multiply(_flipped(w, g))  # (N, C, H, W)
-        cols = _weight_matrix(w, g).transpose(0, 2, 1) @ _grouped(y, g)  # (G, K, C_out/G) @ (N, G, C_out/G, P)
-        image_shape = (y.shape[0], w.shape[1] * g, *self.image_hw)
-        return col2im(cols, self.geo, image_shape, y.shape[2:])
-
-    def backward(self, gx):
-        y, w = self.inputs
-        out_hw = y.shape[2:]
-        both = all(self.needs_input_grad)
-        cols = Columns(gx.data, self.geo, out_hw) if both else None  # both gradients read the same windows
-        gy = Convolution(self.geo, out_hw, cols)(gx, w) if self.needs_input_grad[0] else None  # (C^T)^T = C
-        gw = ConvolutionWeightGrad(self.geo, w.shape, cols)(gx, y) if self.needs_input_grad[1] else None
-        return gy, gw
-
-
-class ConvolutionWeightGrad(Function):
-    """dW = d<g, C_W x>/dW for x (N, C, H, W) and g (N, C_out, OH, OW); bilinear in (x, g)."""
-
-    def __init__(self, geo, weight_shape, cols=None):
-        self.geo, self.weight_shape, self.cols = geo, tuple(weight_shape), cols
-
-    def forward(self, x, g):
-        cols = self.cols if self.cols is not None else Columns(x, self.geo, g.shape[2:])
-        self.cols = None  # used once
-        return cols.contract(g, self.weight_shape)
-
-    def backward(self, gdw):
-        x, g = self.inputs
-        gx = TransposedConvolution(self.geo, x.shape[2:])(g, gdw) if self.needs_input_grad[0] else None
-        gg = Convolution(self.geo, g.shape[2:])(x, gdw) if self.needs_input_grad[1] else None
-        return gx, gg
 
 
 # ---- argument checks and the public functions -----------------------------

@@ -9,8 +9,10 @@ pixel (oh, ow) sees, for kernel offset (i, j), is the pixel
 (N, C, kH, kW, OH, OW) *without copying*: it only changes the strides NumPy
 uses to walk memory (``as_strided``).  Stepping one kernel row moves
 ``dilation_h`` image rows; stepping one output row moves ``stride_h`` image
-rows.  A convolution is then one tensor contraction of this view with the
-weights, and a max-pool one ``max`` over its (kH, kW) axes (docs/convolution.md).
+rows.  The plain convolution copies this view into im2col's matrix and
+multiplies it by the weights (``Im2col`` in conv.py, docs/convolution.md,
+section 2); the plain max-pool takes the max over its (kH, kW) axes
+(docs/pooling.md).
 """
 from .. import backend
 
