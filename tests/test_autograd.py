@@ -347,3 +347,70 @@ def test_cast_backward_returns_the_gradient_in_the_input_dtype():
     (y * y * 2).sum().backward()
     assert x.grad.dtype == td.float64
     np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0, 12.0])
+
+
+# ---- the walk's helpers (autograd._Walk, _call_backward, _checked_grad): behaviour pinned down --------
+def test_grad_of_a_non_leaf_and_of_the_leaf_behind_it_in_one_call():
+    """A wanted non-leaf's gradient is both returned and passed on to its producer (_Walk.wants)."""
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    gh, gx = td.grad((h * h).sum(), [h, x])
+    np.testing.assert_allclose(gh.numpy(), [6.0, 12.0])
+    np.testing.assert_allclose(gx.numpy(), [18.0, 36.0])
+    assert x.grad is None
+
+
+def test_retain_grad_is_left_alone_by_td_grad_and_accumulates_across_backwards():
+    x = leaf([1.0, 2.0])
+    h = x * 2
+    h.retain_grad()
+    td.grad((h * h).sum(), x, retain_graph=True)
+    assert h.grad is None
+    (h * h).sum().backward(retain_graph=True)
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad.numpy(), 2 * 2 * h.data)
+
+
+def test_a_leaf_grad_is_its_own_writable_copy():
+    """.grad must not alias the walk's gradient (a read-only broadcast view here): optimizers write into it."""
+    x = leaf([1.0, 2.0, 3.0])
+    x.sum().backward()
+    x.grad.data += 1  # would raise on the read-only view that Sum's backward returns
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
+
+
+def test_user_function_backward_with_wrong_number_of_gradients_is_reported():
+    class Pair(td.Function):
+        def forward(self, a, b):
+            return a + b
+
+        def backward(self, gy):
+            return gy  # one gradient for two inputs
+
+    a, b = leaf([1.0]), leaf([2.0])
+    with pytest.raises(RuntimeError, match=r"Pair\.backward returned 1 gradients for 2 inputs"):
+        Pair()(a, b).sum().backward()
+
+
+def test_an_output_nobody_used_contributes_zeros_to_its_function():
+    x = leaf([[3.0, 1.0], [0.5, 2.0]])
+    values, indices = x.max(1)
+    del indices  # dropped: the walk finds no gradient for it and hands backward zeros
+    values.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[1.0, 0.0], [0.0, 1.0]])
+
+
+def test_the_walk_in_docs_autograd_is_the_code():
+    """docs/autograd.md section 2 quotes run_backward's loop; it must be the code, line for line."""
+    import inspect
+    import os
+
+    from tinydl import autograd
+
+    source = inspect.getsource(autograd.run_backward)
+    body = source[source.index("    walk = _Walk(inputs)"):]
+    quoted = "\n".join(line[4:] for line in body.rstrip().splitlines())
+    docs = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "autograd.md")
+    with open(docs) as f:
+        assert quoted in f.read()
+    assert len(source.splitlines()) <= 32  # readable in one screen

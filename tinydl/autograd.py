@@ -199,103 +199,131 @@ def run_backward(roots, root_grads, *, inputs=None, create_graph=False, retain_g
     roots, root_grads: matching sequences of Tensors (where the walk starts).
     inputs: None to accumulate into the ``.grad`` of every leaf (``backward``),
     or the Tensors whose gradients to return without touching ``.grad``
-    (``td.grad``); then the result is a dict id(tensor) -> gradient Tensor.
+    (``td.grad``); then the result is a dict id(tensor) -> [tensor, gradient].
     """
     if retain_graph is None:
         retain_graph = create_graph
-    wanted = None if inputs is None else {id(t) for t in inputs}
-    grads = {}  # id(tensor) -> [tensor, gradient so far]; holds the tensor alive
-    heap = []  # (-generation, tiebreak, Function)
-    queued = {}  # id(Function) -> Function, each is pushed once
-    counter = itertools.count()
-
-    def add_grad(tensor, grad):
-        entry = grads.get(id(tensor))
-        if entry is None:
-            grads[id(tensor)] = [tensor, grad]
-        else:
-            entry[1] = entry[1] + grad
-
-    def push(function):
-        if id(function) not in queued:
-            queued[id(function)] = function
-            heapq.heappush(heap, (-function.generation, next(counter), function))
-
-    def reach(tensor, grad):
-        """Deliver ``grad`` to ``tensor``: into .grad of a leaf, or onward to its producer."""
-        if wanted is not None and id(tensor) in wanted:
-            add_grad(tensor, grad)
-        if tensor.grad_fn is not None:
-            if wanted is None or id(tensor) not in wanted:
-                add_grad(tensor, grad)
-            push(tensor.grad_fn)
-        elif wanted is None and tensor.requires_grad:
-            # .grad gets memory of its own (a copy): ``grad`` may be a read-only broadcast view,
-            # or a Tensor that another leaf's .grad also holds, and optimizers update .grad in place
-            tensor.grad = grad.clone() if tensor.grad is None else tensor.grad + grad
-
-    with set_grad_enabled(create_graph):
+    walk = _Walk(inputs)
+    with set_grad_enabled(create_graph):  # with create_graph, the backward ops record a graph of their own
         for tensor, grad in zip(roots, root_grads):
-            reach(tensor, grad)
-
-        while heap:
-            function = heapq.heappop(heap)[2]
-            if function.released:
-                raise RuntimeError(
-                    f"Trying to backward through the graph a second time: {function.released_name} has already "
-                    "freed what its forward saved. Pass retain_graph=True to the first backward if you need to."
-                )
-            grad_outputs = []
-            alive = []  # keep the outputs alive while backward may read self.outputs
-            for ref, (shape, dtype) in zip(function._outputs, function._output_meta):
-                out = ref()
-                alive.append(out)
-                entry = grads.get(id(out)) if out is not None else None
-                if entry is None:  # this output did not influence the roots: its gradient is zero
-                    xp = backend.get_array_module(function.inputs[0].data)
-                    grad_outputs.append(Tensor(xp.zeros(shape, dtype=dtype)))
-                    continue
-                grad_outputs.append(entry[1])
-                if wanted is None or id(out) not in wanted:
-                    del grads[id(out)]  # consumed: free it
-                if getattr(out, "_retains_grad", False) and wanted is None:
-                    out.grad = entry[1].clone() if out.grad is None else out.grad + entry[1]
-
-            outer, _mode.in_backward = _mode.in_backward, True
-            try:
-                input_grads = function.backward(*grad_outputs)
-            finally:
-                _mode.in_backward = outer
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            if len(input_grads) != len(function.inputs):
-                raise RuntimeError(
-                    f"{type(function).__name__}.backward returned {len(input_grads)} gradients "
-                    f"for {len(function.inputs)} inputs"
-                )
-            if _mode.anomaly:
-                _check_finite(
-                    function,
-                    [g.data if isinstance(g, Tensor) else g for g in input_grads],
-                    "the gradient for its input",
-                )
+            walk.deliver(tensor, grad)
+        while walk.heap:
+            function = walk.pop()  # the largest generation: every consumer of its outputs has run
+            _check_not_released(function)
+            outputs = function.outputs  # held, so that backward may read them and their gradients be found
+            grad_outputs = [walk.take(y, meta, function) for y, meta in zip(outputs, function._output_meta)]
+            input_grads = _call_backward(function, grad_outputs)
             for i, (x, gx) in enumerate(zip(function.inputs, input_grads)):
-                if gx is None or not x.requires_grad:
-                    continue
-                if not isinstance(gx, Tensor):
-                    gx = Tensor(gx)
-                if gx.shape != x.shape:
-                    raise RuntimeError(
-                        f"{type(function).__name__}.backward returned a gradient of shape {tuple(gx.shape)} "
-                        f"for input {i} of shape {tuple(x.shape)}"
-                    )
-                if gx.dtype != x.dtype:
-                    gx = gx.to(x.dtype)
-                reach(x, gx)
-            del alive
+                if gx is not None and x.requires_grad:
+                    walk.deliver(x, _checked_grad(function, i, x, gx))
+            del outputs
             if not retain_graph:
                 function._release()
-    return grads
+    return walk.grads
+
+
+class _Walk:
+    """The walk's state: the heap of Functions to visit and the gradients found so far.
+
+    grads: id(tensor) -> [tensor, gradient so far] (the entry holds the tensor alive);
+    heap: (-generation, tiebreak, Function), each Function pushed once (``queued``);
+    wanted: None for ``backward``, else the ids of ``td.grad``'s inputs.
+    """
+
+    def __init__(self, inputs):
+        self.wanted = None if inputs is None else {id(t) for t in inputs}
+        self.grads = {}
+        self.heap = []
+        self.queued = {}  # id(Function) -> Function
+        self.counter = itertools.count()
+
+    def wants(self, tensor):
+        """Is ``tensor`` one of td.grad's inputs (whose gradient is returned, never consumed)?"""
+        return self.wanted is not None and id(tensor) in self.wanted
+
+    def deliver(self, tensor, grad):
+        """Add ``grad`` to ``tensor``'s total: kept for its producer (or td.grad's result), or into a leaf's .grad."""
+        if tensor.grad_fn is not None or self.wants(tensor):
+            entry = self.grads.get(id(tensor))
+            if entry is None:
+                self.grads[id(tensor)] = [tensor, grad]
+            else:
+                entry[1] = entry[1] + grad
+        if tensor.grad_fn is not None:
+            self.push(tensor.grad_fn)
+        elif self.wanted is None and tensor.requires_grad:
+            _accumulate_grad(tensor, grad)
+
+    def push(self, function):
+        if id(function) not in self.queued:
+            self.queued[id(function)] = function
+            heapq.heappush(self.heap, (-function.generation, next(self.counter), function))
+
+    def pop(self):
+        return heapq.heappop(self.heap)[2]
+
+    def take(self, output, meta, function):
+        """The complete gradient of one of ``function``'s outputs, freed from ``grads`` once taken.
+
+        An output that did not influence the roots (dropped, or say the ``indices`` of
+        ``max(dim)``) gets zeros; one that called ``retain_grad()`` keeps a copy in ``.grad``.
+        """
+        entry = self.grads.get(id(output)) if output is not None else None
+        if entry is None:
+            shape, dtype = meta
+            xp = backend.get_array_module(function.inputs[0].data)
+            return Tensor(xp.zeros(shape, dtype=dtype))
+        if not self.wants(output):
+            del self.grads[id(output)]  # consumed: free it
+        if self.wanted is None and getattr(output, "_retains_grad", False):
+            _accumulate_grad(output, entry[1])
+        return entry[1]
+
+
+def _accumulate_grad(tensor, grad):
+    """tensor.grad += grad.  The first time, a copy: ``grad`` may be a read-only broadcast view,
+    or a Tensor that another leaf's .grad also holds, and optimizers update .grad in place."""
+    tensor.grad = grad.clone() if tensor.grad is None else tensor.grad + grad
+
+
+def _check_not_released(function):
+    if function.released:
+        raise RuntimeError(
+            f"Trying to backward through the graph a second time: {function.released_name} has already "
+            "freed what its forward saved. Pass retain_graph=True to the first backward if you need to."
+        )
+
+
+def _call_backward(function, grad_outputs):
+    """``function.backward(*grad_outputs)`` as a tuple of one gradient per input, with the anomaly check."""
+    outer, _mode.in_backward = _mode.in_backward, True
+    try:
+        input_grads = function.backward(*grad_outputs)
+    finally:
+        _mode.in_backward = outer
+    if not isinstance(input_grads, tuple):
+        input_grads = (input_grads,)
+    if len(input_grads) != len(function.inputs):
+        raise RuntimeError(
+            f"{type(function).__name__}.backward returned {len(input_grads)} gradients "
+            f"for {len(function.inputs)} inputs"
+        )
+    if _mode.anomaly:
+        _check_finite(function, [g.data if isinstance(g, Tensor) else g for g in input_grads],
+                      "the gradient for its input")
+    return input_grads
+
+
+def _checked_grad(function, i, x, gx):
+    """The gradient ``gx`` that backward returned for input ``i`` (``x``): a Tensor of x's shape and dtype."""
+    if not isinstance(gx, Tensor):
+        gx = Tensor(gx)
+    if gx.shape != x.shape:
+        raise RuntimeError(
+            f"{type(function).__name__}.backward returned a gradient of shape {tuple(gx.shape)} "
+            f"for input {i} of shape {tuple(x.shape)}"
+        )
+    return gx if gx.dtype == x.dtype else gx.to(x.dtype)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
