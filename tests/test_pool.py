@@ -157,7 +157,7 @@ def reference_interpolate(x, out, mode, align_corners=False, scales=(None, None)
 
 # ---- max pooling -----------------------------------------------------------------
 @given(s=pool_settings(), data=st.data())
-def test_max_pool2d_matches_the_reference_and_gradchecks(device, s, data):
+def test_max_pool2d_matches_the_reference_and_gradchecks(kernels, device, s, data):
     x = data.draw(distinct_arrays(s["shape"]))
     expected = reference_max_pool(x, **pool_arguments(s, *MAX_ARGS))
     assume(expected is not None)  # a window of pure padding is refused (see the error test)
@@ -170,7 +170,7 @@ def test_max_pool2d_matches_the_reference_and_gradchecks(device, s, data):
 
 
 @given(s=pool_settings(), data=st.data())
-def test_max_pool2d_indices_point_at_the_max_inside_each_window(device, s, data):
+def test_max_pool2d_indices_point_at_the_max_inside_each_window(kernels, device, s, data):
     x = data.draw(distinct_arrays(s["shape"]))
     assume(reference_max_pool(x, **pool_arguments(s, *MAX_ARGS)) is not None)
     values, indices = F.max_pool2d(td.tensor(x, device=device), return_indices=True, **pool_arguments(s, *MAX_ARGS))
@@ -187,7 +187,7 @@ def test_max_pool2d_indices_point_at_the_max_inside_each_window(device, s, data)
     assert np.all((j == np.round(j)) & (j >= 0) & (j < kw))
 
 
-def test_max_pool2d_ties_take_the_first_position_in_window_order(device):
+def test_max_pool2d_ties_take_the_first_position_in_window_order(kernels, device):
     x = td.tensor(np.array([[[[1.0, 3.0, 3.0], [3.0, 0.0, 3.0], [2.0, 3.0, 3.0]]]]), device=device)
     _, indices = F.max_pool2d(x, 2, stride=1, return_indices=True)
     np.testing.assert_array_equal(indices.numpy(), [[[[1, 1], [3, 5]]]])
@@ -195,7 +195,7 @@ def test_max_pool2d_ties_take_the_first_position_in_window_order(device):
     np.testing.assert_array_equal(indices.numpy()[0, 0], [[0, 0, 1, 2], [0, 0, 1, 2], [4, 4, 5, 6], [8, 8, 9, 10]])
 
 
-def test_max_pool2d_nan_is_the_max_and_the_last_nan_its_index(device):
+def test_max_pool2d_nan_is_the_max_and_the_last_nan_its_index(kernels, device):
     nan = np.nan  # as in PyTorch's CPU kernel: a window holding NaN pools to NaN, at its last NaN
     x = td.tensor(np.array([[[[1.0, nan, 7.0, 2.0], [3.0, nan, nan, 9.0]]]]), device=device)
     values, indices = F.max_pool2d(x, 2, return_indices=True)
@@ -203,14 +203,14 @@ def test_max_pool2d_nan_is_the_max_and_the_last_nan_its_index(device):
     np.testing.assert_array_equal(indices.numpy(), [[[[5, 6]]]])  # torch 2.13 gives [5, 6]
 
 
-def test_max_pool2d_of_minus_infinity_never_picks_padding(device):
+def test_max_pool2d_of_minus_infinity_never_picks_padding(kernels, device):
     x = td.full((1, 1, 2, 2), -np.inf, device=device)
     values, indices = F.max_pool2d(x, 3, stride=1, padding=1, return_indices=True)
     assert np.all(values.numpy() == -np.inf)
     np.testing.assert_array_equal(indices.numpy(), np.zeros((1, 1, 2, 2)))  # PyTorch's answer too
 
 
-def test_max_pool2d_gradient_adds_up_where_windows_overlap(device):
+def test_max_pool2d_gradient_adds_up_where_windows_overlap(kernels, device):
     x = np.zeros((1, 1, 3, 3))
     x[0, 0, 1, 1] = 5.0  # the max of all four 2x2 windows
     X = leaf(x, device)
@@ -220,14 +220,14 @@ def test_max_pool2d_gradient_adds_up_where_windows_overlap(device):
     np.testing.assert_array_equal(host(X.grad)[0, 0], expected)
 
 
-def test_max_pool2d_padding_is_never_the_max(device):
+def test_max_pool2d_padding_is_never_the_max(kernels, device):
     x = td.tensor(np.full((1, 1, 2, 2), -np.inf), device=device)
     values, indices = F.max_pool2d(x, 3, stride=1, padding=1, return_indices=True)
     assert np.all(host(values) == -np.inf)
     np.testing.assert_array_equal(indices.numpy()[0, 0], [[0, 0], [0, 0]])
 
 
-def test_max_pool2d_accepts_an_unbatched_input(device):
+def test_max_pool2d_accepts_an_unbatched_input(kernels, device):
     x = np.random.default_rng(0).standard_normal((2, 5, 5))
     values, indices = F.max_pool2d(td.tensor(x, device=device), 2, return_indices=True)
     batched, batched_indices = F.max_pool2d(td.tensor(x[None], device=device), 2, return_indices=True)
@@ -238,7 +238,7 @@ def test_max_pool2d_accepts_an_unbatched_input(device):
 
 # ---- max unpooling -----------------------------------------------------------------
 @given(s=pool_settings(dilation=False), data=st.data())
-def test_max_unpool2d_puts_values_at_their_indices_and_zeros_elsewhere(device, s, data):
+def test_max_unpool2d_puts_values_at_their_indices_and_zeros_elsewhere(kernels, device, s, data):
     x = data.draw(distinct_arrays(s["shape"]))
     values, indices = F.max_pool2d(td.tensor(x, device=device), return_indices=True, **pool_arguments(s, *MAX_ARGS))
     n, c, h, w = x.shape
@@ -253,7 +253,7 @@ def test_max_unpool2d_puts_values_at_their_indices_and_zeros_elsewhere(device, s
 
 
 @given(s=pool_settings(dilation=False), data=st.data())
-def test_pool_of_unpool_of_pool_is_pool(device, s, data):
+def test_pool_of_unpool_of_pool_is_pool(kernels, device, s, data):
     x = np.abs(data.draw(distinct_arrays(s["shape"])))  # positive: the zeros unpooling adds never win
     args = pool_arguments(s, *MAX_ARGS)
     values, indices = F.max_pool2d(td.tensor(x, device=device), return_indices=True, **args)
@@ -274,7 +274,7 @@ def disjoint_pool_settings(draw):
 
 
 @given(s=disjoint_pool_settings(), data=st.data())
-def test_max_unpool2d_gradchecks(device, s, data):
+def test_max_unpool2d_gradchecks(kernels, device, s, data):
     x = data.draw(distinct_arrays(s["shape"]))
     values, indices = F.max_pool2d(td.tensor(x), s["kernel_size"], s["stride"], return_indices=True)
     V = leaf(host(values), device)
@@ -282,7 +282,7 @@ def test_max_unpool2d_gradchecks(device, s, data):
     check(lambda t: F.max_unpool2d(t, indices, s["kernel_size"], s["stride"], output_size=x.shape), V)
 
 
-def test_max_unpool2d_output_size(device):
+def test_max_unpool2d_output_size(kernels, device):
     values, indices = F.max_pool2d(td.randn(2, 3, 4, 6, device=device), 2, return_indices=True)  # (2, 3, 2, 3)
     assert F.max_unpool2d(values, indices, 2).shape == (2, 3, 4, 6)  # (H_in - 1) * stride + kernel
     values, indices = F.max_pool2d(td.randn(2, 3, 5, 7, device=device), 2, return_indices=True)  # (2, 3, 2, 3)
@@ -292,7 +292,7 @@ def test_max_unpool2d_output_size(device):
     assert F.max_unpool2d(values, indices, 3, 2, 1).shape == (1, 1, 5, 5)  # (3 - 1) * 2 - 2 + 3
 
 
-def test_max_unpool2d_gradient_reads_back_each_placed_position(device):
+def test_max_unpool2d_gradient_reads_back_each_placed_position(kernels, device):
     x = leaf([[[[1.0, 2.0], [3.0, 4.0]]]], device)
     indices = td.tensor(np.array([[[[0, 5], [10, 15]]]]), device=device)
     z = F.max_unpool2d(x, indices, 2)
@@ -498,7 +498,7 @@ def test_pooling_rejects_bad_input_shapes(device):
             op(td.randn(1, 2, 0, 4, device=device))
 
 
-def test_max_pool2d_refuses_a_window_of_pure_padding(device):
+def test_max_pool2d_refuses_a_window_of_pure_padding(kernels, device):
     message = r"max_pool2d: .*padding \(1, 1\).*dilation \(2, 2\).*" + shape_text((1, 1, 1, 1))
     with pytest.raises(ValueError, match=message):
         F.max_pool2d(td.randn(1, 1, 1, 1, device=device), 2, stride=1, padding=1, dilation=2)

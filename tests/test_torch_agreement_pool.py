@@ -92,19 +92,61 @@ def max_pool_cases():
 
 @pytest.mark.parametrize("plane, k, s, p, d, ceil_mode", max_pool_cases())
 @pytest.mark.parametrize("values", ["random", "ties"])
-def test_max_pool2d(plane, k, s, p, d, ceil_mode, values):
+def test_max_pool2d(kernels, plane, k, s, p, d, ceil_mode, values):
     x = (randn if values == "random" else ties)(2, 3, *plane)
     kwargs = dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil_mode, return_indices=True)
     agree(lambda t: F.max_pool2d(t, **kwargs), lambda t: TF.max_pool2d(t, **kwargs), x)
 
 
-def test_max_pool2d_unbatched_and_all_equal():
+def test_max_pool2d_unbatched_and_all_equal(kernels):
     agree(lambda t: F.max_pool2d(t, 3, 2, 1, return_indices=True),
           lambda t: TF.max_pool2d(t, 3, 2, 1, return_indices=True), randn(3, 6, 5))
     agree(lambda t: F.max_pool2d(t, 2, 1, 1, return_indices=True, ceil_mode=True),
           lambda t: TF.max_pool2d(t, 2, 1, 1, return_indices=True, ceil_mode=True), np.ones((1, 2, 4, 4)))
     agree(lambda t: F.max_pool2d(t, 3, 1, 1, return_indices=True),  # -inf inputs next to -inf padding
           lambda t: TF.max_pool2d(t, 3, 1, 1, return_indices=True), np.where(ties(1, 1, 4, 4) > 0, 1.0, -np.inf))
+
+
+def test_max_pool2d_nan_values_and_indices(kernels):
+    x = randn(1, 2, 5, 6)
+    x[0, 0, 1, 1] = x[0, 0, 0, 1] = x[0, 1, 4, 5] = x[0, 1, 2, 0] = np.nan  # two NaN in one window
+    for kwargs in (dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)):
+        y_td, i_td = F.max_pool2d(td.tensor(x), return_indices=True, **kwargs)
+        y_t, i_t = TF.max_pool2d(torch.tensor(x), return_indices=True, **kwargs)
+        np.testing.assert_array_equal(i_td.numpy(), i_t.numpy())
+        np.testing.assert_array_equal(y_td.numpy(), y_t.numpy())  # NaN where PyTorch has NaN
+
+
+def test_gradient_penalty_through_max_pool2d_reaches_the_parameters_in_front(kernels):
+    """PyTorch's max-pool backward, max_pool2d_with_indices_backward(grad, self, ..., indices), keeps
+    the pool's input in the gradient's graph (with a zero second derivative), so a gradient penalty
+    reaches a conv bias in front of the pool: its .grad is zeros, not None, and torch.autograd.grad
+    returns zeros for it rather than raising "not used"."""
+    rng = np.random.default_rng(5)
+    x, w, b, v = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3), \
+        rng.standard_normal((2, 3, 3, 3))
+
+    def penalty(lib, fn, conv, x, w, b):
+        out = (fn(conv(x, w, b, padding=1), 2) * lib.tensor(v)).sum()
+        grad = td.grad if lib is td else torch.autograd.grad
+        (gx,) = grad(out, x, create_graph=True)
+        return (gx * gx).sum()
+
+    t_leaves = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    d_leaves = [td.tensor(a, requires_grad=True) for a in (x, w, b)]
+    gp_t = penalty(torch, TF.max_pool2d, TF.conv2d, *t_leaves)
+    gp_td = penalty(td, F.max_pool2d, F.conv2d, *d_leaves)
+    close(gp_td.item(), gp_t.item(), "penalty")
+    gp_t.backward()
+    gp_td.backward()
+    for name, a, b_ in zip(("x", "weight", "bias"), d_leaves, t_leaves):
+        assert a.grad is not None, f"{name}.grad is None where PyTorch has {b_.grad}"
+        close(a.grad.numpy(), b_.grad.numpy(), f"{name}.grad")
+    np.testing.assert_array_equal(d_leaves[2].grad.numpy(), 0.0)  # PyTorch's zeros, not None
+
+    (g_bias_td,) = td.grad(penalty(td, F.max_pool2d, F.conv2d, *d_leaves), d_leaves[2])
+    (g_bias_t,) = torch.autograd.grad(penalty(torch, TF.max_pool2d, TF.conv2d, *t_leaves), t_leaves[2])
+    np.testing.assert_array_equal(g_bias_td.numpy(), g_bias_t.numpy())
 
 
 # ---- max unpooling ----------------------------------------------------------------
@@ -121,7 +163,7 @@ UNPOOL_CASES = [
 
 @pytest.mark.parametrize("plane, k, s, p, size", UNPOOL_CASES)
 @pytest.mark.parametrize("values", ["random", "ties"])
-def test_max_unpool2d(plane, k, s, p, size, values):
+def test_max_unpool2d(kernels, plane, k, s, p, size, values):
     x = (randn if values == "random" else ties)(2, 3, *plane)
     pooled, indices = TF.max_pool2d(torch.tensor(x), k, s, p, return_indices=True)
     idx_td, idx_t = td.tensor(indices.numpy()), indices
