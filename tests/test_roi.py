@@ -1,4 +1,6 @@
 """RoI pooling and RoIAlign: agreement with torchvision, gradients, argument checks.
+Tests that take the ``kernels`` fixture run on roi_pool's plain and fast versions
+(roi_align has one version).
 
 The reference values in tests/data/roi_reference.npz come from the real
 torchvision.ops (float64 outputs and input gradients), written by
@@ -52,14 +54,14 @@ def test_reference_covers_every_setting():
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_agrees_with_torchvision(device, name):
+def test_agrees_with_torchvision(kernels, device, name):
     out, grad = run_case(name, device)
     np.testing.assert_allclose(out, REFERENCE[f"{name}__out"], rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(grad, REFERENCE[f"{name}__grad"], rtol=1e-8, atol=1e-10)
 
 
 @pytest.mark.parametrize("name", [CASES[0], next(n for n in CASES if n.startswith("align"))])
-def test_boxes_as_a_tensor_or_a_per_image_list(device, name):
+def test_boxes_as_a_tensor_or_a_per_image_list(kernels, device, name):
     """(K, 5) Tensor, (K, 5) array and torchvision's list of per-image (Ki, 4) boxes agree."""
     out, _ = run_case(name, device, boxes_as="tensor")
     np.testing.assert_allclose(out, REFERENCE[f"{name}__out"], rtol=1e-8, atol=1e-10)
@@ -121,7 +123,7 @@ def roi_problems(draw, max_numel=40, max_outputs=24):
 
 
 @given(problem=roi_problems(), data=st.data())
-def test_roi_pool_gradients(device, problem, data):
+def test_roi_pool_gradients(kernels, device, problem, data):
     shape, boxes, size, scale = problem
     x = leaf(data.draw(distinct_arrays(shape)), device)  # no ties: the arg-max is stable under +-eps
     y = F.roi_pool(x, boxes, size, scale)
@@ -149,7 +151,7 @@ def test_roi_align_gradients(device, problem, sampling_ratio, aligned, data):
 
 
 # ---- what the gradient does -----------------------------------------------
-def test_overlapping_boxes_accumulate_gradients(device):
+def test_overlapping_boxes_accumulate_gradients(kernels, device):
     x = leaf(np.arange(16.0).reshape(1, 1, 4, 4), device)
     boxes = np.array([[0, 0, 0, 3, 3], [0, 0, 0, 3, 3], [0, 2, 2, 3, 3]], dtype=np.float64)
     F.roi_pool(x, boxes, 1).sum().backward()
@@ -164,7 +166,7 @@ def test_overlapping_boxes_accumulate_gradients(device):
     np.testing.assert_allclose(x.grad.numpy(), expected)
 
 
-def test_no_gradient_reaches_the_boxes(device):
+def test_no_gradient_reaches_the_boxes(kernels, device):
     x = leaf(np.random.default_rng(0).standard_normal((1, 2, 5, 5)), device)
     boxes = leaf([[0, 0.5, 0.5, 3.5, 4.0]], device)
     for y in (F.roi_pool(x, boxes, 2), F.roi_align(x, boxes, 2, aligned=True)):
@@ -172,7 +174,7 @@ def test_no_gradient_reaches_the_boxes(device):
     assert x.grad is not None and boxes.grad is None
 
 
-def test_roi_pool_double_backward_is_the_gather(device):
+def test_roi_pool_double_backward_is_the_gather(kernels, device):
     """d(gx)/d(gy) puts gy2's values back at the arg-max positions: the transpose of the scatter."""
     x = leaf(np.random.default_rng(1).permutation(25).astype(np.float64).reshape(1, 1, 5, 5), device)
     boxes = np.array([[0, 0, 0, 4, 4], [0, 1, 1, 2, 3]])
@@ -186,7 +188,7 @@ def test_roi_pool_double_backward_is_the_gather(device):
     np.testing.assert_allclose(host(ggy).reshape(-1), gx2.numpy().reshape(-1)[winners])
 
 
-def test_no_boxes_and_empty_bins(device):
+def test_no_boxes_and_empty_bins(kernels, device):
     x = leaf(np.ones((2, 3, 4, 4)), device)
     for fn in (F.roi_pool, F.roi_align):
         y = fn(x, np.zeros((0, 5)), (2, 3))
@@ -198,7 +200,7 @@ def test_no_boxes_and_empty_bins(device):
     np.testing.assert_array_equal(host(F.roi_align(x, outside, 2)), 0)
 
 
-def test_float32_stays_float32(device):
+def test_float32_stays_float32(kernels, device):
     x = td.tensor(np.random.default_rng(3).standard_normal((1, 2, 6, 6)).astype(np.float32), device=device)
     boxes = np.array([[0, 0.3, 1.2, 4.7, 5.1]])  # float64 boxes are read in the input's dtype
     for fn in (F.roi_pool, F.roi_align):

@@ -7,18 +7,19 @@ any size feed the same detection head.  Boxes are rows
 The semantics are torchvision.ops' CPU kernels, down to the rounding rules;
 docs/roi.md derives everything here.
 
-Both ops read the feature map through one *pixel table*: x (N, C, H, W) laid
-out as (N*H*W, C), where row ``n*H*W + h*W + w`` holds every channel of pixel
-(h, w) of image n.  A bin of a box is then a short list of row numbers: one
-gather ``table[rows]`` reads every bin of every box at once, and one
-``scatter_add`` into a zero table sends the gradients back.
+* ``roi_pool``, plain version first: a loop over boxes, each box vectorized
+  over its bins.  It takes the max over every bin of the box's crop and sends
+  each bin's gradient to the pixel that won (``BoxScatterAdd``, whose
+  backward is the gather ``BoxGather``).  Its fast version, used unless
+  ``td.use_reference_kernels()`` is on, does every bin of every box at once
+  through one gather from a *pixel table* (x laid out as (N*H*W, C)).
+* ``roi_align`` has one version, a loop over boxes: it is linear in x and
+  separable, box k's output is ``A_y[k] @ x[batch[k]] @ A_x[k].T`` with one
+  (oh, H) and one (ow, W) matrix of averaged bilinear weights, and its
+  gradient the transposed product (``RoIAlign`` <-> ``RoIAlignTransposed``).
+  This is also faster than the batched gather it replaced (docs/roi.md, 3.4).
 
-* ``roi_pool`` takes the max over each bin; its gradient goes to the arg-max
-  pixel (``IndexAdd``, whose own backward is the gather ``GetItem``).
-* ``roi_align`` is linear in x: each bin is a weighted sum of pixels (bilinear
-  samples, averaged).  ``RoIAlign`` applies the weights, ``RoIAlignTransposed``
-  scatters them back; each is the other's backward.  Neither op sends a
-  gradient to the boxes.
+Neither op sends a gradient to the boxes.
 """
 import numbers
 
@@ -26,26 +27,9 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ..kernels import reference_kernels_enabled
 from ..tensor import Tensor
 from .shape import IndexAdd
-
-
-# ---- the pixel table -----------------------------------------------------
-def _pixel_table(x):
-    """(N, C, H, W) -> (N*H*W, C): row n*H*W + h*W + w holds pixel (h, w) of image n."""
-    n, c, h, w = x.shape
-    return x.transpose(0, 2, 3, 1).reshape(n * h * w, c)
-
-
-def _image_from_table(table, shape):
-    """The inverse of ``_pixel_table``: (N*H*W, C) -> (N, C, H, W)."""
-    n, c, h, w = shape
-    return table.reshape(n, h, w, c).transpose(0, 3, 1, 2)
-
-
-def _largest(extent):
-    """The largest entry of an integer array as a Python int, at least 1 (1 for an empty array)."""
-    return max(1, int(extent.max())) if extent.size else 1
 
 
 # ---- RoI pooling: quantize the box, quantize the bins, take the max (docs/roi.md, section 2) ----
@@ -71,6 +55,254 @@ def _pool_bin_edges(start, size, out, limit, xp):
     return xp.clip(lo, 0, limit), xp.clip(hi, 0, limit)
 
 
+def _roi_pool_boxes(rois, output_size, spatial_scale, shape, xp):
+    """Every box's image index and its bins: batch (K,) int, rows [h_lo, h_hi) (K, oh) and
+    columns [w_lo, w_hi) (K, ow) of every bin, clipped to the image (docs/roi.md, section 2.1)."""
+    _, _, height, width = shape
+    oh, ow = output_size
+    batch = rois[:, 0].astype(np.int64)  # (K,)
+    x1, y1, x2, y2 = (_round_half_away(rois[:, i] * spatial_scale, xp).astype(np.int64) for i in range(1, 5))
+    roi_w = xp.maximum(x2 - x1 + 1, 1)  # an inverted box is forced to 1 pixel
+    roi_h = xp.maximum(y2 - y1 + 1, 1)
+    h_lo, h_hi = _pool_bin_edges(y1, roi_h.astype(rois.dtype), oh, height, xp)  # (K, oh)
+    w_lo, w_hi = _pool_bin_edges(x1, roi_w.astype(rois.dtype), ow, width, xp)  # (K, ow)
+    return batch, h_lo, h_hi, w_lo, w_hi
+
+
+def _roi_pool_one_box(image, h_lo, h_hi, w_lo, w_hi):
+    """The max of every bin of one box, and where it is.
+
+    image (C, H, W); the box's bins cover rows [h_lo, h_hi) (oh,) and columns [w_lo, w_hi) (ow,).
+    Returns y (C, oh, ow), 0 where a bin is empty, and the row and column of each max (C, oh, ow).
+    """
+    xp = backend.get_array_module(image)
+    c = image.shape[0]
+    oh, ow = len(h_lo), len(w_lo)
+    top, bottom, left, right = int(h_lo.min()), int(h_hi.max()), int(w_lo.min()), int(w_hi.max())
+    if bottom <= top or right <= left:  # the box lies off the image: every bin is empty
+        zeros = xp.zeros((c, oh, ow), dtype=np.int64)
+        return xp.zeros((c, oh, ow), dtype=image.dtype), zeros, zeros
+    crop = image[:, top:bottom, left:right]  # (C, h, w): every pixel any bin of the box covers
+    h, w = crop.shape[1:]
+    rows, cols = xp.arange(top, bottom), xp.arange(left, right)
+    in_rows = (rows >= h_lo[:, None]) & (rows < h_hi[:, None])  # (oh, h): row r is in bin ph
+    in_cols = (cols >= w_lo[:, None]) & (cols < w_hi[:, None])  # (ow, w)
+    in_bin = (in_rows[:, None, :, None] & in_cols[None, :, None, :]).reshape(oh, ow, h * w)
+    values = xp.where(in_bin, crop.reshape(c, 1, 1, h * w), -xp.inf)  # (C, oh, ow, h*w)
+
+    best = values.argmax(axis=-1)  # (C, oh, ow): the first max in row-major order, as torchvision's '>' scan
+    # a bin whose values are all -inf: argmax may land outside it; take its first pixel, which ties
+    best_in_bin = xp.take_along_axis(xp.broadcast_to(in_bin, values.shape), best[..., None], axis=-1)[..., 0]
+    best = xp.where(best_in_bin, best, in_bin.argmax(axis=-1))
+    nonempty = in_bin.any(axis=-1)  # (oh, ow): a bin clipped away entirely is empty and gives 0
+    y = xp.where(nonempty, xp.take_along_axis(values, best[..., None], axis=-1)[..., 0], 0)
+    return y, top + best // w, left + best % w
+
+
+class RoIPoolPerBox(Function):
+    """The plain RoI pool: y[k] = max over each bin of box k's crop of x[batch[k]], a loop over
+    boxes; the gradient goes to the pixel that won (docs/roi.md, section 2)."""
+
+    def __init__(self, batch, h_lo, h_hi, w_lo, w_hi):
+        self.batch, self.h_lo, self.h_hi, self.w_lo, self.w_hi = batch, h_lo, h_hi, w_lo, w_hi
+
+    def forward(self, x):  # x (N, C, H, W)
+        xp = backend.get_array_module(x)
+        k, c, oh, ow = len(self.batch), x.shape[1], self.h_lo.shape[1], self.w_lo.shape[1]
+        y = xp.zeros((k, c, oh, ow), dtype=x.dtype)
+        self.rows = xp.zeros((k, c, oh, ow), dtype=np.int64)  # where each max is in x[batch[k]]
+        self.cols = xp.zeros((k, c, oh, ow), dtype=np.int64)
+        for i in range(k):
+            b = int(self.batch[i])
+            y[i], self.rows[i], self.cols[i] = _roi_pool_one_box(
+                x[b], self.h_lo[i], self.h_hi[i], self.w_lo[i], self.w_hi[i]
+            )
+        nonempty = (self.h_hi > self.h_lo)[:, :, None] & (self.w_hi > self.w_lo)[:, None, :]  # (K, oh, ow)
+        self.taken = nonempty[:, None].astype(x.dtype)  # (K, 1, oh, ow): an empty bin took no pixel
+        return y
+
+    def backward(self, gy):
+        return BoxScatterAdd(self.batch, self.rows, self.cols, self.inputs[0].shape)(gy * Tensor(self.taken))
+
+
+class BoxScatterAdd(Function):
+    """gx = zeros (N, C, H, W), then for every box k: gx[batch[k], c, rows[k], cols[k]] += g[k]
+    (g, rows, cols (K, C, oh, ow)); a pixel that won several bins or boxes sums their gradients.
+    The adjoint of BoxGather, which is its backward."""
+
+    def __init__(self, batch, rows, cols, shape):
+        self.batch, self.rows, self.cols, self.shape = batch, rows, cols, tuple(shape)
+
+    def forward(self, g):
+        xp = backend.get_array_module(g)
+        gx = xp.zeros(self.shape, dtype=g.dtype)
+        channel = xp.arange(self.shape[1])[:, None, None]  # (C, 1, 1)
+        for k in range(len(self.batch)):
+            backend.scatter_add(gx[int(self.batch[k])], (channel, self.rows[k], self.cols[k]), g[k])
+        return gx
+
+    def backward(self, gz):
+        return BoxGather(self.batch, self.rows, self.cols)(gz)
+
+
+class BoxGather(Function):
+    """y[k] = x[batch[k], c, rows[k], cols[k]] for every box k: (K, C, oh, ow). BoxScatterAdd's adjoint."""
+
+    def __init__(self, batch, rows, cols):
+        self.batch, self.rows, self.cols = batch, rows, cols
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        channel = xp.arange(x.shape[1])[:, None, None]
+        y = xp.zeros(self.rows.shape, dtype=x.dtype)
+        for k in range(len(self.batch)):
+            y[k] = x[int(self.batch[k])][channel, self.rows[k], self.cols[k]]
+        return y
+
+    def backward(self, gy):
+        return BoxScatterAdd(self.batch, self.rows, self.cols, self.inputs[0].shape)(gy)
+
+
+# ---- RoIAlign: bilinear samples, no quantization (docs/roi.md, section 3) ----
+def _bilinear_taps(start, bin_size, grid, out, size, xp):
+    """Sample positions along one axis and their two linear-interpolation taps.
+
+    start, bin_size: (K,) float, where the box starts and how long a bin is (in pixels);
+    grid: (K,) int, samples per bin (the padded grid is G = the largest; a box with fewer,
+    or with grid <= 0, gets weight 0 on the rest).  Sample i of bin p sits at
+
+        t = start + p * bin_size + (i + 0.5) * bin_size / grid
+
+    and reads pixels low = floor(t) and high = low + 1 with weights 1 - (t - low) and
+    t - low.  torchvision's border rules: t < -1 or t > size contributes 0; t in [-1, 0]
+    is clamped to 0; t >= size - 1 reads the last pixel with weight 1.
+    Returns taps (K, out, G, 2) int [low, high] and weights (K, out, G, 2).
+    """
+    g = max(0, int(grid.max())) if grid.size else 0
+    p = xp.arange(out, dtype=start.dtype)[None, :, None]
+    i = xp.arange(g, dtype=start.dtype)[None, None, :]
+    s, b = start[:, None, None], bin_size[:, None, None]
+    n = xp.maximum(grid, 1).astype(start.dtype)[:, None, None]  # 1 where the grid is empty: no division by 0
+    t = s + p * b + (i + 0.5) * b / n  # (K, out, G), evaluated in torchvision's order
+
+    used = (i < grid[:, None, None]) & (t >= -1) & (t <= size)  # written so that a NaN is not used
+    t = xp.maximum(xp.where(used, t, 0), 0)
+    low = t.astype(np.int64)  # floor, as t >= 0
+    last = low >= size - 1
+    low = xp.where(last, size - 1, low)
+    high = xp.where(last, size - 1, low + 1)
+    frac = xp.where(last, 0, t - low.astype(t.dtype))  # at the last pixel, t is moved onto it
+    taps = xp.stack([low, high], axis=-1)
+    weights = xp.stack([1 - frac, frac], axis=-1) * used[..., None]
+    return taps, weights
+
+
+def _roi_align_boxes(rois, output_size, spatial_scale, sampling_ratio, aligned, xp):
+    """Every box's image index, start, bin size and samples per bin, per axis (docs/roi.md, 3.1):
+    batch (K,) int; y1, x1, bin_h, bin_w (K,) float; grid_h, grid_w (K,) int."""
+    k = len(rois)
+    oh, ow = output_size
+    batch = rois[:, 0].astype(np.int64)
+    offset = 0.5 if aligned else 0.0  # aligned: pixel (h, w) has its centre at (h + 0.5, w + 0.5)
+    x1, y1, x2, y2 = (rois[:, i] * spatial_scale - offset for i in range(1, 5))  # no rounding
+    roi_w, roi_h = x2 - x1, y2 - y1
+    if not aligned:  # the legacy op forces degenerate and inverted boxes to 1 x 1
+        roi_w, roi_h = xp.maximum(roi_w, 1.0), xp.maximum(roi_h, 1.0)
+    if sampling_ratio > 0:
+        grid_h = grid_w = xp.full(k, sampling_ratio, dtype=np.int64)
+    else:  # adaptive: about one sample per pixel of bin, a different count for every box
+        grid_h, grid_w = xp.ceil(roi_h / oh).astype(np.int64), xp.ceil(roi_w / ow).astype(np.int64)
+    return batch, y1, x1, roi_h / oh, roi_w / ow, grid_h, grid_w
+
+
+def _sampling_matrix(start, bin_size, grid, out, size, xp):
+    """A (out, size) for one box along one axis: row p averages the linear-interpolation weights
+    of the ``grid`` samples of bin p, so that the bin's value along this axis is A @ row_of_pixels.
+    start, bin_size, grid: this box's (1,) arrays."""
+    taps, weights = _bilinear_taps(start, bin_size, grid, out, size, xp)  # (1, out, G, 2) each
+    a = xp.zeros((out, size), dtype=weights.dtype)
+    bins = xp.broadcast_to(xp.arange(out)[:, None, None], taps.shape[1:])  # (out, G, 2)
+    backend.scatter_add(a, (bins, taps[0]), weights[0])  # low == high at the last pixel: the weights add
+    return a / max(int(grid[0]), 1)
+
+
+def _roi_align_matrices(rois, shape, output_size, spatial_scale, sampling_ratio, aligned, xp):
+    """batch (K,), A_y (K, oh, H) and A_x (K, ow, W): box k's output is A_y[k] @ x[batch[k]] @ A_x[k].T.
+
+    The average over the bin's grid_h x grid_w samples of the bilinear weights wy * wx is the
+    product of one average per axis, so RoIAlign is separable, like a resize (docs/roi.md, 3.1)."""
+    _, _, height, width = shape
+    oh, ow = output_size
+    batch, y1, x1, bin_h, bin_w, grid_h, grid_w = _roi_align_boxes(
+        rois, output_size, spatial_scale, sampling_ratio, aligned, xp
+    )
+    a_y = xp.zeros((len(rois), oh, height), dtype=rois.dtype)
+    a_x = xp.zeros((len(rois), ow, width), dtype=rois.dtype)
+    for k in range(len(rois)):
+        box = slice(k, k + 1)
+        a_y[k] = _sampling_matrix(y1[box], bin_h[box], grid_h[box], oh, height, xp)
+        a_x[k] = _sampling_matrix(x1[box], bin_w[box], grid_w[box], ow, width, xp)
+    return batch, a_y, a_x
+
+
+class RoIAlign(Function):
+    """The plain RoIAlign: y[k] = A_y[k] @ x[batch[k]] @ A_x[k].T for every box k, (C, oh, ow) each
+    (docs/roi.md, section 3). Linear in x; its backward is the transposed product."""
+
+    def __init__(self, batch, a_y, a_x):
+        self.batch, self.a_y, self.a_x = batch, a_y, a_x  # (K,), (K, oh, H), (K, ow, W)
+
+    def forward(self, x):  # x (N, C, H, W)
+        xp = backend.get_array_module(x)
+        k, c, oh, ow = len(self.batch), x.shape[1], self.a_y.shape[1], self.a_x.shape[1]
+        y = xp.zeros((k, c, oh, ow), dtype=x.dtype)
+        for i in range(k):
+            y[i] = self.a_y[i] @ x[int(self.batch[i])] @ self.a_x[i].T  # (oh, H) @ (C, H, W) @ (W, ow)
+        return y
+
+    def backward(self, gy):
+        return RoIAlignTransposed(self.batch, self.a_y, self.a_x, self.inputs[0].shape)(gy)
+
+
+class RoIAlignTransposed(Function):
+    """gx = zeros (N, C, H, W), then gx[batch[k]] += A_y[k].T @ g[k] @ A_x[k] for every box k:
+    each box hands its gradient back to the pixels its samples read (docs/roi.md, section 3.3).
+    Linear in g; its backward is RoIAlign again."""
+
+    def __init__(self, batch, a_y, a_x, shape):
+        self.batch, self.a_y, self.a_x, self.shape = batch, a_y, a_x, tuple(shape)
+
+    def forward(self, g):  # g (K, C, oh, ow)
+        xp = backend.get_array_module(g)
+        gx = xp.zeros(self.shape, dtype=g.dtype)
+        for i in range(len(self.batch)):
+            gx[int(self.batch[i])] += self.a_y[i].T @ g[i] @ self.a_x[i]  # (H, oh) @ (C, oh, ow) @ (ow, W)
+        return gx
+
+    def backward(self, gz):
+        return RoIAlign(self.batch, self.a_y, self.a_x)(gz)
+
+
+# ---- the fast roi_pool: every bin of every box at once, through a pixel table -------------
+# It reads x (N, C, H, W) laid out as a pixel table (N*H*W, C), where row n*H*W + h*W + w holds
+# every channel of pixel (h, w) of image n: every bin of every box, padded to the largest bin,
+# becomes a short list of row numbers, one gather table[rows] reads all of them at once, and the
+# gradient goes back with one IndexAdd. No Python loop over boxes, and each bin reads only its own
+# pixels where RoIPoolPerBox masks the whole crop for every bin; the price is memory, about one
+# gathered copy of every box's crop. Measured against RoIPoolPerBox (python -m benchmarks.plain_vs_fast
+# --only roi; (2, 256, 32, 32) float32, 7x7 bins, fwd+bwd): 1.2x faster with 64 boxes, 1.5x with 128
+# (docs/roi.md, "What the fast version changes and why").
+def _pixel_table(x):
+    """(N, C, H, W) -> (N*H*W, C): row n*H*W + h*W + w holds pixel (h, w) of image n."""
+    n, c, h, w = x.shape
+    return x.transpose(0, 2, 3, 1).reshape(n * h * w, c)
+
+
+def _largest(extent):
+    """The largest entry of an integer array as a Python int, at least 1 (1 for an empty array)."""
+    return max(1, int(extent.max())) if extent.size else 1
+
+
 def _roi_pool_bins(rois, output_size, spatial_scale, shape, xp):
     """The pixels of every bin of every box, as rows of the pixel table.
 
@@ -80,12 +312,7 @@ def _roi_pool_bins(rois, output_size, spatial_scale, shape, xp):
     """
     _, _, height, width = shape
     oh, ow = output_size
-    batch = rois[:, 0].astype(np.int64)  # (K,)
-    x1, y1, x2, y2 = (_round_half_away(rois[:, i] * spatial_scale, xp).astype(np.int64) for i in range(1, 5))
-    roi_w = xp.maximum(x2 - x1 + 1, 1)  # an inverted box is forced to 1 pixel
-    roi_h = xp.maximum(y2 - y1 + 1, 1)
-    h_lo, h_hi = _pool_bin_edges(y1, roi_h.astype(rois.dtype), oh, height, xp)  # (K, oh)
-    w_lo, w_hi = _pool_bin_edges(x1, roi_w.astype(rois.dtype), ow, width, xp)  # (K, ow)
+    batch, h_lo, h_hi, w_lo, w_hi = _roi_pool_boxes(rois, output_size, spatial_scale, shape, xp)
     lh, lw = _largest(h_hi - h_lo), _largest(w_hi - w_lo)
 
     row = h_lo[:, :, None] + xp.arange(lh)  # (K, oh, Lh) image row of offset i in bin ph
@@ -128,111 +355,6 @@ class RoIPool(Function):
         # gx[source] += gy, repeated pixels (overlapping bins and boxes) accumulating;
         # IndexAdd's own backward is the gather gy2 = gz[source], so double backward works
         return IndexAdd(self.source, True, self.inputs[0].shape)(gy * Tensor(self.taken))
-
-
-# ---- RoIAlign: bilinear samples, no quantization (docs/roi.md, section 3) ----
-def _bilinear_taps(start, bin_size, grid, out, size, xp):
-    """Sample positions along one axis and their two linear-interpolation taps.
-
-    start, bin_size: (K,) float, where the box starts and how long a bin is (in pixels);
-    grid: (K,) int, samples per bin (the padded grid is G = the largest; a box with fewer,
-    or with grid <= 0, gets weight 0 on the rest).  Sample i of bin p sits at
-
-        t = start + p * bin_size + (i + 0.5) * bin_size / grid
-
-    and reads pixels low = floor(t) and high = low + 1 with weights 1 - (t - low) and
-    t - low.  torchvision's border rules: t < -1 or t > size contributes 0; t in [-1, 0]
-    is clamped to 0; t >= size - 1 reads the last pixel with weight 1.
-    Returns taps (K, out, G, 2) int [low, high] and weights (K, out, G, 2).
-    """
-    g = max(0, int(grid.max())) if grid.size else 0
-    p = xp.arange(out, dtype=start.dtype)[None, :, None]
-    i = xp.arange(g, dtype=start.dtype)[None, None, :]
-    s, b = start[:, None, None], bin_size[:, None, None]
-    n = xp.maximum(grid, 1).astype(start.dtype)[:, None, None]  # 1 where the grid is empty: no division by 0
-    t = s + p * b + (i + 0.5) * b / n  # (K, out, G), evaluated in torchvision's order
-
-    used = (i < grid[:, None, None]) & (t >= -1) & (t <= size)  # written so that a NaN is not used
-    t = xp.maximum(xp.where(used, t, 0), 0)
-    low = t.astype(np.int64)  # floor, as t >= 0
-    last = low >= size - 1
-    low = xp.where(last, size - 1, low)
-    high = xp.where(last, size - 1, low + 1)
-    frac = xp.where(last, 0, t - low.astype(t.dtype))  # at the last pixel, t is moved onto it
-    taps = xp.stack([low, high], axis=-1)
-    weights = xp.stack([1 - frac, frac], axis=-1) * used[..., None]
-    return taps, weights
-
-
-def _roi_align_plan(rois, shape, output_size, spatial_scale, sampling_ratio, aligned, xp):
-    """Every bin of every box as P (pixel row, weight) pairs, so that
-
-        y[k, :, ph, pw] = sum_s weights[k, ph, pw, s] * table[rows[k, ph, pw, s]]
-
-    Returns rows (K, oh, ow, P) int and weights (K, oh, ow, P), P = Gh * Gw * 4:
-    Gh x Gw samples per bin (padded to the largest box's grid), 2 x 2 pixels per sample.
-    """
-    _, _, height, width = shape
-    oh, ow = output_size
-    k = len(rois)
-    batch = rois[:, 0].astype(np.int64)
-    offset = 0.5 if aligned else 0.0  # aligned: pixel (h, w) has its centre at (h + 0.5, w + 0.5)
-    x1, y1, x2, y2 = (rois[:, i] * spatial_scale - offset for i in range(1, 5))  # no rounding
-    roi_w, roi_h = x2 - x1, y2 - y1
-    if not aligned:  # the legacy op forces degenerate and inverted boxes to 1 x 1
-        roi_w, roi_h = xp.maximum(roi_w, 1.0), xp.maximum(roi_h, 1.0)
-    bin_h, bin_w = roi_h / oh, roi_w / ow  # (K,)
-    if sampling_ratio > 0:
-        grid_h = grid_w = xp.full(k, sampling_ratio, dtype=np.int64)
-    else:  # adaptive: about one sample per pixel of bin, a different count for every box
-        grid_h, grid_w = xp.ceil(roi_h / oh).astype(np.int64), xp.ceil(roi_w / ow).astype(np.int64)
-    count = xp.maximum(grid_h * grid_w, 1).astype(rois.dtype)  # the average's divisor
-
-    ty, wy = _bilinear_taps(y1, bin_h, grid_h, oh, height, xp)  # (K, oh, Gh, 2)
-    tx, wx = _bilinear_taps(x1, bin_w, grid_w, ow, width, xp)  # (K, ow, Gw, 2)
-    # sample (iy, ix) of bin (ph, pw) reads pixel (ty[a], tx[b]) with weight wy[a] * wx[b] / count:
-    # axes (K, oh, ow, Gh, 2, Gw, 2)
-    ty, wy = ty[:, :, None, :, :, None, None], wy[:, :, None, :, :, None, None]
-    tx, wx = tx[:, None, :, None, None, :, :], wx[:, None, :, None, None, :, :]
-    rows = (batch[:, None, None, None, None, None, None] * height + ty) * width + tx
-    weights = wy * wx / count[:, None, None, None, None, None, None]
-    p = rows.shape[3] * 4 * rows.shape[5]
-    return rows.reshape(k, oh, ow, p), weights.reshape(k, oh, ow, p)
-
-
-class RoIAlign(Function):
-    """y = A x with a fixed sparse A (the plan); its backward applies A^T (docs/roi.md, section 3.3)."""
-
-    def __init__(self, rows, weights):
-        self.rows, self.weights = rows, weights  # (K, oh, ow, P) each
-
-    def forward(self, x):
-        xp = backend.get_array_module(x)
-        values = _pixel_table(x)[self.rows]  # (K, oh, ow, P, C)
-        return xp.einsum("kpqs,kpqsc->kcpq", self.weights, values)  # (K, C, oh, ow)
-
-    def backward(self, gy):
-        return RoIAlignTransposed(self.rows, self.weights, self.inputs[0].shape)(gy)
-
-
-class RoIAlignTransposed(Function):
-    """gx = A^T g: every sample hands g times its weight back to its pixels (docs/roi.md, section 3.3).
-
-    Linear in g, so its backward is A again: RoIAlign with the same plan."""
-
-    def __init__(self, rows, weights, shape):
-        self.rows, self.weights, self.shape = rows, weights, shape
-
-    def forward(self, g):  # (K, C, oh, ow)
-        xp = backend.get_array_module(g)
-        n, c, height, width = self.shape
-        shares = xp.einsum("kpqs,kcpq->kpqsc", self.weights, g)  # (K, oh, ow, P, C)
-        table = xp.zeros((n * height * width, c), dtype=g.dtype)
-        backend.scatter_add(table, self.rows, shares)  # a pixel read by many samples sums their shares
-        return xp.ascontiguousarray(_image_from_table(table, self.shape))  # (N, C, H, W)
-
-    def backward(self, gz):
-        return RoIAlign(self.rows, self.weights)(gz)
 
 
 # ---- argument checks and the functions users call -------------------------
@@ -316,6 +438,9 @@ def roi_pool(x, boxes, output_size, spatial_scale=1.0):
     are the one place the two differ.)
     """
     rois, size = _check(x, boxes, output_size, spatial_scale, "roi_pool")
+    if reference_kernels_enabled():  # the plain loop over boxes
+        xp = backend.get_array_module(x.data)
+        return RoIPoolPerBox(*_roi_pool_boxes(rois, size, float(spatial_scale), x.shape, xp))(x)
     return RoIPool(rois, size, float(spatial_scale))(x)
 
 
@@ -333,5 +458,5 @@ def roi_align(x, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, align
     if not isinstance(aligned, (bool, np.bool_)):
         raise TypeError(f"roi_align: aligned must be True or False, got {aligned!r}")
     xp = backend.get_array_module(x.data)
-    rows, weights = _roi_align_plan(rois, x.shape, size, float(spatial_scale), int(sampling_ratio), bool(aligned), xp)
-    return RoIAlign(rows, weights)(x)
+    args = (rois, x.shape, size, float(spatial_scale), int(sampling_ratio), bool(aligned), xp)
+    return RoIAlign(*_roi_align_matrices(*args))(x)
