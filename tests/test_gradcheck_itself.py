@@ -19,6 +19,12 @@ REPORT = re.compile(
 )
 
 
+ENTRY = re.compile(
+    r"the Jacobian entry d output (?P<output>\d+)(?P<output_index>\[[\d, ]*\]) / "
+    r"d input (?P<input>\d+)(?P<input_index>\[[\d, ]*\])"
+)
+
+
 def parse(error):
     match = REPORT.search(str(error))
     assert match, f"unexpected GradcheckError message: {error}"
@@ -195,3 +201,103 @@ def test_gradcheck_fails_where_the_function_is_not_finite(device):
     with pytest.raises(td.GradcheckError) as info:
         td.gradcheck(lambda t: SqrtWithZeroGradient()(t), (x,))
     assert parse(info.value)["index"] == "(0,)"
+
+
+# ---- the report is one Jacobian entry, in numbers a learner can check by hand --------------------
+def entry(error):
+    match = ENTRY.search(str(error))
+    assert match, f"no Jacobian entry in the GradcheckError message: {error}"
+    return match
+
+
+def test_the_report_of_a_detached_factor_is_the_jacobian_entry_itself():
+    """f(x) = sum(x * x.detach()): the backward sees only one factor, so d f / d x_i is x_i analytically
+    and 2 x_i numerically; the worst entry is the largest x_i, 3.25 against 6.5, not u times them."""
+    x = leaf([1.5, -2.0, 3.25])
+    with pytest.raises(td.GradcheckError) as info:
+        td.gradcheck(lambda t: (t * t.detach()).sum(), [x])
+    report, where = parse(info.value), entry(info.value)
+    assert report["input"] == "0" and report["index"] == "(2,)"
+    assert float(report["analytic"]) == 3.25
+    assert float(report["numeric"]) == pytest.approx(6.5, abs=1e-6)
+    assert (where["output"], where["output_index"], where["input"], where["input_index"]) == ("0", "[]", "0", "[2]")
+
+
+class TwoOutputsOneWrongEntry(td.Function):
+    """y0 = 2 x (x of shape (R, C)), y1 = sum over rows of x (shape (C,)); the backward gets exactly one
+    Jacobian entry wrong: d y1[c] / d x[r, c] is 5 instead of 1 at the chosen (r, c)."""
+
+    def __init__(self, r, c):
+        self.r, self.c = r, c
+
+    def forward(self, x):
+        return 2 * x, x.sum(axis=0)
+
+    def backward(self, g0, g1):
+        factor = np.ones(self.inputs[0].shape)
+        factor[self.r, self.c] = 5.0
+        return 2 * g0 + g1.reshape(1, -1) * td.tensor(factor, device=g1.device)
+
+
+@given(data=st.data())
+def test_the_report_names_output_input_and_both_indices_of_a_multi_output_function(device, data):
+    rows, columns = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    r, c = data.draw(st.integers(0, rows - 1)), data.draw(st.integers(0, columns - 1))
+    x = leaf(data.draw(smooth_arrays((rows, columns))), device)
+    w = leaf(data.draw(smooth_arrays((2,))), device)  # a second input whose gradient is right
+
+    def fn(x, w):
+        y0, y1 = TwoOutputsOneWrongEntry(r, c)(x)
+        return y0 * w[0], y1, td.tensor(np.arange(3), device=device)  # an integer output is ignored
+
+    with pytest.raises(td.GradcheckError) as info:
+        td.gradcheck(fn, (x, w))
+    report, where = parse(info.value), entry(info.value)
+    assert report["input"] == "0" and ast.literal_eval(report["index"]) == (r, c)
+    assert float(report["analytic"]) == pytest.approx(5.0, rel=1e-12)
+    assert float(report["numeric"]) == pytest.approx(1.0, abs=1e-6)
+    assert where["output"] == "1" and ast.literal_eval(where["output_index"]) == [c]
+    assert where["input"] == "0" and ast.literal_eval(where["input_index"]) == [r, c]
+    assert "(output 1 has shape (" + str(columns) + ",))" in str(info.value)
+
+
+def test_gradgradcheck_reports_the_entry_of_the_first_derivatives_jacobian(device):
+    """CubeDetachedBackward's first derivative v 3 x^2 is right, its own derivative for x is 0 instead of
+    6 x v: the entry is d (gradient for x)[i] / d x[i] on the diagonal, numeric 6 x_i v_i."""
+    x = leaf([0.5, -1.5, 2.0], device)
+    v = leaf([1.0, 1.0, 1.0], device)
+    with pytest.raises(td.GradcheckError) as info:
+        td.gradgradcheck(lambda t: CubeDetachedBackward()(t), (x,), grad_outputs=[v])
+    report, where = parse(info.value), entry(info.value)
+    i = ast.literal_eval(report["index"])
+    assert report["input"] == "0" and i == (2,)  # the largest |6 x_i|
+    assert float(report["analytic"]) == 0 and float(report["numeric"]) == pytest.approx(12.0, abs=1e-5)
+    assert (where["output"], where["output_index"], where["input_index"]) == ("0", "[2]", "[2]")
+    assert "input 1 is the cotangent v for fn's output 0" in str(info.value)
+
+
+def test_small_errors_that_add_up_over_many_outputs_are_reported_as_a_projection():
+    """Each Jacobian entry is off by 0.9 atol (within tolerance), but u^T J sums 10,000 of them."""
+
+    class SlightlyOff(td.Function):
+        def forward(self, x):
+            return np.zeros(10_000) * x  # J = 0
+
+        def backward(self, gy):
+            return gy.sum().reshape(1) * 0.9e-5  # every entry 0.9e-5
+
+    x = leaf([1.0])
+    with pytest.raises(td.GradcheckError, match="no single Jacobian entry is off by more than .* add up") as info:
+        td.gradcheck(lambda t: SlightlyOff()(t), (x,))
+    assert parse(info.value)["index"] == "(0,)"
+
+
+def test_an_output_that_is_the_input_itself_gets_its_jacobian_right():
+    """Finite differences perturb x's memory in place: an output that *is* x must be read at once,
+    or its numeric Jacobian comes out 0 instead of the identity (and would be the 'worst' entry here)."""
+    x = leaf([0.25, -0.5, 0.75])
+    with pytest.raises(td.GradcheckError) as info:
+        td.gradcheck(lambda t: (t, SquareForgetsTheTwo()(t)), (x,))
+    where = entry(info.value)
+    assert where["output"] == "1" and where["output_index"] == where["input_index"] == "[2]"
+    assert float(parse(info.value)["numeric"]) == pytest.approx(1.5, abs=1e-6)

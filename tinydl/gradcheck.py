@@ -12,6 +12,12 @@ difference has error O(eps^2); with eps = 1e-6 that is ~1e-12, far below
 float64's rounding noise of ~1e-16 / eps = 1e-10, but far above float32's
 ~1e-7 / eps = 0.1: that is why the check must run in float64
 (docs/autograd.md, "Gradcheck").
+
+When an input fails, the random projections are no numbers to check by hand, so
+the failing input's full Jacobians are computed, the numeric one column by
+column (one perturbed element at a time) and the analytic one row by row (one
+backward pass per output element, with a one-hot cotangent), and the report
+names their worst entry: output index, input index, analytic and numeric value.
 """
 import numpy as np
 
@@ -55,11 +61,18 @@ def _check_inputs(inputs, who):
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     """True if every input's analytic gradient of ``fn`` matches finite differences,
     else raise GradcheckError naming the input, the worst element, and both values."""
-    inputs = _as_tuple(inputs)
-    _check_inputs(inputs, "gradcheck")
+    return _gradcheck(fn, _as_tuple(inputs), eps, atol, rtol, seed, "gradcheck", note="")
+
+
+def _gradcheck(fn, inputs, eps, atol, rtol, seed, who, note):
+    """gradcheck's body, shared with gradgradcheck (``who`` and ``note`` name the check in the report).
+
+    The fast pass: one backward with the random cotangent u against the projected finite differences,
+    input by input; the first input that fails gets its full Jacobians compared (``_report``)."""
+    _check_inputs(inputs, who)
     outputs = _float_outputs(fn(*inputs))
     if not outputs:
-        raise ValueError("gradcheck: fn returned no floating-point Tensor")
+        raise ValueError(f"{who}: fn returned no floating-point Tensor")
     u = _cotangents(outputs, seed)
     positions = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     wanted = [inputs[i] for i in positions]
@@ -75,30 +88,103 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
 
     for k, (position, x) in enumerate(zip(positions, wanted)):
         numeric = np.zeros(x.shape)
-        with no_grad():
-            for i in np.ndindex(*x.shape):  # write into x.data itself: perturbs x in place, whatever its layout
-                original = x.data[i].item()
-                x.data[i] = original + eps
-                plus = projected(fn(*inputs))
-                x.data[i] = original - eps
-                minus = projected(fn(*inputs))
-                x.data[i] = original
-                numeric[i] = (plus - minus) / (2 * eps)
+        for i in np.ndindex(*x.shape):
+            plus, minus = _evaluate_around(fn, inputs, x, i, eps, projected)
+            numeric[i] = (plus - minus) / (2 * eps)
         a = np.zeros(x.shape) if analytic[k] is None else backend.to_numpy(analytic[k].data).astype(np.float64)
-        _compare(a, numeric, atol, rtol, f"input {position} (shape {tuple(x.shape)})", "gradcheck")
+        if _worst(a, numeric, atol, rtol) is not None:  # u^T J is wrong: find the Jacobian entry that is
+            _report(fn, inputs, position, eps, atol, rtol, who, note, projected=(a, numeric))
     return True
 
 
-def _compare(analytic, numeric, atol, rtol, what, who):
+def _evaluate_around(fn, inputs, x, i, eps, measure):
+    """measure(fn's outputs) at x + eps e_i and at x - eps e_i.  x is perturbed in x.data itself (so whatever
+    its layout), and each result is measured at once: an output may be x itself, or share its memory."""
+    original = x.data[i].item()
+    with no_grad():
+        try:
+            x.data[i] = original + eps
+            plus = measure(fn(*inputs))
+            x.data[i] = original - eps
+            minus = measure(fn(*inputs))
+        finally:
+            x.data[i] = original
+    return plus, minus
+
+
+def _flat(outputs):
+    """The float outputs' values, raveled and concatenated into one float64 vector (a copy)."""
+    return np.concatenate([backend.to_numpy(y.data).astype(np.float64).ravel() for y in _float_outputs(outputs)])
+
+
+def _jacobians(fn, inputs, position, eps):
+    """The numeric and analytic Jacobians (total outputs, x.size) of fn's float outputs w.r.t. input ``position``.
+
+    Numeric, column by column: column i is (f(x + eps e_i) - f(x - eps e_i)) / (2 eps).
+    Analytic, row by row: row j is the gradient for x of the one-hot cotangent e_j.
+    """
+    x = inputs[position]
+    columns = []
+    for i in np.ndindex(*x.shape):
+        plus, minus = _evaluate_around(fn, inputs, x, i, eps, _flat)
+        columns.append((plus - minus) / (2 * eps))
+    with enable_grad():
+        outputs = _float_outputs(fn(*inputs))
+    sizes = [y.data.size for y in outputs]
+    numeric = np.stack(columns, axis=1).reshape(sum(sizes), x.data.size)
+    analytic = np.zeros_like(numeric)
+    differentiable = [k for k, y in enumerate(outputs) if y.requires_grad]
+    for row in range(sum(sizes)):
+        k = int(np.searchsorted(np.cumsum(sizes), row, side="right"))  # the output this row belongs to
+        if k not in differentiable:
+            continue  # an output outside the graph: its row of the analytic Jacobian is zero
+        cotangents = [Tensor(backend.get_array_module(y.data).zeros(y.shape, dtype=y.dtype)) for y in outputs]
+        cotangents[k].data.reshape(-1)[row - sum(sizes[:k])] = 1
+        (g,) = autograd_grad([outputs[j] for j in differentiable], [x], [cotangents[j] for j in differentiable],
+                             retain_graph=True, allow_unused=True)
+        if g is not None:
+            analytic[row] = backend.to_numpy(g.data).astype(np.float64).ravel()
+    return analytic, numeric, outputs
+
+
+def _worst(analytic, numeric, atol, rtol):
+    """The index of the entry furthest outside |analytic - numeric| <= atol + rtol |numeric|, or None if all agree."""
     error = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
-    finite = np.all(np.isfinite(analytic)) and np.all(np.isfinite(numeric))  # NaN > 0 is False: test it apart
-    if error.size and error.max() > 0 or not finite:
-        worst = np.unravel_index(np.argmax(np.where(np.isfinite(error), error, np.inf)), analytic.shape)
+    error = np.where(np.isnan(error), np.inf, error)  # NaN > 0 is False: a NaN entry fails, and first
+    if not error.size or error.max() <= 0:
+        return None
+    return np.unravel_index(np.argmax(error), error.shape)
+
+
+def _index(flat, shape):
+    return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+
+
+def _report(fn, inputs, position, eps, atol, rtol, who, note, projected):
+    """Raise GradcheckError with the worst entry of input ``position``'s full Jacobians."""
+    x = inputs[position]
+    analytic, numeric, outputs = _jacobians(fn, inputs, position, eps)
+    where = f"{who}: the gradient for input {position} (shape {tuple(x.shape)}) disagrees with finite differences"
+    tolerance = f"atol {atol} + rtol {rtol} * |numeric|"
+    worst = _worst(analytic, numeric, atol, rtol)
+    if worst is None:  # every entry is within tolerance, but their errors add up in u^T J
+        a, n = projected
+        i = _worst(a, n, atol, rtol)
         raise GradcheckError(
-            f"{who}: the gradient for {what} disagrees with finite differences at index {tuple(int(i) for i in worst)}: "
-            f"analytic {analytic[worst]:.10g}, numeric {numeric[worst]:.10g} "
-            f"(|difference| {abs(analytic[worst] - numeric[worst]):.3g} > atol {atol} + rtol {rtol} * |numeric|)"
+            f"{where} at index {tuple(int(j) for j in i)}: analytic {a[i]:.8g}, numeric {n[i]:.8g}\n"
+            f"  these are (u^T J)[i] for a random cotangent u; no single Jacobian entry is off by more than "
+            f"{tolerance}, but their errors add up over the outputs{note}"
         )
+    row, column = (int(j) for j in worst)
+    sizes = [y.data.size for y in outputs]
+    k = int(np.searchsorted(np.cumsum(sizes), row, side="right"))
+    out_index, in_index = _index(row - sum(sizes[:k]), tuple(outputs[k].shape)), _index(column, tuple(x.shape))
+    a, n = analytic[row, column], numeric[row, column]
+    raise GradcheckError(
+        f"{where} at index {in_index}: analytic {a:.8g}, numeric {n:.8g}\n"
+        f"  the Jacobian entry d output {k}{list(out_index)} / d input {position}{list(in_index)} "
+        f"(output {k} has shape {tuple(outputs[k].shape)}); |difference| {abs(a - n):.3g} > {tolerance}{note}"
+    )
 
 
 def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
@@ -121,4 +207,8 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
             grads = autograd_grad(ys, [xs[i] for i in wanted], list(vs[: len(ys)]), create_graph=True, allow_unused=True)
         return tuple(g if g is not None else xs[i] * 0 for g, i in zip(grads, wanted))
 
-    return gradcheck(first_derivatives, inputs + tuple(grad_outputs), eps, atol, rtol, seed)
+    note = "\n  (gradgradcheck checks fn's first derivatives: " + ", ".join(
+        [f"output {k} is the gradient for fn's input {i}" for k, i in enumerate(wanted)]
+        + [f"input {n + j} is the cotangent v for fn's output {j}" for j in range(len(grad_outputs))]
+    ) + ")"
+    return _gradcheck(first_derivatives, inputs + tuple(grad_outputs), eps, atol, rtol, seed, "gradgradcheck", note)
