@@ -1,4 +1,4 @@
-"""Plain (reference) against fast versions of max_pool2d / max_unpool2d, roi_pool and roi_align.
+"""Plain (reference) against fast versions of max_pool2d / max_unpool2d and roi_pool.
 
     python -m benchmarks.plain_vs_fast [--rounds 9] [--only pool|roi]
 
@@ -7,6 +7,8 @@ Each row times forward + backward of one op in the default (fast) mode and under
 so that a busy machine slows both alike, and reports the medians and their ratio.
 A fast path stays in the package only if it buys about 10% or more here
 (docs/pooling.md and docs/roi.md, "What the fast version changes and why").
+roi_align has one version (the per-box loop); docs/roi.md, 3.4 says how it was measured
+against the batched gather it replaced.
 """
 import argparse
 import statistics
@@ -95,10 +97,6 @@ def roi_rows(rounds):
         step = forward_backward(lambda: F.roi_pool(x, boxes, 7, 0.25), x)
         report(f"roi_pool (2, 256, 32, 32), {k} boxes, 7x7, fwd+bwd", {"fast": (False, step), "plain": (True, step)},
                rounds)
-        for ratio in (2, -1):
-            step = forward_backward(lambda: F.roi_align(x, boxes, 7, 0.25, ratio, True), x)
-            report(f"roi_align sampling_ratio={ratio}, {k} boxes, 7x7, fwd+bwd",
-                   {"fast": (False, step), "plain": (True, step)}, rounds)
 
 
 def main():

@@ -5,13 +5,19 @@ Every op here reads an (N, C, H, W) image and moves or mixes values inside each
 (H, W) plane; none mixes channels or batch items. Their backwards come in pairs
 that are each other's transposes, so every backward is itself differentiable:
 
-    max_pool2d    -> PlaneScatterAdd   (gradient to the argmax)    <-> PlaneGather
-    max_unpool2d  -> PlaneGather       (read back the placed values)
+    max_pool2d    -> MaxPool2dBackward (gradient to the argmax)    -> PlaneGather (and 0 for x)
+    max_unpool2d  -> PlaneGather       (read back the placed values) <-> PlaneScatterAdd
     avg_pool2d    -> AvgPool2dTranspose (g / count over the window) <-> AvgPool2d
     bilinear, adaptive average: y = A_h x A_w^T -> Resample2d(A_h^T, A_w^T)
     nearest       -> indexing x[:, :, rows, cols] (GetItem <-> IndexAdd in shape.py)
 
-The derivations are in docs/pooling.md; each op points to its section.
+Max pooling has a plain version, met first (_max_pool_plain: a window view and
+an argmax), and a fast one beside it (_max_pool_fast: a running max over the
+kernel offsets), and so do the plane scatter and gather that its backward and
+max_unpool2d use (an (n, c, position) index, or one flat index); with
+td.use_reference_kernels() the plain ones run. The other ops have one version.
+The derivations are in docs/pooling.md; each op points to
+its section.
 """
 import math
 
