@@ -4,7 +4,7 @@
 
 ``td.use_reference_kernels()`` runs every op on its plain (textbook) version.
 This benchmark times the same forward + backward steps as ``benchmarks.layers``
-and ``benchmarks.sequence``, RoI pooling on a detector-sized feature map, and
+and ``benchmarks.sequence``, max pooling and RoI pooling on their own, and
 the CNN training step of ``benchmarks.training``, once with the fast kernels
 (the default) and once with the plain ones.  The two are timed alternately,
 ``rounds`` times each, and the medians are compared, so a drift of the
@@ -20,35 +20,52 @@ from . import layers, sequence, training
 from .common import command_line, median_seconds, sync_for
 
 
-def _roi_case(op):
-    """roi_align / roi_pool forward + backward: 2 images, 256 channels at 32x32 (a stride-16 map of a
-    512x512 image), 128 boxes, 7x7 bins."""
+def _forward_backward(make_output, x):
+    def step():
+        x.grad = None
+        out = make_output()
+        out.backward(td.ones_like(out))
+    return step
+
+
+def _max_pool_case(kernel, stride, padding):
+    """max_pool2d alone, forward + backward, on (32, 64, 32, 32)."""
+    x = np.random.default_rng(0).standard_normal((32, 64, 32, 32)).astype(np.float32)
+
+    def build(device):
+        xt = td.tensor(x, requires_grad=True, device=device)
+        return _forward_backward(lambda: F.max_pool2d(xt, kernel, stride, padding), xt)
+    return build
+
+
+def _roi_pool_case(boxes_count):
+    """roi_pool forward + backward: 2 images, 256 channels at 32x32 (a stride-4 map of a 128x128
+    image, spatial_scale 0.25), random boxes, 7x7 bins."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 256, 32, 32)).astype(np.float32)
-    corners = rng.uniform(0, 480, (128, 2))
-    sizes = rng.uniform(16, 256, (128, 2))
-    boxes = np.concatenate([rng.integers(0, 2, (128, 1)), corners, np.minimum(corners + sizes, 511)], axis=1)
-    boxes = boxes.astype(np.float32)
+    side = 32 / 0.25
+    x1, y1 = rng.uniform(0, side * 0.7, boxes_count), rng.uniform(0, side * 0.7, boxes_count)
+    w, h = rng.uniform(side * 0.1, side * 0.6, boxes_count), rng.uniform(side * 0.1, side * 0.6, boxes_count)
+    boxes = np.stack([rng.integers(0, 2, boxes_count), x1, y1, np.minimum(x1 + w, side), np.minimum(y1 + h, side)],
+                     axis=1).astype(np.float32)
 
     def build(device):
         xt, bt = td.tensor(x, requires_grad=True, device=device), td.tensor(boxes, device=device)
-
-        def step():
-            xt.grad = None
-            out = op(xt, bt, 7, spatial_scale=1 / 16)
-            out.backward(td.ones_like(out))
-        return step
+        return _forward_backward(lambda: F.roi_pool(xt, bt, 7, 0.25), xt)
     return build
 
 
 def cases():
-    """(name, build) where build(device) returns a step function."""
+    """(name, build) where build(device) returns a step function: the ops that have a fast path,
+    then whole steps that use them (the sequence layers and the CNN step show what the switch
+    costs a model; the recurrent layers and attention have one version, so their rows should read 1.0)."""
     for name, build in layers.cases():
         yield name, lambda device, build=build: build("tinydl", device)[0]
+    yield "max_pool2d 3x3 s2 p1 (32,64,32,32)", _max_pool_case(3, 2, 1)
+    yield "roi_pool (2,256,32,32), 64 boxes, 7x7", _roi_pool_case(64)
+    yield "roi_pool (2,256,32,32), 128 boxes, 7x7", _roi_pool_case(128)
     for name, build in sequence.cases():
         yield name, lambda device, build=build: build("tinydl", device)
-    yield "roi_align 2x256x32x32, 128 boxes, 7x7", _roi_case(F.roi_align)
-    yield "roi_pool 2x256x32x32, 128 boxes, 7x7", _roi_case(F.roi_pool)
     yield "CNN training step (benchmarks.training)", lambda device: training.tinydl_step(device)
 
 

@@ -289,8 +289,8 @@ class RoIAlignTransposed(Function):
 # becomes a short list of row numbers, one gather table[rows] reads all of them at once, and the
 # gradient goes back with one IndexAdd. No Python loop over boxes, and each bin reads only its own
 # pixels where RoIPoolPerBox masks the whole crop for every bin; the price is memory, about one
-# gathered copy of every box's crop. Measured against RoIPoolPerBox (python -m benchmarks.plain_vs_fast
-# --only roi; (2, 256, 32, 32) float32, 7x7 bins, fwd+bwd): 1.2x faster with 64 boxes, 1.5x with 128
+# gathered copy of every box's crop. Measured against RoIPoolPerBox (python -m benchmarks.reference;
+# (2, 256, 32, 32) float32, 7x7 bins, fwd+bwd): 1.2x faster with 64 boxes, 1.5x with 128
 # (docs/roi.md, "What the fast version changes and why").
 def _pixel_table(x):
     """(N, C, H, W) -> (N*H*W, C): row n*H*W + h*W + w holds pixel (h, w) of image n."""
