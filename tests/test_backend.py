@@ -22,11 +22,14 @@ def test_numpy_arrays_live_on_the_cpu():
     assert backend.to_device(a, "cpu") is a
 
 
-def _keep_freed_memory_in_a_fresh_process(value):
-    code = "import tinydl.backend as b; print(b.keep_freed_memory())"
-    env = {"TINYDL_KEEP_FREED_MEMORY": value, "PATH": ""}
+def _in_a_fresh_process(code, keep_freed_memory):
+    env = {"TINYDL_KEEP_FREED_MEMORY": keep_freed_memory, "PATH": ""}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     return out.stdout.strip()
+
+
+def _keep_freed_memory_in_a_fresh_process(value):
+    return _in_a_fresh_process("import tinydl.memory as m; print(m.keep_freed_memory())", value)
 
 
 def test_keep_freed_memory_can_be_switched_off():
@@ -35,6 +38,35 @@ def test_keep_freed_memory_can_be_switched_off():
     assert _keep_freed_memory_in_a_fresh_process("0") == "False"
     glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
     assert _keep_freed_memory_in_a_fresh_process("1") == str(glibc)  # applied exactly where glibc is the libc
+
+
+# In a fresh process: is an 8 MB array mmapped (glibc's default above 128 KiB) or taken from the heap, which
+# reuses freed blocks (the mmap threshold tinydl sets is 32 MiB)? mallinfo2's hblkhd counts the mmapped bytes.
+_EIGHT_MB_IS_MMAPPED = """
+import ctypes
+import numpy as np
+import tinydl
+names = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in names.split()]
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = Info
+before = libc.mallinfo2().hblkhd
+a = np.ones(2**20)
+print(libc.mallinfo2().hblkhd - before >= a.nbytes)
+"""
+
+
+def test_importing_tinydl_applies_the_setting_by_default():
+    import ctypes
+    import platform
+
+    if not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"):
+        pytest.skip("the setting applies to glibc only")
+    if not hasattr(ctypes.CDLL("libc.so.6"), "mallinfo2"):
+        pytest.skip("glibc older than 2.33: no mallinfo2 to read the effect back")
+    assert _in_a_fresh_process(_EIGHT_MB_IS_MMAPPED, "1") == "False"  # import tinydl: from the reusable heap
+    assert _in_a_fresh_process(_EIGHT_MB_IS_MMAPPED, "0") == "True"  # switched off: glibc's defaults
 
 
 def test_importing_tinydl_still_computes_correctly_with_reused_memory():

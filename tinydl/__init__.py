@@ -3,8 +3,6 @@
 Start reading at docs/index.md, then autograd.py and tensor.py.
 """
 from . import autograd, backend, cuda
-
-backend.keep_freed_memory()  # see its docstring: fresh pages each step can cost as much as the arithmetic
 from .autograd import Function, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
     arange, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand, rand_like, randint, randn,

@@ -5,10 +5,6 @@ Every op is written once against an "array module" ``xp``, which is either
 either device.  Code asks for the right module with
 ``xp = get_array_module(array)``.
 """
-import ctypes
-import os
-import sys
-
 import numpy as np
 
 try:  # CuPy is optional: without it (or without a GPU) tinydl runs on NumPy alone.
@@ -97,27 +93,8 @@ def scatter_add(target, index, values):
         cupyx.scatter_add(target, index, values)
 
 
-def keep_freed_memory():
-    """Let the process reuse freed memory instead of returning it to the OS (glibc only).
+# Not about devices: a setting of the C library's allocator, applied once, here, because every
+# array goes through this module. It changes no result, only speed (tinydl/memory.py).
+from .memory import keep_freed_memory  # noqa: E402
 
-    A training step allocates the same large temporaries every time (im2col
-    matrices, gradients).  By default glibc hands every freed block above a
-    threshold straight back to the operating system, so the next step's
-    arrays land in fresh pages, and the first write to each 4 KiB page is a
-    page fault.  On some machines that costs as much as the arithmetic: the
-    conv2d benchmark in docs/performance.md runs twice as fast with this on.
-    Raising glibc's mmap and trim thresholds keeps freed blocks for reuse,
-    which is what the caching allocators of PyTorch and CuPy do in their own
-    way.  The price: the process keeps its peak memory.  Set the environment
-    variable TINYDL_KEEP_FREED_MEMORY=0 to leave glibc's defaults alone.
-    Returns True if the settings were applied.
-    """
-    if os.environ.get("TINYDL_KEEP_FREED_MEMORY", "1") == "0" or not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (e.g. musl): nothing to tune
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's <malloc.h>
-    largest_heap_block = 32 * 2**20  # glibc's ceiling for the mmap threshold on 64-bit systems
-    return bool(libc.mallopt(m_mmap_threshold, largest_heap_block)) and bool(libc.mallopt(m_trim_threshold, 2**30))
+keep_freed_memory()
