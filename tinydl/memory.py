@@ -13,16 +13,17 @@ Raising glibc's mmap and trim thresholds keeps freed blocks for reuse, which
 is what the caching allocators of PyTorch and CuPy do in their own way.  The
 price: the process keeps its peak memory instead of shrinking.
 
-Measured on a shared 2-core CPU machine (load average 4-5 from other jobs),
-each setting in a fresh process, four alternating rounds, medians of 15
-steps: the training step of ``python -m benchmarks.training`` took 187 ms
-with glibc's defaults and 139 ms with this (1.35x), with 15,800 page faults
-per step (62 MB of fresh pages) against 3; the "conv2d large N8 128->128
-32x32" case of ``python -m benchmarks.layers`` 66 and 54 ms (1.23x).  Its
-64->64 case gains nothing (19.6 and 19.2 ms, no page faults either way):
+Measured with ``python -m benchmarks.memory`` (each setting in a fresh
+process, four alternating rounds, medians of 15 steps; 2-core CPU machine,
+load average below 1): the training step of benchmarks.training took
+189 ms with glibc's defaults and 142 ms with this (1.33x), with 15,455 page
+faults per step (63 MB of fresh pages) against 3; the "conv2d large N8
+128->128 32x32" case of benchmarks.layers 64.6 and 53.2 ms (1.21x).  Its
+64->64 case gains little (19.9 and 19.0 ms, no page faults either way):
 glibc's own dynamic threshold (mallopt(3)) already keeps those blocks after
 their first free.  Peak memory is the same either way (125 MB of RSS growth
-over 5 training steps); with this on, the process keeps it between steps.
+over 5 training steps, ``python -m benchmarks.training --child tinydl``);
+with this on, the process keeps it between steps.
 
 Set the environment variable ``TINYDL_KEEP_FREED_MEMORY=0`` (before
 importing tinydl) to leave glibc's defaults alone.
