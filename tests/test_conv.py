@@ -236,24 +236,45 @@ def test_weight_gradient_sums_over_images_and_pixels_per_group(c_out, side):
 
 
 @given(s=conv_settings(), seed=st.integers(0, 2**16))
-def test_kernel_row_views_equal_the_stacked_matrix(s, seed):
-    """KernelRowIm2col multiplies kH views of its rows, or (few channels) one stacked im2col matrix:
-    the output and both gradients must not depend on which."""
+def test_kernel_row_im2col_equals_the_plain_im2col(s, seed):
+    """KernelRowIm2col (kernel rows as views of kW shifted copies) against Im2col, the plain matrix:
+    the same output and both gradients. The test layers are small, and in fast mode layers with
+    C/G * kW < THIN_BLOCK take Im2col anyway, so THIN_BLOCK = 0 forces KernelRowIm2col here."""
     from tinydl.functional import conv
 
     rng = np.random.default_rng(seed)
-    x, w = rng.standard_normal(s["shape"]), rng.standard_normal(s["weight_shape"])
-    g = rng.standard_normal(F.conv2d(td.tensor(x), td.tensor(w), **conv_arguments(s)).shape)
-    results = []
-    for thin_block in (0, 10**9):  # every kernel row a view; one stacked matrix
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(conv, "THIN_BLOCK", thin_block)
-            xt, wt = leaf(x), leaf(w)
-            y = F.conv2d(xt, wt, **conv_arguments(s))
-            y.backward(td.tensor(g))
-            results.append((y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()))
-    for views, stacked in zip(*results):
-        np.testing.assert_allclose(views, stacked, rtol=1e-10, atol=1e-12)
+    arrays = rng.standard_normal(s["shape"]), rng.standard_normal(s["weight_shape"])
+    built = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv, "THIN_BLOCK", 0)
+        fast_init = conv.KernelRowIm2col.__init__
+        patch.setattr(conv.KernelRowIm2col, "__init__", lambda self, *a: (built.append(1), fast_init(self, *a))[1])
+        assert_plain_equals_fast(lambda x, w: F.conv2d(x, w, **conv_arguments(s)), arrays, seed)
+    assert built  # the fast side really ran KernelRowIm2col
+
+
+@given(s=conv_settings(max_side=4), seed=st.integers(0, 2**16))
+def test_kernel_row_im2col_gradgradcheck(s, seed):
+    """Double backward through KernelRowIm2col (forced, as above) and the stride-1 shortcut it serves."""
+    from tinydl.functional import conv
+
+    rng = np.random.default_rng(seed)
+    x, w = leaf(rng.standard_normal(s["shape"])), leaf(rng.standard_normal(s["weight_shape"]))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv, "THIN_BLOCK", 0)
+        assert td.gradgradcheck(lambda a, b: F.conv2d(a, b, **conv_arguments(s)), [x, w])
+
+
+def test_few_input_channels_take_the_plain_matrix_in_fast_mode():
+    """An RGB input layer (C/G * kW = 9 < THIN_BLOCK): kernel-row blocks of 9 rows keep BLAS idle, so the
+    fast path builds the plain Im2col there (docs/performance.md); 8 channels (24 rows) take KernelRowIm2col."""
+    from tinydl.functional import conv
+
+    geo = conv.Geometry((3, 3), (1, 1), (1, 1), (1, 1), 1)
+    assert type(conv.im2col(np.zeros((1, 3, 5, 5)), geo, (5, 5))) is conv.Im2col
+    assert type(conv.im2col(np.zeros((1, 8, 5, 5)), geo, (5, 5))) is conv.KernelRowIm2col
+    with td.use_reference_kernels():
+        assert type(conv.im2col(np.zeros((1, 8, 5, 5)), geo, (5, 5))) is conv.Im2col
 
 
 def test_conv2d_accepts_unbatched_input_and_same_padding():

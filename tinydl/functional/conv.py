@@ -104,9 +104,12 @@ def _weight_matrix(w, groups):
 
 
 def im2col(x, geo, out_hw):
-    """The matrix of x that the products read: the plain ``Im2col``, or with fast kernels ``KernelRowIm2col``.
-    Both have ``multiply(w)`` and ``contract(g, weight_shape)``, so a backward uses whichever its forward built."""
-    return Im2col(x, geo, out_hw) if reference_kernels_enabled() else KernelRowIm2col(x, geo, out_hw)
+    """The matrix of x that the products read: the plain ``Im2col``, or with fast kernels ``KernelRowIm2col``
+    (except for few input channels, see THIN_BLOCK). Both have ``multiply(w)`` and ``contract(g, weight_shape)``,
+    so a backward uses whichever its forward built."""
+    if reference_kernels_enabled() or x.shape[1] // geo.groups * geo.kernel[1] < THIN_BLOCK:
+        return Im2col(x, geo, out_hw)
+    return KernelRowIm2col(x, geo, out_hw)
 
 
 # ---- the three ops -----------------------------------------------------------
@@ -143,7 +146,7 @@ class TransposedConvolution(Function):
             groups = self.geo.groups
             as_convolution = _as_convolution(self.geo, y.shape[2:], self.image_hw, y.shape[1], w.shape[1] * groups)
             if as_convolution is not None:  # stride 1: an ordinary convolution, no col2im (docs/convolution.md, 5)
-                return KernelRowIm2col(y, as_convolution, self.image_hw).multiply(_flipped(w, groups))  # (N, C, H, W)
+                return im2col(y, as_convolution, self.image_hw).multiply(_flipped(w, groups))  # (N, C, H, W)
         return transposed_by_col2im(y, w, self.geo, self.image_hw)
 
     def backward(self, gx):
@@ -180,7 +183,7 @@ class ConvolutionWeightGrad(Function):
 #    im2col matrix is a view, and the product becomes a sum over the kH kernel rows.
 # 2. A stride-1 transposed convolution (every stride-1 conv2d's input gradient) runs as an ordinary
 #    convolution with the flipped kernel instead of a product and a col2im.
-THIN_BLOCK = 16  # kernel-row blocks with fewer rows than this are stacked into one matrix
+THIN_BLOCK = 16  # with fewer than this many rows (C/G * kW) per kernel-row block, BLAS idles: use Im2col
 
 
 class KernelRowIm2col:
@@ -195,10 +198,6 @@ class KernelRowIm2col:
     copy is kW times the image instead of kH * kW times, and the images sit side by side in
     the columns, so each product is one large matrix product, not N small ones.
     Columns are ordered (a, n, b): output row, image, output column.
-
-    With few input channels (C/G * kW < THIN_BLOCK, an RGB input layer) each view has too few
-    rows to keep BLAS busy, so the kH views are stacked into one matrix, the classic im2col
-    with its rows in (i, c, j) order; the copy is small there anyway.
     """
 
     def __init__(self, x, geo, out_hw):
@@ -213,10 +212,6 @@ class KernelRowIm2col:
             padded, shape=(c, kw, sh, m, n, ow), strides=(s_c, s_w * dw, s_h, s_h * sh, s_n, s_w * sw))
         self.rows = xp.ascontiguousarray(view).reshape(geo.groups, c // geo.groups, kw, sh, m, n, ow)
         self.geo, self.n, self.out_hw = geo, n, out_hw
-        self.span, self.stacked = 1, None  # kernel rows per block
-        if c // geo.groups * kw < THIN_BLOCK and kh > 1:
-            self.span = kh
-            self.stacked = xp.concatenate([self.kernel_row(i) for i in range(kh)], axis=1)  # (G, K, OH N OW)
 
     def kernel_row(self, i):
         """Kernel row i's part of the matrix: (G, C/G * kW, OH * N * OW), a view of ``rows``."""
@@ -224,17 +219,11 @@ class KernelRowIm2col:
         g, c, kw = self.rows.shape[:3]
         return self.rows[:, :, :, r, q : q + self.out_hw[0]].reshape(g, c * kw, -1)
 
-    def blocks(self):
-        """(i, block): the matrix for kernel rows i .. i + span - 1, (G, span * C/G * kW, OH * N * OW)."""
-        if self.stacked is not None:
-            return [(0, self.stacked)]
-        return [(i, self.kernel_row(i)) for i in range(self.geo.kernel[0])]
-
     def multiply(self, w):
-        """W (C_out, C/G, kH, kW) times the matrix -> y (N, C_out, OH, OW)."""
+        """y = sum over kernel rows i of W_i @ kernel_row(i): W (C_out, C/G, kH, kW) -> y (N, C_out, OH, OW)."""
         y = None
-        for i, block in self.blocks():  # kH products over C/G * kW rows each, or one over all K
-            product = _kernel_rows(w, i, self.span, self.geo.groups) @ block  # (G, C_out/G, OH N OW)
+        for i in range(self.geo.kernel[0]):  # kH products over C/G * kW rows each
+            product = _kernel_row_weights(w, i, self.geo.groups) @ self.kernel_row(i)  # (G, C_out/G, OH N OW)
             y = product if y is None else y.__iadd__(product)
         oh, ow = self.out_hw
         y = y.reshape(w.shape[0], oh, self.n, ow)  # G * C_out/G = C_out
@@ -248,17 +237,15 @@ class KernelRowIm2col:
         c_out = weight_shape[0] // groups
         g = g.transpose(1, 2, 0, 3).reshape(groups, c_out, -1)  # (G, C_out/G, OH N OW), a copy
         dw = xp.empty((groups, c_out, weight_shape[1], *self.geo.kernel), dtype=g.dtype)
-        for i, block in self.blocks():  # one product per block sums over images and pixels at once
-            dw_i = (g @ block.transpose(0, 2, 1)).reshape(groups, c_out, self.span, -1, kw)  # (.., span, C/G, kW)
-            dw[:, :, :, i : i + self.span, :] = dw_i.transpose(0, 1, 3, 2, 4)
+        for i in range(self.geo.kernel[0]):  # one product per kernel row sums over images and pixels at once
+            dw_i = g @ self.kernel_row(i).transpose(0, 2, 1)  # (G, C_out/G, C/G * kW)
+            dw[:, :, :, i, :] = dw_i.reshape(groups, c_out, -1, kw)
         return dw.reshape(weight_shape)
 
 
-def _kernel_rows(w, i, span, groups):
-    """Kernel rows i .. i + span - 1 of W (C_out, C/G, kH, kW) as a matrix (G, C_out/G, span * C/G * kW),
-    its columns in the order (kernel row, channel, kernel column) of ``KernelRowIm2col.blocks``."""
-    rows = w[:, :, i : i + span, :].transpose(0, 2, 1, 3)  # (C_out, span, C/G, kW)
-    return rows.reshape(groups, w.shape[0] // groups, -1)
+def _kernel_row_weights(w, i, groups):
+    """Kernel row i of W (C_out, C/G, kH, kW) as a matrix W_i (G, C_out/G, C/G * kW), columns (c, j)."""
+    return w[:, :, i, :].reshape(groups, w.shape[0] // groups, -1)
 
 
 def _as_convolution(geo, in_hw, image_hw, in_channels, out_channels):
