@@ -1,4 +1,4 @@
-"""Test configuration: Hypothesis profiles and the ``device`` fixture.
+"""Test configuration: Hypothesis profiles, the ``device`` fixture and the ``kernels`` fixture.
 
 Profiles: "ci" is deterministic and short (loaded when the CI environment
 variable is set), "dev" explores more examples.  HYPOTHESIS_PROFILE=name
@@ -41,8 +41,25 @@ def kernels(request):
     return request.param
 
 
+@contextlib.contextmanager
+def kernel_mode(mode):
+    """Plain kernels for "reference"; for "fast", the fast kernels wherever an op has one, even where
+    the default would not take it: conv2d takes the plain im2col matrix for layers with few input
+    channels (THIN_BLOCK), which every test-sized layer has, so here THIN_BLOCK is 0 and the tests'
+    small layers run KernelRowIm2col."""
+    from tinydl.functional import conv
+
+    thin_block = conv.THIN_BLOCK
+    conv.THIN_BLOCK = 0 if mode == "fast" else thin_block
+    try:
+        with td.use_reference_kernels(mode == "reference"):
+            yield
+    finally:
+        conv.THIN_BLOCK = thin_block
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):
     mode = item.callspec.params.get("kernels") if hasattr(item, "callspec") else None
-    with td.use_reference_kernels(mode == "reference") if mode else contextlib.nullcontext():
+    with kernel_mode(mode) if mode else contextlib.nullcontext():
         yield

@@ -32,3 +32,24 @@ def rounding_atol(magnitude, terms, ulps=4):
     mean(-1, 1, 3e-229, 3e-229)), the two roundings differ by far more than rtol times the value.
     """
     return ulps * terms * np.finfo(np.float64).eps * float(np.max(np.abs(magnitude)))
+
+
+def in_both_modes(fn):
+    """fn() run on the plain kernels, then on the fast ones (td.use_reference_kernels): (plain, fast)."""
+    with td.use_reference_kernels(True):
+        plain = fn()
+    with td.use_reference_kernels(False):
+        fast = fn()
+    return plain, fast
+
+
+def assert_same_results(plain, fast, rtol=1e-12, atol=1e-12):
+    """Two lists of arrays (or None) equal: integers exactly, floats to rtol and atol, NaN where NaN."""
+    assert len(plain) == len(fast)
+    for a, b in zip(plain, fast):
+        if a is None or b is None:
+            assert a is None and b is None
+        elif np.asarray(a).dtype.kind in "iub":
+            np.testing.assert_array_equal(a, b)
+        else:
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)

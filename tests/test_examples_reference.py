@@ -23,11 +23,14 @@ EXAMPLES = [  # (script, extra arguments, whether it convolves)
 
 @pytest.mark.parametrize("script, args, convolves", EXAMPLES)
 def test_example_runs_on_the_plain_kernels(tmp_path, monkeypatch, script, args, convolves):
-    built = []
-    plain_init = conv.Im2col.__init__
-    monkeypatch.setattr(conv.Im2col, "__init__", lambda self, *a: (built.append(1), plain_init(self, *a))[1])
+    built = {"plain": 0, "fast": 0}
+    for kind, cls in (("plain", conv.Im2col), ("fast", conv.KernelRowIm2col)):
+        init = cls.__init__
+        monkeypatch.setattr(cls, "__init__", lambda self, *a, kind=kind, init=init: (
+            built.__setitem__(kind, built[kind] + 1), init(self, *a))[1])
     with td.use_reference_kernels():
         run_example(script, tmp_path, *args)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics  # it finished and reported
-    assert bool(built) == convolves  # the convolutions ran on the plain im2col (and nothing else built one)
+    assert (built["plain"] > 0) == convolves  # the convolutions ran on the plain im2col ...
+    assert built["fast"] == 0  # ... and none on the fast one

@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import tinydl as td
@@ -10,22 +11,26 @@ from tinydl.kernels import reference_kernels_enabled
 
 
 def test_a_call_switches_and_a_with_block_restores():
-    assert not reference_kernels_enabled()
-    td.use_reference_kernels()
-    try:
+    with td.use_reference_kernels(False):  # whatever TINYDL_REFERENCE_KERNELS set for this run
+        td.use_reference_kernels()
         assert reference_kernels_enabled()
         with td.use_reference_kernels(False):
             assert not reference_kernels_enabled()
         assert reference_kernels_enabled()
-    finally:
         td.use_reference_kernels(False)
-    with td.use_reference_kernels():
-        assert reference_kernels_enabled()
-    assert not reference_kernels_enabled()
+        assert not reference_kernels_enabled()
+        with td.use_reference_kernels():
+            assert reference_kernels_enabled()
+        assert not reference_kernels_enabled()
 
 
 def test_the_kernels_fixture_sets_the_mode_around_the_test(kernels):
+    from tinydl.functional import conv
+
     assert reference_kernels_enabled() == (kernels == "reference")
+    geo = conv.Geometry((3, 3), (1, 1), (1, 1), (1, 1), 1)
+    matrix = conv.im2col(np.zeros((1, 1, 3, 3)), geo, (3, 3))  # a one-channel layer
+    assert type(matrix) is (conv.Im2col if kernels == "reference" else conv.KernelRowIm2col)
 
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("0", False), ("", False)])

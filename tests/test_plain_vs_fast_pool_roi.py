@@ -13,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 import tinydl as td
 import tinydl.functional as F
+from helpers import assert_same_results, in_both_modes
 from test_pool import pool_settings
 from test_roi import roi_problems
 
@@ -26,23 +27,8 @@ def values(shape, special=True):
     return hnp.arrays(np.float64, shape, elements=element)
 
 
-def in_both_modes(fn):
-    """fn() run on the plain versions, then on the fast ones: (plain, fast)."""
-    with td.use_reference_kernels(True):
-        plain = fn()
-    with td.use_reference_kernels(False):
-        fast = fn()
-    return plain, fast
-
-
 def same(plain, fast):
-    for a, b in zip(plain, fast):
-        if a is None or b is None:
-            assert a is None and b is None
-        elif a.dtype.kind in "iub":
-            np.testing.assert_array_equal(a, b)
-        else:
-            np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)  # NaN where the other has NaN
+    assert_same_results(plain, fast, rtol=RTOL, atol=ATOL)  # NaN where the other has NaN
 
 
 def first_and_second_derivatives(op, x, rng_seed=0):
