@@ -1,11 +1,14 @@
 """Plain or fast: which version of an op runs.
 
-A few ops have a default path that was optimized beyond its textbook form
-(conv2d's ``Columns``, max_pool2d's branch-free select, roi_align's batched
-indexing, ...).  Each keeps its plain version as running code, written the way
-its docs chapter derives it: im2col, one matmul, col2im; a window view and an
-argmax; a loop over boxes.  This switch makes every op run its plain version,
-so you can set a breakpoint inside im2col while a real model trains:
+A few ops have a default path that was optimized beyond its textbook form:
+conv2d's ``KernelRowIm2col`` and its stride-1 transposed convolution as a
+convolution (conv.py), max_pool2d's running max over kernel offsets and the flat
+plane index of its backward (pool.py), roi_pool's gather from a pixel table
+(roi.py).  Each keeps its plain version as running code, first in its file,
+written the way its docs chapter derives it: im2col, one matmul, col2im; a
+window view and an argmax; a loop over boxes.  This switch makes every op run
+its plain version, so you can set a breakpoint inside ``Im2col`` while a real
+model trains:
 
     td.use_reference_kernels()              # from now on, plain versions
     td.use_reference_kernels(False)         # back to the fast ones

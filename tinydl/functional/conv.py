@@ -48,7 +48,7 @@ class Geometry:
 
 # ---- the plain version: im2col, one matrix product, col2im -------------------
 class Im2col:
-    """im2col's matrix of x (N, C, H, W): cols[n, g, (c, i, j), (a, b)] = x_padded[n, g C/G + c, sH a + dH i, sW b + dW j]."""
+    """im2col's matrix of x (N, C, H, W): cols[n, grp, (c, i, j), (a, b)] = x_padded[n, grp C/G + c, sH a + dH i, sW b + dW j]."""
 
     def __init__(self, x, geo, out_hw):
         padded = pad2d(x, geo.padding)  # (N, C, H + 2 pH, W + 2 pW)
@@ -216,15 +216,14 @@ class KernelRowIm2col:
     def kernel_row(self, i):
         """Kernel row i's part of the matrix: (G, C/G * kW, OH * N * OW), a view of ``rows``."""
         q, r = divmod(i * self.geo.dilation[0], self.geo.stride[0])
-        g, c, kw = self.rows.shape[:3]
-        return self.rows[:, :, :, r, q : q + self.out_hw[0]].reshape(g, c * kw, -1)
+        groups, c, kw = self.rows.shape[:3]
+        return self.rows[:, :, :, r, q : q + self.out_hw[0]].reshape(groups, c * kw, -1)
 
     def multiply(self, w):
         """y = sum over kernel rows i of W_i @ kernel_row(i): W (C_out, C/G, kH, kW) -> y (N, C_out, OH, OW)."""
-        y = None
-        for i in range(self.geo.kernel[0]):  # kH products over C/G * kW rows each
-            product = _kernel_row_weights(w, i, self.geo.groups) @ self.kernel_row(i)  # (G, C_out/G, OH N OW)
-            y = product if y is None else y.__iadd__(product)
+        y = _kernel_row_weights(w, 0, self.geo.groups) @ self.kernel_row(0)  # (G, C_out/G, OH N OW)
+        for i in range(1, self.geo.kernel[0]):  # kH products over C/G * kW rows each, summed in place
+            y += _kernel_row_weights(w, i, self.geo.groups) @ self.kernel_row(i)
         oh, ow = self.out_hw
         y = y.reshape(w.shape[0], oh, self.n, ow)  # G * C_out/G = C_out
         return backend.get_array_module(y).ascontiguousarray(y.transpose(2, 0, 1, 3))  # to NCHW, a copy
@@ -252,8 +251,9 @@ def _as_convolution(geo, in_hw, image_hw, in_channels, out_channels):
     """With stride 1, C_W^T is itself a convolution: padding d (k - 1) - p, the kernel flipped
     and its channel axes swapped (docs/convolution.md, section 4). That geometry, or None
     when the shortcut does not apply (stride > 1, padding above d (k - 1), output_padding)
-    or does not pay: its KernelRowIm2col copies in_channels * kW values per pixel, where col2im
-    writes and adds out_channels * kH * kW, so it is taken when in_channels <= out_channels * kH.
+    or does not pay: its KernelRowIm2col copies in_channels * kW values per pixel (an input thin
+    enough to take Im2col copies kH times that), where col2im writes and adds out_channels * kH * kW,
+    so it is taken when in_channels <= out_channels * kH.
     (For 3 -> 16 channels, in_channels 16 > 3 * 3: col2im is faster; for 16 -> 32, 32 <= 16 * 3.)"""
     if geo.stride != (1, 1) or in_channels > out_channels * geo.kernel[0]:
         return None
