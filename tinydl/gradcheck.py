@@ -117,6 +117,12 @@ def _flat(outputs):
     return np.concatenate([backend.to_numpy(y.data).astype(np.float64).ravel() for y in _float_outputs(outputs)])
 
 
+def _output_of_row(row, sizes):
+    """Which output a row of the stacked Jacobian belongs to, and the flat index inside that output."""
+    k = int(np.searchsorted(np.cumsum(sizes), row, side="right"))
+    return k, row - sum(sizes[:k])
+
+
 def _jacobians(fn, inputs, position, eps):
     """The numeric and analytic Jacobians (total outputs, x.size) of fn's float outputs w.r.t. input ``position``.
 
@@ -135,11 +141,11 @@ def _jacobians(fn, inputs, position, eps):
     analytic = np.zeros_like(numeric)
     differentiable = [k for k, y in enumerate(outputs) if y.requires_grad]
     for row in range(sum(sizes)):
-        k = int(np.searchsorted(np.cumsum(sizes), row, side="right"))  # the output this row belongs to
+        k, flat = _output_of_row(row, sizes)
         if k not in differentiable:
             continue  # an output outside the graph: its row of the analytic Jacobian is zero
         cotangents = [Tensor(backend.get_array_module(y.data).zeros(y.shape, dtype=y.dtype)) for y in outputs]
-        cotangents[k].data.reshape(-1)[row - sum(sizes[:k])] = 1
+        cotangents[k].data.reshape(-1)[flat] = 1
         (g,) = autograd_grad([outputs[j] for j in differentiable], [x], [cotangents[j] for j in differentiable],
                              retain_graph=True, allow_unused=True)
         if g is not None:
@@ -176,9 +182,8 @@ def _report(fn, inputs, position, eps, atol, rtol, who, note, projected):
             f"{tolerance}, but their errors add up over the outputs{note}"
         )
     row, column = (int(j) for j in worst)
-    sizes = [y.data.size for y in outputs]
-    k = int(np.searchsorted(np.cumsum(sizes), row, side="right"))
-    out_index, in_index = _index(row - sum(sizes[:k]), tuple(outputs[k].shape)), _index(column, tuple(x.shape))
+    k, flat = _output_of_row(row, [y.data.size for y in outputs])
+    out_index, in_index = _index(flat, tuple(outputs[k].shape)), _index(column, tuple(x.shape))
     a, n = analytic[row, column], numeric[row, column]
     raise GradcheckError(
         f"{where} at index {in_index}: analytic {a:.8g}, numeric {n:.8g}\n"

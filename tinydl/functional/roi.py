@@ -69,6 +69,11 @@ def _roi_pool_boxes(rois, output_size, spatial_scale, shape, xp):
     return batch, h_lo, h_hi, w_lo, w_hi
 
 
+def _nonempty_bins(h_lo, h_hi, w_lo, w_hi):
+    """(K, oh, ow) bool: the bin has at least one pixel (a bin clipped away entirely is empty and gives 0)."""
+    return (h_hi > h_lo)[:, :, None] & (w_hi > w_lo)[:, None, :]
+
+
 def _roi_pool_one_box(image, h_lo, h_hi, w_lo, w_hi):
     """The max of every bin of one box, and where it is.
 
@@ -117,7 +122,7 @@ class RoIPoolPerBox(Function):
             y[i], self.rows[i], self.cols[i] = _roi_pool_one_box(
                 x[b], self.h_lo[i], self.h_hi[i], self.w_lo[i], self.w_hi[i]
             )
-        nonempty = (self.h_hi > self.h_lo)[:, :, None] & (self.w_hi > self.w_lo)[:, None, :]  # (K, oh, ow)
+        nonempty = _nonempty_bins(self.h_lo, self.h_hi, self.w_lo, self.w_hi)  # (K, oh, ow)
         self.taken = nonempty[:, None].astype(x.dtype)  # (K, 1, oh, ow): an empty bin took no pixel
         return y
 
@@ -323,7 +328,7 @@ def _roi_pool_bins(rois, output_size, spatial_scale, shape, xp):
     k = len(rois)
     rows = (batch[:, None, None, None, None] * height + row[:, :, None, :, None]) * width + col[:, None, :, None, :]
     inside = row_inside[:, :, None, :, None] & col_inside[:, None, :, None, :]  # (K, oh, ow, Lh, Lw)
-    nonempty = (h_hi > h_lo)[:, :, None] & (w_hi > w_lo)[:, None, :]  # (K, oh, ow)
+    nonempty = _nonempty_bins(h_lo, h_hi, w_lo, w_hi)  # (K, oh, ow)
     return rows.reshape(k, oh, ow, lh * lw), inside.reshape(k, oh, ow, lh * lw), nonempty
 
 
