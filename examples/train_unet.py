@@ -113,7 +113,10 @@ def evaluate(model, scenes, device):
 
 
 def learning_rate(args, step, total_steps):
-    """Cosine decay from --lr to 0 over the whole run (Loshchilov & Hutter 2017)."""
+    """A linear warm-up over the first --warmup steps, then cosine decay from --lr to 0 over the
+    whole run (Loshchilov & Hutter 2017)."""
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
     return args.lr * 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
 
 
@@ -272,6 +275,7 @@ def main(argv=None):
     parser.add_argument("--epoch-size", type=int, default=512, help="fresh training scenes per epoch")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--warmup", type=int, default=64, help="steps of linear learning-rate warm-up")
     parser.add_argument("--test-scenes", type=int, default=500)
     parser.add_argument("--eval-every", type=int, default=2, help="epochs between held-out evaluations")
     args = parser.parse_args(argv)

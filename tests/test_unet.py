@@ -191,3 +191,25 @@ def test_train_unet_compare_smoke(tmp_path):
                                     "transpose_dilated_depth_2"]):
         assert json.loads((tmp_path / folder / "metrics.json").read_text())["variant"] == name
         assert (tmp_path / folder / "overlays.png").stat().st_size > 0
+
+
+def test_train_unet_learning_rate_warms_up_then_decays():
+    """Linear warm-up to --lr over --warmup steps (a knife-edge seed fell into a bad minimum without it,
+    docs/segmentation.md), then the cosine decay to 0 at the last step."""
+    import argparse
+    import sys
+    from pathlib import Path
+
+    examples = str(Path(__file__).resolve().parent.parent / "examples")
+    sys.path.insert(0, examples)
+    try:
+        import train_unet
+    finally:
+        sys.path.remove(examples)
+    args = argparse.Namespace(lr=3e-3, warmup=4)
+    rates = [train_unet.learning_rate(args, step, 100) for step in range(6)]
+    np.testing.assert_allclose(rates[:4], [0.75e-3, 1.5e-3, 2.25e-3, 3e-3], rtol=1e-12, atol=0)
+    assert rates[4] == pytest.approx(3e-3 * 0.5 * (1 + np.cos(np.pi * 4 / 100)), rel=1e-12, abs=1e-15)
+    assert train_unet.learning_rate(args, 100, 100) == pytest.approx(0, abs=1e-15)
+    no_warmup = argparse.Namespace(lr=3e-3, warmup=0)
+    assert train_unet.learning_rate(no_warmup, 0, 100) == pytest.approx(3e-3, rel=1e-12, abs=0)
