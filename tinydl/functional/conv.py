@@ -202,7 +202,7 @@ class KernelRowIm2col:
 
     def __init__(self, x, geo, out_hw):
         xp = backend.get_array_module(x)
-        (kh, kw), (sh, sw), (ph, pw), (_, dw) = geo.kernel, geo.stride, geo.padding, geo.dilation
+        (_, kw), (sh, sw), (ph, pw), (_, dw) = geo.kernel, geo.stride, geo.padding, geo.dilation
         n, c, h, _ = x.shape
         ow = out_hw[1]
         m = -(-(h + 2 * ph) // sh)  # image rows per stride phase
