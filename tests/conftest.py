@@ -1,5 +1,9 @@
 """Test configuration: Hypothesis profiles, the ``device`` fixture and the ``kernels`` fixture.
 
+GPU: every test that takes ``device`` also runs on ``"cuda"``. With a real GPU that is
+CuPy; without one it is tinydl's CuPy stand-in (``tinydl/fake_cupy``), switched on here
+unless ``TINYDL_FAKE_GPU=0`` is set, in which case the cuda tests are skipped.
+
 Profiles: "ci" is deterministic and short (loaded when the CI environment
 variable is set), "dev" explores more examples.  HYPOTHESIS_PROFILE=name
 picks one explicitly, e.g. ``HYPOTHESIS_PROFILE=ci python -m pytest tests``.
@@ -11,6 +15,7 @@ import sys
 import pytest
 from hypothesis import HealthCheck, settings
 
+os.environ.setdefault("TINYDL_FAKE_GPU", "1")  # without a real GPU, the cuda tests run on the stand-in
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo root, for `import tinydl`
 
 import tinydl as td  # noqa: E402
@@ -24,12 +29,12 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 
 @pytest.fixture(scope="session", params=["cpu", "cuda"])
 def device(request):
-    """Every test that takes ``device`` runs on the CPU, and on the GPU when CuPy finds one.
+    """Every test that takes ``device`` runs on the CPU, and on the GPU (real, or the stand-in).
 
     Session-scoped so that Hypothesis's @given tests can use it (a function-scoped
     fixture would not be reset between generated examples)."""
     if request.param == "cuda" and not td.cuda.is_available():
-        pytest.skip("no GPU: td.cuda.is_available() is False")
+        pytest.skip("no GPU, and the CuPy stand-in is off (TINYDL_FAKE_GPU=0)")
     return request.param
 
 

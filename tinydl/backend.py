@@ -4,23 +4,51 @@ Every op is written once against an "array module" ``xp``, which is either
 ``numpy`` or ``cupy``; both expose the same API, so ``xp.exp(x)`` works on
 either device.  Code asks for the right module with
 ``xp = get_array_module(array)``.
+
+Which ``cupy``: the real one when it imports and finds a GPU; otherwise, with
+``TINYDL_FAKE_GPU=1``, tinydl's CPU stand-in (``tinydl/fake_cupy``), which
+refuses what CuPy refuses, so the GPU path runs in the tests of a machine
+without a GPU; otherwise none, and tinydl runs on NumPy alone.
 """
+import os
+
 import numpy as np
 
-try:  # CuPy is optional: without it (or without a GPU) tinydl runs on NumPy alone.
-    import cupy as cp
-except Exception:  # ImportError, or a CuPy that finds no CUDA libraries
-    cp = None
+
+def _real_cupy():
+    """CuPy and cupyx when CuPy imports and at least one GPU answers, else (None, None)."""
+    try:
+        import cupy
+        import cupyx
+        import cupyx.scipy.special  # noqa: F401  (erf)
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            return cupy, cupyx
+    except Exception:  # ImportError, a CuPy that finds no CUDA libraries, or no device
+        pass
+    return None, None
+
+
+def fake_gpu_requested():
+    """Whether TINYDL_FAKE_GPU asks for the stand-in ('1'/'true'/'yes' on, '0'/''/'false'/'no' off)."""
+    value = os.environ.get("TINYDL_FAKE_GPU", "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"TINYDL_FAKE_GPU must be 1 or 0, got {os.environ['TINYDL_FAKE_GPU']!r}")
+
+
+cp, cupyx = _real_cupy()
+FAKE_GPU = cp is None and fake_gpu_requested()
+if FAKE_GPU:
+    from . import fake_cupy as cp
+    from .fake_cupy import cupyx
 
 
 def cuda_available():
-    """True when CuPy imports and at least one GPU answers."""
-    if cp is None:
-        return False
-    try:
-        return cp.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
+    """True when CuPy finds a GPU, or when the stand-in is on (TINYDL_FAKE_GPU=1)."""
+    return cp is not None
 
 
 def get_array_module(array):
@@ -79,7 +107,7 @@ def erf(x):
     if get_array_module(x) is np:
         from scipy.special import erf as _erf
     else:
-        from cupyx.scipy.special import erf as _erf
+        _erf = cupyx.scipy.special.erf
     return _erf(x)
 
 
@@ -88,8 +116,6 @@ def scatter_add(target, index, values):
     if get_array_module(target) is np:
         np.add.at(target, index, values)
     else:
-        import cupyx
-
         cupyx.scatter_add(target, index, values)
 
 

@@ -79,9 +79,7 @@ def max_memory_allocated():
 
 def _make_peak_hook():
     """A CuPy MemoryHook that follows the pool's live bytes and remembers their maximum."""
-    from cupy.cuda import memory_hook
-
-    class PeakHook(memory_hook.MemoryHook):
+    class PeakHook(backend.cp.cuda.memory_hook.MemoryHook):
         name = "tinydl_peak"
 
         def reset(self, current):
