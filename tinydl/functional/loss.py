@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, _to_array
 from .activation import log_softmax, softplus
 from .elementwise import clamp, log, where
 
@@ -110,6 +110,21 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
+def _target_beside(input, target, op):
+    """``target`` as a Tensor on ``input``'s device.
+
+    A target Tensor must already be there (PyTorch refuses to mix devices too); a list or a
+    raw NumPy / CuPy array is copied there, since CuPy refuses host data in device ops."""
+    if isinstance(target, Tensor):
+        if target.device != input.device:
+            raise RuntimeError(
+                f"{op}: input is on {input.device} but target is on {target.device}; "
+                f"move the target with target.to({input.device!r})"
+            )
+        return target
+    return Tensor(backend.to_device(_to_array(target), input.device))
+
+
 def nll_loss(input, target, reduction="mean", ignore_index=-100, weight=None):
     """Negative log-likelihood: l_n = -w[t_n] input[n, t_n], skipping targets equal to ignore_index.
 
@@ -117,7 +132,7 @@ def nll_loss(input, target, reduction="mean", ignore_index=-100, weight=None):
     (N, d1, ...) class indices.  'mean' divides by the total weight of the
     targets that are not ignored (their count when weight is None).
     """
-    target = target if isinstance(target, Tensor) else Tensor._from_value(np.asarray(target))
+    target = _target_beside(input, target, "nll_loss")
     out_shape = tuple(target.shape)  # the shape of reduction='none' losses (0-d for a single sample)
     if input.ndim == 1:  # a single sample: (C,) with a 0-d target
         input, target = input.unsqueeze(0), target.reshape(1)
@@ -156,6 +171,7 @@ def cross_entropy(logits, target, reduction="mean", ignore_index=-100, weight=No
     if logits.ndim == 0:
         raise ValueError("cross_entropy: logits must have at least 1 dim (C,) or (N, C, ...)")
     dim = 0 if logits.ndim == 1 else 1
+    target = _target_beside(logits, target, "cross_entropy")
     log_p = log_softmax(logits, dim)
     if isinstance(target, Tensor) and target.dtype.kind == "f":
         if tuple(target.shape) != tuple(logits.shape):
