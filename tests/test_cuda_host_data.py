@@ -69,3 +69,34 @@ def test_class_target_tensor_on_another_device_is_refused(device, loss_fn):
     target = const(CLASSES, other_device(device))
     with pytest.raises(RuntimeError, match=rf"{loss_fn.__name__}: .*{device}.*{target.device}"):
         loss_fn(leaf(LOGITS, device), target)
+
+
+# ---- bug 2: assigning host values into a device tensor -----------------------------------------
+def test_setitem_host_values(device):
+    """Bug 2: t[index] = list / ndarray / NumPy scalar / Python number works on a cuda tensor:
+    host arrays and lists are copied to the tensor's device first (CuPy refuses them)."""
+    t = td.zeros(2, 4, device=device)
+    t[0, 0:2] = np.array([1.0, 2.0])
+    t[1, ...] = [5, 6, 7, 8]
+    t[0, 2] = np.float32(3.5)
+    t[0, 3] = 4
+    t[:, 1] = np.array(-1.0)  # a 0-d host array broadcasts
+    assert t.device == device and t.dtype == td.float32
+    np.testing.assert_array_equal(host(t), [[1.0, -1.0, 3.5, 4.0], [5.0, -1.0, 7.0, 8.0]])
+
+
+def test_setitem_host_values_at_index_arrays(device):
+    """Bug 2: assignment through an index array with a host value array also lands on the device."""
+    t = td.zeros(5, dtype=td.int64, device=device)
+    t[[0, 3]] = np.array([7, 9])
+    t[const([1, 4], device)] = [2, 3]
+    np.testing.assert_array_equal(host(t), [7, 2, 0, 9, 3])
+
+
+def test_setitem_tensor_from_another_device_is_copied(device):
+    """Bug 2: a Tensor value on the other device is copied into the tensor (as PyTorch's copy_ does
+    for basic indexing), in both directions."""
+    t = td.zeros(4, device=device)
+    t[1:3] = td.tensor([1.5, 2.5], device=other_device(device))
+    assert t.device == device
+    np.testing.assert_array_equal(host(t), [0.0, 1.5, 2.5, 0.0])

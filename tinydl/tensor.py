@@ -260,8 +260,16 @@ class Tensor:
                 "__setitem__: assigning into a tensor that is part of a recorded graph is not supported; "
                 "build the result with td.where or td.cat instead"
             )
+        self.data[F.shape._index_arrays(index, backend.get_array_module(self.data))[0]] = self._assignable(value)
+
+    def _assignable(self, value):
+        """``value`` ready to be written into ``self.data``: arrays and lists copied to this tensor's
+        device (CuPy refuses host arrays in assignment; a Tensor from the other device is copied
+        too, as PyTorch's ``copy_`` does); numbers as they are."""
         value = value.data if isinstance(value, Tensor) else value
-        self.data[F.shape._index_arrays(index, backend.get_array_module(self.data))[0]] = value
+        if isinstance(value, (int, float, bool, np.generic)):
+            return value
+        return backend.to_device(value, self.device)
 
     def copy_(self, source):
         """Copy ``source``'s values into this tensor in place (under no_grad, or outside a graph)."""
