@@ -100,3 +100,43 @@ def test_setitem_tensor_from_another_device_is_copied(device):
     t[1:3] = td.tensor([1.5, 2.5], device=other_device(device))
     assert t.device == device
     np.testing.assert_array_equal(host(t), [0.0, 1.5, 2.5, 0.0])
+
+
+# ---- bug 3: where with Python scalars ----------------------------------------------------------
+def test_where_python_scalars_follow_the_condition(device):
+    """Bug 3: td.where(device_condition, 1.0, 0.0) lives on the condition's device (the scalars used to
+    make NumPy arrays, and NumPy cannot read the device condition); dtypes as on the CPU."""
+    condition = const([True, False, True], device)
+    floats = td.where(condition, 1.0, 0.0)
+    ints = td.where(condition, 2, -1)
+    from_raw = td.where(condition.data, 1.0, np.array([5.0, 6.0, 7.0]))  # raw device condition, host array
+    assert floats.device == ints.device == from_raw.device == device
+    assert floats.dtype == td.float32 and ints.dtype == td.int64
+    np.testing.assert_array_equal(host(floats), [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(host(ints), [2, -1, 2])
+    np.testing.assert_array_equal(host(from_raw), [1.0, 6.0, 1.0])
+
+
+def test_where_scalar_beside_a_tensor_keeps_the_gradient(device):
+    """Bug 3: a scalar next to a device tensor follows that tensor, and the gradient lands where the
+    condition picked the tensor."""
+    x = leaf([1.0, 2.0, 3.0], device)
+    y = td.where(const([True, False, True], device), x, 0.0)
+    y.sum().backward()
+    np.testing.assert_allclose(host(y), [1.0, 0.0, 3.0], rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(host(x.grad), [1.0, 0.0, 1.0], rtol=RTOL, atol=ATOL)
+
+
+def test_where_condition_and_values_on_different_devices(device):
+    """Bug 3: a host condition beside device values is copied to the device; a device condition
+    beside host values is refused with an error naming where and both devices (no hidden sync)."""
+    other = other_device(device)
+    condition = const([True, False, True], device)
+    values = td.tensor([1.0, 2.0, 3.0], device=other)
+    if device == "cpu":
+        y = td.where(condition, values, 0.0)
+        assert y.device == "cuda"
+        np.testing.assert_array_equal(host(y), [1.0, 0.0, 3.0])
+    else:
+        with pytest.raises(RuntimeError, match=rf"where: .*{device}.*{other}"):
+            td.where(condition, values, 0.0)

@@ -389,12 +389,32 @@ def minimum(a, b):
 
 
 def where(condition, a, b):
-    """Elementwise ``a`` where ``condition`` is True, else ``b``; differentiable in a and b."""
+    """Elementwise ``a`` where ``condition`` is True, else ``b``; differentiable in a and b.
+
+    Numbers and host arrays follow the tensors' device, or the condition's when neither
+    ``a`` nor ``b`` is a Tensor: ``td.where(mask, 1.0, 0.0)`` lives where ``mask`` does."""
+    condition = _bool_condition(condition)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor._from_value(a, like=condition)
     a, b = _pair(a, b)
-    condition = condition.data if isinstance(condition, Tensor) else condition
-    xp = backend.get_array_module(a.data)
-    condition = xp.asarray(condition, dtype=bool)
-    return Where(condition)(a, b)
+    return Where(_condition_on(condition, a.device))(a, b)
+
+
+def _bool_condition(condition):
+    """A condition (Tensor, NumPy / CuPy array, list or bool) as a boolean Tensor where it lives."""
+    data = condition.data if isinstance(condition, Tensor) else Tensor(condition).data
+    return Tensor(data.astype(bool, copy=False))
+
+
+def _condition_on(condition, device):
+    """The condition's array on the values' device. A host condition is copied to the GPU; a
+    GPU condition beside host values is refused (reading it back would be a hidden sync)."""
+    if condition.device != device and device == "cpu":
+        raise RuntimeError(
+            f"where: the condition is on {condition.device} but the values are on {device}; "
+            "move one of them with .to(...)"
+        )
+    return backend.to_device(condition.data, device)
 
 
 def cast(x, dtype):
