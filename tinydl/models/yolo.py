@@ -61,6 +61,7 @@ from .. import functional as F
 from ..autograd import no_grad
 from ..creation import tensor
 from ..tensor import Tensor
+from ..vision._host import to_host
 
 YOLOTargets = namedtuple("YOLOTargets", ["mask", "xy", "wh", "labels"])
 YOLOTargets.__doc__ = """What each grid cell must predict, from ``encode_targets``; all NumPy arrays:
@@ -144,7 +145,7 @@ class TinyYOLO(nn.Module):
             with no_grad():
                 for start in range(0, len(images), batch_size):
                     chunk = images[start:start + batch_size]
-                    chunk = chunk if isinstance(chunk, Tensor) else tensor(np.asarray(chunk), device=device)
+                    chunk = chunk if isinstance(chunk, Tensor) else tensor(chunk, device=device)  # NumPy or CuPy
                     boxes, scores, labels = decode(self(chunk), self.boxes_per_cell, self.image_size)
                     for b, s, l in zip(boxes, scores, labels):  # a loop over images, for NMS
                         confident = s >= conf_threshold
@@ -166,8 +167,12 @@ def encode_targets(boxes, labels, grid_size=8, image_size=64):
     fractions of the image, w* = sqrt((x2 - x1) / image_size), h* likewise, and its class.
     A cell owns at most one object (YOLOv1's limit); when two centres share a cell, the
     larger object wins, the smaller one is not learned.  Vectorized over every object.
+
+    Runs on the host: boxes and labels (NumPy, CuPy or Tensors) are copied there first, as
+    picking each cell's owner (a sort and np.unique) is bookkeeping on a few hundred numbers,
+    and the targets are NumPy arrays, which ``yolo_loss`` copies to the predictions' device.
     """
-    boxes, labels = np.asarray(boxes, dtype=np.float64), np.asarray(labels)
+    boxes, labels = to_host(boxes).astype(np.float64), to_host(labels)
     if boxes.ndim != 3 or boxes.shape[2] != 4 or labels.shape != boxes.shape[:2]:
         raise ValueError(f"encode_targets: need boxes (N, M, 4) and labels (N, M), got boxes {boxes.shape} "
                          f"and labels {labels.shape}")
@@ -268,11 +273,11 @@ def yolo_loss(predictions, targets, boxes_per_cell=1, lambda_coord=5.0, lambda_n
         raise ValueError(f"yolo_loss: predictions (N, S, S, 5B + C) = {tuple(predictions.shape)} and targets for "
                          f"a grid of {tuple(targets.mask.shape)} do not match")
     xp = backend.get_array_module(predictions.data)
-    dtype = predictions.data.dtype
+    dtype, device = predictions.data.dtype, predictions.device
 
     def constant(array, kind=None):
-        """A target as a Tensor on the predictions' device (no gradient)."""
-        return Tensor(xp.asarray(array, dtype=kind or dtype))
+        """A target (NumPy, or already on the device) as a Tensor on the predictions' device (no gradient)."""
+        return Tensor(xp.asarray(backend.to_device(array, device), dtype=kind or dtype))
 
     # 1obj_ij: in each cell that owns an object, the box whose prediction has the highest IoU
     # with the truth; decided on the detached predictions, in fractions of the image.
@@ -280,7 +285,7 @@ def yolo_loss(predictions, targets, boxes_per_cell=1, lambda_coord=5.0, lambda_n
     target_wh = constant(targets.wh).unsqueeze(3)
     iou = paired_iou(decode_boxes(xy.data, wh.data, 1.0), decode_boxes(target_xy.data, target_wh.data, 1.0))
     best = iou.argmax(axis=-1)  # (N, S, S)
-    responsible = xp.asarray(targets.mask)[..., None] & (xp.arange(B) == best[..., None])  # (N, S, S, B)
+    responsible = backend.to_device(targets.mask, device)[..., None] & (xp.arange(B) == best[..., None])  # (N, S, S, B)
     r = constant(responsible)  # 1obj_ij as 0.0 / 1.0
     conf_target = constant(iou) if rescore else 1.0  # conf*
 

@@ -7,8 +7,9 @@ old PASCAL VOC code).  The semantics are torchvision.ops' ``box_area``,
 ``box_iou``, ``nms`` and ``batched_nms``.
 
 These are post-processing and evaluation tools, not layers: they take NumPy
-arrays or tinydl Tensors (on any device), compute on the host with NumPy,
-return NumPy arrays, and are not differentiable.
+arrays, CuPy arrays or tinydl Tensors (on any device), copy them to the host
+once (``_host.py``: greedy NMS decides one box at a time, each decision a sync
+on a GPU), compute with NumPy, return NumPy arrays, and are not differentiable.
 """
 import numbers
 

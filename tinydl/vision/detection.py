@@ -18,8 +18,9 @@ Challenge", IJCV 2010; the all-point AP of the VOC 2010+ development kit):
    ``AP = sum_k (r_k - r_{k-1}) * max_{j >= k} p_j``, with r_0 = 0.
 
 Boxes are continuous ``[x1, y1, x2, y2]`` (no "+ 1 pixel" as in the old VOC
-code) and there are no "difficult" objects.  The metrics take NumPy arrays or
-tinydl Tensors, compute on the host with NumPy and are not differentiable.
+code) and there are no "difficult" objects.  The metrics take NumPy arrays, CuPy
+arrays or tinydl Tensors (on any device), copy them to the host, compute with
+NumPy and are not differentiable.
 """
 import numbers
 import warnings

@@ -13,8 +13,8 @@ true class t predicted as class p:
 Mean IoU averages the IoU of *every* class, background included, as the usual
 benchmarks do (PASCAL VOC: 21 classes with background; Cityscapes), skipping
 only classes absent from both prediction and target (IoU 0/0 = nan).  The
-metrics take NumPy arrays or tinydl Tensors, compute on the host with NumPy
-and are not differentiable.
+metrics take NumPy arrays, CuPy arrays or tinydl Tensors (on any device), copy
+them to the host, compute with NumPy and are not differentiable.
 """
 import numbers
 import warnings
