@@ -140,3 +140,31 @@ def test_where_condition_and_values_on_different_devices(device):
     else:
         with pytest.raises(RuntimeError, match=rf"where: .*{device}.*{other}"):
             td.where(condition, values, 0.0)
+
+
+# ---- bug 4: td.tensor of a device tensor or array ----------------------------------------------
+@pytest.mark.parametrize("as_raw", [False, True], ids=["tensor", "raw array"])
+def test_tensor_of_device_data_keeps_its_device(device, as_raw):
+    """Bug 4: td.tensor(cuda_tensor) / td.tensor(cupy_array) with the default device keeps the data on
+    its device (as torch.tensor infers the device from a tensor) and copies it."""
+    source = const(np.array([[1.0, 2.0], [3.0, 4.0]]), device)
+    t = td.tensor(source.data if as_raw else source)
+    source.data[0, 0] = 9.0  # a copy: the new tensor does not see later writes
+    assert t.device == device and t.dtype == td.float64 and t.is_leaf and not t.requires_grad
+    np.testing.assert_array_equal(host(t), [[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_tensor_of_device_data_moves_to_an_explicit_device(device):
+    """Bug 4: td.tensor(data, device=...) moves device data there, either way."""
+    source = const(np.array([1.5, 2.5], dtype=np.float32), device)
+    target = other_device(device)
+    for data in (source, source.data):
+        t = td.tensor(data, device=target, requires_grad=True)
+        assert t.device == target and t.dtype == td.float32 and t.requires_grad and t.is_leaf
+        np.testing.assert_array_equal(host(t), [1.5, 2.5])
+
+
+def test_tensor_of_host_data_stays_on_the_cpu_by_default(device):
+    """Bug 4: with the default device, host data (list, ndarray, number) still makes a cpu tensor."""
+    assert td.tensor([1.0, 2.0]).device == td.tensor(np.ones(2)).device == td.tensor(3).device == "cpu"
+    assert td.tensor([1.0, 2.0], device=device).device == device

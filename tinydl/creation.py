@@ -12,12 +12,15 @@ def _shape(size):
     return tuple(int(s) for s in size)
 
 
-def tensor(data, dtype=None, requires_grad=False, device="cpu"):
-    """A new leaf Tensor holding a copy of ``data`` (array, list, number or Tensor)."""
-    xp = backend.array_module_for(device)
+def tensor(data, dtype=None, requires_grad=False, device=None):
+    """A new leaf Tensor holding a copy of ``data`` (array, list, number or Tensor).
+
+    ``device=None`` (as in PyTorch) keeps the data where it is: a cuda Tensor or a CuPy
+    array gives a cuda tensor, host data a cpu one; ``device=`` moves it there."""
     array = _to_array(data, dtype)
-    array = xp.array(array, copy=True) if xp is np else xp.asarray(array).copy()
-    return Tensor(array, requires_grad=requires_grad)
+    device = backend.device_of(array) if device is None else device
+    moved = backend.to_device(array, device)
+    return Tensor(moved.copy() if moved is array else moved, requires_grad=requires_grad)
 
 
 def _filled(fill, size, dtype, device, requires_grad):
