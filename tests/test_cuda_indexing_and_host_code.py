@@ -154,18 +154,6 @@ def test_tensor_dataset_of_cuda_tensors_keeps_them_on_the_device(device):
     np.testing.assert_array_equal(host(xb), host(x))
 
 
-@pytest.mark.parametrize("to", ["cpu", "cuda"])
-def test_loader_moves_batches_to_the_device_it_is_given(device, to):
-    """Bug 7: DataLoader(device=...) moves the batches of data on either device there."""
-    if to == "cuda" and not td.cuda.is_available():
-        pytest.skip("no GPU, and the CuPy stand-in is off")
-    x = np.arange(8.0, dtype=np.float32).reshape(4, 2)
-    for dataset in (TensorDataset(backend.to_device(x, device)), DeviceItems(device)):
-        batch = next(iter(DataLoader(dataset, batch_size=4, device=to)))
-        assert all(b.device == to for b in batch)
-    np.testing.assert_array_equal(host(batch[0]), np.arange(8.0).reshape(4, 2))
-
-
 class DeviceItems(Dataset):
     """Each example a tuple (device array (2,), device 0-d int array, Python float)."""
 
@@ -180,6 +168,18 @@ class DeviceItems(Dataset):
         return self.x[i], self.y[i], float(i) / 2
 
 
+@pytest.mark.parametrize("to", ["cpu", "cuda"])
+def test_loader_moves_batches_to_the_device_it_is_given(device, to):
+    """Bug 7: DataLoader(device=...) moves the batches of data on either device there."""
+    if to == "cuda" and not td.cuda.is_available():
+        pytest.skip("no GPU, and the CuPy stand-in is off")
+    x = np.arange(8.0, dtype=np.float32).reshape(4, 2)
+    for dataset in (TensorDataset(backend.to_device(x, device)), DeviceItems(device)):
+        batch = next(iter(DataLoader(dataset, batch_size=4, device=to)))
+        assert all(b.device == to for b in batch)
+    np.testing.assert_array_equal(host(batch[0]), np.arange(8.0).reshape(4, 2))
+
+
 def test_collate_stacks_device_items_with_their_array_module(device):
     """Bug 7: default_collate of a Dataset whose items are device arrays (np.stack raised on them)."""
     td.manual_seed(1)
@@ -187,6 +187,7 @@ def test_collate_stacks_device_items_with_their_array_module(device):
     seen = []
     for xb, yb, zb in batches:
         assert xb.device == device and yb.device == device
+        assert zb.device == "cpu"  # Python numbers are host data (as in PyTorch); DataLoader(device=...) moves them
         np.testing.assert_array_equal(host(xb), 2 * host(yb)[:, None] + [0, 1])
         np.testing.assert_allclose(host(zb), host(yb) / 2, rtol=1e-6, atol=1e-6)
         seen += host(yb).tolist()

@@ -1,6 +1,7 @@
 """Datasets: anything with ``__len__`` and ``__getitem__`` returning one example."""
 import numpy as np
 
+from .. import backend
 from ..tensor import Tensor
 
 
@@ -14,13 +15,25 @@ class Dataset:
         raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
 
 
+def as_array(data):
+    """A Tensor's data, a NumPy or CuPy array as it is (on its device), anything else through np.asarray."""
+    if isinstance(data, Tensor):
+        return data.data
+    if backend.device_of(data) == "cuda":
+        return data
+    return np.asarray(data)
+
+
 class TensorDataset(Dataset):
-    """Examples are the i-th rows of equally long arrays (or Tensors): ``TensorDataset(images, labels)``."""
+    """Examples are the i-th rows of equally long arrays (or Tensors): ``TensorDataset(images, labels)``.
+
+    The arrays stay on their device: a dataset of CuPy arrays (or cuda Tensors) is indexed,
+    and batched by ``DataLoader``, on the GPU."""
 
     def __init__(self, *arrays):
         if not arrays:
             raise ValueError("TensorDataset needs at least one array")
-        self.arrays = [a.detach().numpy() if isinstance(a, Tensor) else np.asarray(a) for a in arrays]
+        self.arrays = [as_array(a) for a in arrays]
         lengths = {len(a) for a in self.arrays}
         if len(lengths) != 1:
             shapes = ", ".join(str(a.shape) for a in self.arrays)
