@@ -11,7 +11,8 @@ that flow, and they are what makes GPU code slow in practice:
   Python number turned into an array) is sent to the device before use.
 
 The stand-in counts both, keyed by the source line that asked for them (the first
-frame outside this package), so a test can say "one training step needs one
+frame outside this package and ``tinydl/backend.py``, whose ``to_device`` /
+``to_numpy`` only carry out a move someone else asked for), so a test can say "one training step needs one
 sync, the loss readout" and point at the line that needs more.
 """
 import collections
@@ -21,6 +22,7 @@ import sys
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _TINYDL = os.path.dirname(_HERE)
+_BACKEND = os.path.join(_TINYDL, "backend.py")
 
 
 class Transfers:
@@ -62,9 +64,9 @@ def counting():
 
 
 def _caller():
-    """``path:line`` of the first frame outside the stand-in (the code that asked for the transfer)."""
+    """``path:line`` of the first frame outside the stand-in and backend.py (the code that asked)."""
     frame = sys._getframe(2)
-    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _HERE:
+    while frame is not None and _passes_on(os.path.abspath(frame.f_code.co_filename)):
         frame = frame.f_back
     if frame is None:
         return "?"
@@ -73,6 +75,10 @@ def _caller():
     if path.startswith(root + os.sep):
         path = os.path.relpath(path, root)
     return f"{path}:{frame.f_lineno}"
+
+
+def _passes_on(path):
+    return os.path.dirname(path) == _HERE or path == _BACKEND
 
 
 def sync():

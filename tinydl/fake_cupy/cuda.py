@@ -27,6 +27,8 @@ class MemoryHook:
     name = "MemoryHook"
 
     def __enter__(self):
+        if any(hook.name == self.name for hook in _hooks):
+            raise KeyError(f"memory hook {self.name} already exists")
         _hooks.append(self)
         return self
 
@@ -94,6 +96,7 @@ class MemoryPool:
         return info
 
     def free(self, info):
+        info = {k: v for k, v in info.items() if k != "size"}  # CuPy's free hooks get no `size`
         for hook in list(_hooks):
             hook.free_preprocess(**info)
         self._used -= info["mem_size"]

@@ -21,7 +21,10 @@ import functools
 import numpy as np
 
 from . import counters, names
-from .ndarray import _poisoned, _wrapped_index, ndarray, unsupported, unwrap, wrap
+from .ndarray import MESSAGE_IMPLICIT, _poisoned, _wrapped_index, ndarray, unsupported, unwrap, wrap
+
+
+COMPARISONS = ("less", "less_equal", "greater", "greater_equal", "equal", "not_equal")
 
 
 class ufunc:
@@ -49,18 +52,27 @@ class ufunc:
         return out if out is not None else wrap(result)
 
     def __call__(self, *args, **kwargs):
+        if self.__name__ in COMPARISONS:  # CuPy reads a 0-d NumPy array here as a scalar
+            args = tuple(a.item() if isinstance(a, np.ndarray) and a.ndim == 0 else a for a in args)
         return self._call(self._u, args, kwargs)
 
+    def _only(self, supported, method):
+        if self.__name__ not in supported:  # CuPy implements these methods for a few ufuncs only
+            raise NotImplementedError(f"`cupy.{self.__name__}.{method}` is not supported yet")
+
     def reduce(self, *args, **kwargs):
+        self._only(("add", "multiply"), "reduce")
         return self._call(self._u.reduce, args, kwargs)
 
     def accumulate(self, *args, **kwargs):
+        self._only(("add", "multiply"), "accumulate")
         return self._call(self._u.accumulate, args, kwargs)
 
     def outer(self, *args, **kwargs):
         return self._call(self._u.outer, args, kwargs)
 
     def at(self, a, indices, b=None):
+        self._only(("add", "subtract", "maximum", "minimum", "bitwise_and", "bitwise_or", "bitwise_xor"), "at")
         if not isinstance(a, ndarray):
             raise unsupported(a)
         index, _ = _wrapped_index(indices, a.shape)
@@ -95,6 +107,12 @@ def _has_device(value):
     return isinstance(value, (list, tuple)) and any(_has_device(v) for v in value)
 
 
+def _all_device(value):
+    if isinstance(value, (list, tuple)):
+        return all(_all_device(v) for v in value)
+    return isinstance(value, ndarray)
+
+
 def _to_host_nested(value):
     """A nested list that may hold device arrays, as NumPy values (the stand-in's inside)."""
     if isinstance(value, ndarray):
@@ -108,12 +126,10 @@ def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0):
     """A device array from device or host data; host data is copied over (counted)."""
     if isinstance(obj, ndarray):
         return wrap(np.array(obj._a, dtype=dtype, copy=copy, order=order, ndmin=ndmin))
-    if _has_device(obj):  # a list of device arrays is gathered on the device
-        if not all(isinstance(v, ndarray) for v in obj):
-            counters.copy()
+    if _has_device(obj):  # a list of device arrays of one shape is gathered on the device ...
+        if not _all_device(obj):  # ... but one mixing them with host values goes through numpy.array
+            raise TypeError(MESSAGE_IMPLICIT)
         return wrap(np.array(_to_host_nested(obj), dtype=dtype, order=order, ndmin=ndmin))
-    if isinstance(obj, ndarray):
-        raise unsupported(obj)
     counters.copy()  # host -> device
     return wrap(np.array(obj, dtype=dtype, copy=True, order=order, ndmin=ndmin))
 

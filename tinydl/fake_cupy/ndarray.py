@@ -253,10 +253,18 @@ class ndarray:
         return wrap(self._a[numpy_index])
 
     def __setitem__(self, index, value):
-        if isinstance(value, (np.ndarray, list)):
-            raise unsupported(value)  # CuPy wants host data copied to the device on purpose
-        value = value._a if isinstance(value, ndarray) else value
-        numpy_index, _ = _wrapped_index(index, self._a.shape)
+        numpy_index, has_mask = _wrapped_index(index, self._a.shape)
+        advanced = has_mask or _is_advanced(numpy_index)
+        if isinstance(value, ndarray):
+            value = value._a
+        elif isinstance(value, (np.ndarray, list)):
+            if not advanced:  # a basic index is filled in place, and CuPy's fill takes only scalars
+                if isinstance(value, list):
+                    raise unsupported(value)
+                if value.ndim:
+                    raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
+            else:
+                counters.copy()  # an advanced index copies the host values over first
         if _is_advanced(numpy_index):
             _store_first_of_repeats(self._a, numpy_index, value)
         else:
