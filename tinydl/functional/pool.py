@@ -19,7 +19,10 @@ td.use_reference_kernels() the plain ones run. The other ops have one version.
 The derivations are in docs/pooling.md; each op points to
 its section.
 """
+import functools
 import math
+
+import numpy as np
 
 from .. import backend
 from ..autograd import Function
@@ -103,11 +106,42 @@ def _pad_for_windows(x, kernel, stride, padding, dilation, out, value):
 
 
 # ---- max pooling: forward finds the argmax, backward scatters to it ---------------
-def _window_positions(out, kernel, stride, padding, dilation, size, xp):
+def _window_positions(out, kernel, stride, padding, dilation, size):
     """Where kernel offset i of output position o falls in the unpadded axis: (k, out),
-    and whether that position is inside the image (not padding)."""
-    position = (xp.arange(out) * stride - padding)[None, :] + (xp.arange(kernel) * dilation)[:, None]
+    and whether that position is inside the image (not padding). NumPy: see _window_geometry."""
+    position = (np.arange(out) * stride - padding)[None, :] + (np.arange(kernel) * dilation)[:, None]
     return position, (position >= 0) & (position < size)
+
+
+class WindowGeometry:
+    """Where every window of a max pool falls, worked out from the shapes alone.
+
+    rows (kH, OH) and cols (kW, OW): image row / column of each kernel offset in each output
+    row / column; inside (kH, kW, OH, OW): that position is in the image, not padding.
+    The tables are made on the host (``*_host``, NumPy), where asking "is every window
+    inside?" costs nothing, and sent to x's device once (on a GPU each such question about
+    a device array would make the host wait for the GPU: a sync)."""
+
+    def __init__(self, kernel, stride, padding, dilation, out, image_hw):
+        (kh, kw), (oh, ow), (h, w) = kernel, out, image_hw
+        self.rows_host, rows_inside = _window_positions(oh, kh, stride[0], padding[0], dilation[0], h)
+        self.cols_host, cols_inside = _window_positions(ow, kw, stride[1], padding[1], dilation[1], w)
+        self.inside_host = rows_inside[:, None, :, None] & cols_inside[None, :, None, :]  # (kH, kW, OH, OW)
+        self._on = {}
+
+    def on(self, device):
+        """(rows, cols, inside) on ``device``, copied there the first time only."""
+        if device not in self._on:
+            self._on[device] = tuple(
+                backend.to_device(a, device) for a in (self.rows_host, self.cols_host, self.inside_host)
+            )
+        return self._on[device]
+
+
+@functools.lru_cache(maxsize=256)
+def _window_geometry(kernel, stride, padding, dilation, out, image_hw):
+    """One WindowGeometry per layer shape, kept: a training loop copies its tables to the device once."""
+    return WindowGeometry(kernel, stride, padding, dilation, out, image_hw)
 
 
 def _max_pool_plain(windows, rows, cols, inside, width):
@@ -144,19 +178,22 @@ def _max_pool_plain(windows, rows, cols, inside, width):
 # Measured (python -m benchmarks.reference, (32, 64, 32, 32) float32, forward + backward): 1.9x
 # faster with 2x2 windows (and unpooling), 1.8x with 3x3 stride 2 (docs/pooling.md, "What the fast
 # version changes and why").
-def _max_pool_fast(windows, rows, cols, inside, width, has_nan):
+def _max_pool_fast(windows, rows, cols, inside, width, has_nan, inside_host):
     xp = backend.get_array_module(windows)
     kh, kw = windows.shape[2:4]
-    values = indices = seen = None
+    values = indices = seen = seen_host = None
     for i in range(kh):
         for j in range(kw):
             candidate = windows[:, :, i, j]  # (N, C, OH, OW) strided slice
             here = (rows[i][:, None] * width + cols[j][None, :]).astype(xp.int64)  # (OH, OW) flat position
             if values is None:
-                values, indices, seen = candidate.copy(), xp.broadcast_to(here, candidate.shape), inside[0, 0]
+                values, indices = candidate.copy(), xp.broadcast_to(here, candidate.shape)
+                seen, seen_host = inside[0, 0], inside_host[0, 0]
                 continue
             better = _moves_the_max(candidate, values, has_nan)
-            better, seen = _never_to_padding(better, seen, inside[i, j])
+            if not (inside_host[i, j].all() and seen_host.all()):  # a window near the border (host-known)
+                better, seen = _never_to_padding(better, seen, inside[i, j])
+                seen_host = seen_host | inside_host[i, j]
             indices = indices + better * (here - indices)  # select without a branch, exact for ints
             values = xp.maximum(values, candidate)  # propagates NaN
     return values, indices
@@ -174,9 +211,7 @@ def _moves_the_max(candidate, values, has_nan):
 def _never_to_padding(better, seen, inside):
     """Keep the index off padding: it moves to an image position whenever it has only seen
     padding so far, and never to a padding position. ``seen`` (OH, OW): some image position
-    was already visited. Only windows near the border do any work here."""
-    if inside.all() and seen.all():
-        return better, seen
+    was already visited. Called only for offsets whose windows touch padding."""
     return (better | ~seen) & inside, seen | inside
 
 
@@ -192,22 +227,23 @@ class MaxPool2d(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        h, w = x.shape[2:]
-        (kh, kw), (oh, ow) = self.kernel, self.out
-        padded = _pad_for_windows(x, self.kernel, self.stride, self.padding, self.dilation, self.out, -math.inf)
-        windows = sliding_windows(padded, self.kernel, self.stride, self.dilation)  # (N, C, kH, kW, OH, OW) view
-        rows, rows_inside = _window_positions(oh, kh, self.stride[0], self.padding[0], self.dilation[0], h, xp)
-        cols, cols_inside = _window_positions(ow, kw, self.stride[1], self.padding[1], self.dilation[1], w, xp)
-        inside = rows_inside[:, None, :, None] & cols_inside[None, :, None, :]  # (kH, kW, OH, OW)
-        if not bool(inside.any(axis=(0, 1)).all()):
+        w = x.shape[3]
+        geometry = _window_geometry(self.kernel, self.stride, self.padding, self.dilation, self.out, x.shape[2:])
+        if not geometry.inside_host.any(axis=(0, 1)).all():
             raise ValueError(
                 f"max_pool2d: with padding {self.padding} and dilation {self.dilation}, a window over the input "
                 f"of shape {tuple(x.shape)} sees only padding; reduce the padding or the dilation"
             )
+        rows, cols, inside = geometry.on(backend.device_of(x))
+        padded = _pad_for_windows(x, self.kernel, self.stride, self.padding, self.dilation, self.out, -math.inf)
+        windows = sliding_windows(padded, self.kernel, self.stride, self.dilation)  # (N, C, kH, kW, OH, OW) view
         if reference_kernels_enabled():
             values, indices = _max_pool_plain(windows, rows, cols, inside, w)
         else:
-            values, indices = _max_pool_fast(windows, rows, cols, inside, w, bool(xp.isnan(x).any()))
+            # Whether x holds a NaN is cheap to ask on the CPU; on a GPU it is a sync, so there the
+            # NaN test runs at every offset instead.
+            has_nan = bool(xp.isnan(x).any()) if xp is np else True
+            values, indices = _max_pool_fast(windows, rows, cols, inside, w, has_nan, geometry.inside_host)
         self.indices = xp.ascontiguousarray(indices, dtype=xp.int64)
         return values, self.indices
 
