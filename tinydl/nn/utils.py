@@ -17,6 +17,11 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     total = ||(g_1, ..., g_n)||_p over every element of every gradient; each
     gradient is multiplied by min(1, max_norm / (total + 1e-6)).  Returns total
     as a 0-d Tensor (PyTorch's behaviour), computed before clipping.
+
+    Everything stays on the gradients' device: one reduction per gradient, one to
+    combine them, and the scale is applied even when it is 1 (multiplying by 1 is
+    exact), so the host never waits to read ``total``: on a GPU, ``if total > max_norm``
+    would be a sync every step. Only ``error_if_nonfinite=True`` reads it.
     """
     grads = _grads(parameters)
     if not grads:
@@ -24,16 +29,16 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     xp = backend.get_array_module(grads[0].data)
     norm_type = float(norm_type)
     if math.isinf(norm_type):
-        total = max(float(xp.abs(g.data).max()) for g in grads)
+        total = xp.stack([xp.abs(g.data).max() for g in grads]).max()  # 0-d, on the device
     else:
-        total = sum(float((xp.abs(g.data) ** norm_type).sum()) for g in grads) ** (1.0 / norm_type)
-    if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}")
-    scale = max_norm / (total + 1e-6)
-    if scale < 1:
-        for g in grads:
-            g.data *= g.data.dtype.type(scale)
-    return Tensor(xp.asarray(total, dtype=grads[0].dtype))
+        powers = xp.stack([(xp.abs(g.data.astype(xp.float64)) ** norm_type).sum() for g in grads])
+        total = powers.sum() ** (1.0 / norm_type)  # 0-d float64, on the device
+    if error_if_nonfinite and not math.isfinite(float(total)):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {float(total)}")
+    scale = xp.minimum(max_norm / (total + 1e-6), 1.0)  # 0-d
+    for g in grads:
+        g.data *= scale.astype(g.data.dtype)
+    return Tensor(total.astype(grads[0].dtype))
 
 
 def clip_grad_value_(parameters, clip_value):
