@@ -71,6 +71,11 @@ class Tensor:
                 dtype = bool_
             elif isinstance(value, int) and not isinstance(value, bool):
                 dtype = like.dtype if like.dtype.kind in "iu" else int64
+        if like is not None and like.device != "cpu" and isinstance(value, (int, float, bool)):
+            # a Python number next to a device tensor is filled in on the device (a kernel that
+            # takes the number as an argument), not made on the host and copied over
+            xp = backend.get_array_module(like.data)
+            return Tensor(xp.full((), value, dtype=_to_array(value, dtype).dtype))
         array = _to_array(value, dtype)
         if like is not None and like.device != "cpu":
             array = backend.to_device(array, like.device)
