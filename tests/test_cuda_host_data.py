@@ -168,3 +168,40 @@ def test_tensor_of_host_data_stays_on_the_cpu_by_default(device):
     """Bug 4: with the default device, host data (list, ndarray, number) still makes a cpu tensor."""
     assert td.tensor([1.0, 2.0]).device == td.tensor(np.ones(2)).device == td.tensor(3).device == "cpu"
     assert td.tensor([1.0, 2.0], device=device).device == device
+
+
+# ---- bug 5: td.tensor of a list of device 0-d arrays -------------------------------------------
+def test_tensor_of_a_list_of_device_scalars_is_gathered_on_the_device(device):
+    """Bug 5: td.tensor([device 0-d array, ...]) stacks them on the device (with no sync), with the
+    dtype a list of numbers gets on the CPU (floats -> float32)."""
+    x = const(np.array([1.0, 2.0, 3.0]), device)  # float64
+    parts = [x.sum().data, x.max().data, x[0].data]  # 0-d arrays on the device
+    t = _without_syncs(lambda: td.tensor(parts), device)
+    assert t.device == device and t.dtype == td.float32 and t.shape == (3,)
+    np.testing.assert_array_equal(host(t), [6.0, 3.0, 1.0])
+
+
+def test_tensor_of_a_list_of_device_tensors(device):
+    """Bug 5: td.tensor([cuda 0-d tensor, ...]) (torch.tensor accepts 0-d tensors in a list) and a
+    nested list of device arrays, gathered on their device; ints stay int64; device= moves the result."""
+    x = const(np.array([4, 5, 6]), device)
+    t = _without_syncs(lambda: td.tensor([x[2], x.sum(), x[0]]), device)
+    nested = td.tensor([[x[0].data, x[1].data], [x[2].data, x.sum().data]])
+    on_cpu = td.tensor([x[2], x[0]], device="cpu")
+    assert t.device == nested.device == device and on_cpu.device == "cpu"
+    assert t.dtype == nested.dtype == td.int64
+    np.testing.assert_array_equal(host(t), [6, 15, 4])
+    np.testing.assert_array_equal(host(nested), [[4, 5], [6, 15]])
+    np.testing.assert_array_equal(host(on_cpu), [6, 4])
+
+
+def _without_syncs(make, device):
+    """make()'s result, checking on the stand-in that it read nothing back from the device."""
+    if device != "cuda" or not backend.FAKE_GPU:
+        return make()
+    from tinydl.fake_cupy import counters
+
+    with counters.counting() as seen:
+        result = make()
+    assert seen.total_syncs == 0, seen.report()
+    return result

@@ -476,9 +476,7 @@ def _to_array(value, dtype=None):
     elif isinstance(value, Tensor):
         array = value.data
     else:
-        if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
-            value = [v.detach().numpy() if isinstance(v, Tensor) else v for v in value]
-        array = np.asarray(value)
+        array = _list_to_array(value) if isinstance(value, (list, tuple)) else np.asarray(value)
         if array.dtype == np.float64 and dtype is None:  # a given dtype converts the exact values, no float32 detour
             array = array.astype(float32)
         elif array.dtype.kind in "iu":
@@ -488,6 +486,44 @@ def _to_array(value, dtype=None):
     if dtype is not None:
         array = array.astype(as_dtype(dtype), copy=False)
     return array
+
+
+def _list_to_array(values):
+    """A (nested) list of numbers, arrays or Tensors as one array.
+
+    NumPy builds it on the host. A list of device values (CuPy arrays or cuda Tensors, such as
+    the 0-d results of reductions on the GPU) is stacked on the device instead: NumPy cannot
+    read device memory, and reading the values back one by one would cost a sync each."""
+    if _holds_device_values(values):
+        return _stack_on_device(values)
+    if any(isinstance(v, Tensor) for v in values):
+        values = [v.data if isinstance(v, Tensor) else v for v in values]
+    return np.asarray(values)
+
+
+def _on_device(value):
+    return isinstance(value, _cupy_ndarray()) or (isinstance(value, Tensor) and value.device != "cpu")
+
+
+def _holds_device_values(values):
+    """Whether a list holds device values: any of its items, or the first number of its nested
+    lists (looking at every nested item would cost more than building the array)."""
+    if backend.cp is None:
+        return False
+    first = values
+    while isinstance(first, (list, tuple)) and len(first) > 0:
+        first = first[0]
+    return _on_device(first) or any(_on_device(v) for v in values)
+
+
+def _stack_on_device(values):
+    """A (nested) list holding device values, stacked on the device (host numbers copied there)."""
+    cp = backend.cp
+    parts = [
+        _stack_on_device(v) if isinstance(v, (list, tuple)) else (v.data if isinstance(v, Tensor) else v)
+        for v in values
+    ]
+    return cp.stack([cp.asarray(p) for p in parts])
 
 
 from . import functional as F  # noqa: E402  (the ops build on Tensor, defined above)
