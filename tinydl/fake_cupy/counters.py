@@ -64,12 +64,22 @@ def counting():
 
 
 def _caller():
-    """``path:line`` of the first frame outside the stand-in and backend.py (the code that asked)."""
+    """Where the transfer was asked for: ``path:line`` of the first frame outside the stand-in and
+    backend.py and, when that is inside tinydl, `` <- path:line`` of the first frame outside tinydl
+    (the user's line that called the op), e.g. ``tinydl/tensor.py:184 <- examples/quickstart.py:77``."""
     frame = sys._getframe(2)
     while frame is not None and _passes_on(os.path.abspath(frame.f_code.co_filename)):
         frame = frame.f_back
     if frame is None:
         return "?"
+    where = _location(frame)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_TINYDL + os.sep):
+        frame = frame.f_back
+    return where if frame is None or frame.f_code.co_filename.startswith("<") or where == _location(frame) \
+        else f"{where} <- {_location(frame)}"
+
+
+def _location(frame):
     path = os.path.abspath(frame.f_code.co_filename)
     root = os.path.dirname(_TINYDL)
     if path.startswith(root + os.sep):
