@@ -6,9 +6,10 @@ Every example runs as
 
 and writes into ``--out`` (default ``runs/NAME``): ``checkpoint.npz`` (model,
 optimizer and progress, written atomically by ``td.save``), ``metrics.json``
-(the headline figure under a fixed key, plus ``seconds`` and ``seed``) and
-PNG plots.  ``--resume`` continues from the checkpoint in ``--out``;
-``--smoke`` runs a few steps on tiny data (the test suite uses it).
+(the headline figure under a fixed key, plus ``seconds``, ``seed`` and
+``device``) and PNG plots.  ``--resume`` continues from the checkpoint in
+``--out``; ``--smoke`` runs a few steps on tiny data (the test suite uses it,
+on the CPU and on ``--device cuda``).
 """
 import argparse
 import json
@@ -69,8 +70,8 @@ def load_checkpoint(args, model, optimizer):
 
 
 def write_metrics(args, metrics):
-    """metrics.json in --out; returns the metrics."""
-    metrics = dict(metrics, seed=args.seed)
+    """metrics.json in --out, with the seed and the device it ran on; returns the metrics."""
+    metrics = dict(metrics, seed=args.seed, device=args.device)
     with open(os.path.join(args.out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
     return metrics

@@ -17,6 +17,16 @@ variance (docs/reinforce.md).  Training stops once the last 20 training
 episodes average at least ``--solved`` or after ``--max-minutes``; the
 headline metric ``eval_mean_return`` is then measured over 100 fresh episodes
 with the greedy policy (the most probable action).
+
+``--device cuda`` puts the policy network, its gradients, Adam's state and
+every training tensor on the GPU.  The environment (gymnasium's CartPole) is
+plain Python on the host, so each environment step costs two transfers: the
+observation (4 numbers) is copied to the device, and the 2 action
+probabilities are read back (a sync) to sample the action the environment
+needs as a Python int.  Each update then copies the batch's observations,
+actions and advantages to the device once.  With a network this small and
+two transfers per environment step, expect no speed-up from the GPU
+(unmeasured): the flag is there so that the same script runs on either device.
 """
 import time
 
@@ -39,19 +49,20 @@ def rewards_to_go(rewards, gamma):
 
 
 @td.no_grad()
-def act(policy, observation, rng, greedy=False):
-    log_probs, _ = policy(td.tensor(observation[None].astype(np.float32)))
-    p = np.exp(log_probs.numpy()[0].astype(np.float64))
+def act(policy, observation, rng, device, greedy=False):
+    """One action from pi(. | s): the observation goes to the device, the probabilities come back."""
+    log_probs, _ = policy(td.tensor(observation[None].astype(np.float32), device=device))  # host -> device
+    p = np.exp(log_probs.numpy()[0].astype(np.float64))  # device -> host: the environment needs an int
     return int(p.argmax()) if greedy else int(rng.choice(len(p), p=p / p.sum()))
 
 
-def play(env, policy, rng, seed=None, greedy=False):
-    """One episode: observations (T, 4), actions (T,), rewards (T,)."""
+def play(env, policy, rng, device, seed=None, greedy=False):
+    """One episode: observations (T, 4), actions (T,), rewards (T,), as host arrays."""
     observation, _ = env.reset(seed=seed)
     observations, actions, rewards = [], [], []
     done = False
     while not done:
-        action = act(policy, observation, rng, greedy)
+        action = act(policy, observation, rng, device, greedy)
         observations.append(observation)
         actions.append(action)
         observation, reward, terminated, truncated, _ = env.step(action)
@@ -60,9 +71,9 @@ def play(env, policy, rng, seed=None, greedy=False):
     return np.array(observations, dtype=np.float32), np.array(actions), np.array(rewards)
 
 
-def evaluate(env, policy, episodes, seed):
+def evaluate(env, policy, episodes, seed, device):
     rng = np.random.default_rng(seed)
-    return [float(play(env, policy, rng, seed=seed + i, greedy=True)[2].sum()) for i in range(episodes)]
+    return [float(play(env, policy, rng, device, seed=seed + i, greedy=True)[2].sum()) for i in range(episodes)]
 
 
 def main(argv=None):
@@ -85,7 +96,8 @@ def main(argv=None):
     start = time.time()
     env = gym.make("CartPole-v1")
     env.action_space.seed(args.seed)
-    policy = PolicyNetwork(env.observation_space.shape[0], env.action_space.n, value_head=args.baseline == "value")
+    policy = PolicyNetwork(env.observation_space.shape[0], env.action_space.n,
+                           value_head=args.baseline == "value").to(args.device)
     optimizer = optim.Adam(policy.parameters(), lr=args.lr)
     progress = common.load_checkpoint(args, policy, optimizer) or {"update": 0, "returns": []}
     returns_history = progress["returns"]
@@ -93,20 +105,24 @@ def main(argv=None):
 
     bar = common.progress(range(progress["update"], args.max_updates), desc="training", unit="update")
     for update in bar:
-        episodes = [play(env, policy, rng, seed=args.seed * 100_000 + update * args.episodes_per_update + i)
+        episodes = [play(env, policy, rng, args.device,
+                         seed=args.seed * 100_000 + update * args.episodes_per_update + i)
                     for i in range(args.episodes_per_update)]
         returns_history += [float(r.sum()) for _, _, r in episodes]
-        observations = td.tensor(np.concatenate([o for o, _, _ in episodes]))
-        actions = np.concatenate([a for _, a, _ in episodes])
+        # the batch, played on the host, goes to the device once per update
+        observations = td.tensor(np.concatenate([o for o, _, _ in episodes]), device=args.device)
+        actions = td.tensor(np.concatenate([a for _, a, _ in episodes]), device=args.device)
         to_go = np.concatenate([rewards_to_go(r, args.gamma) for _, _, r in episodes]).astype(np.float32)
 
         log_probs, values = policy(observations)  # (T, 2), (T,) or None
-        chosen = log_probs[np.arange(len(actions)), actions]  # log pi(a_t | s_t)
+        steps = td.arange(len(actions), device=args.device)
+        chosen = log_probs[steps, actions]  # log pi(a_t | s_t)
         if args.baseline == "value":
-            advantage = td.tensor(to_go) - values.detach()
-            value_loss = F.mse_loss(values, td.tensor(to_go)) / 100.0  # returns reach ~100: keep the terms comparable
+            returns = td.tensor(to_go, device=args.device)
+            advantage = returns - values.detach()
+            value_loss = F.mse_loss(values, returns) / 100.0  # returns reach ~100: keep the terms comparable
         else:
-            advantage = td.tensor((to_go - to_go.mean()) / (to_go.std() + 1e-8))
+            advantage = td.tensor((to_go - to_go.mean()) / (to_go.std() + 1e-8), device=args.device)
             value_loss = 0.0
         entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
         loss = -(chosen * advantage).mean() - args.entropy * entropy + value_loss
@@ -123,7 +139,7 @@ def main(argv=None):
 
     train_seconds = time.time() - start
     common.save_checkpoint(args, policy, optimizer, {"update": update + 1, "returns": returns_history})
-    scores = evaluate(env, policy, args.eval_episodes, seed=10_000 + args.seed)
+    scores = evaluate(env, policy, args.eval_episodes, seed=10_000 + args.seed, device=args.device)
     common.plot_curves(f"{args.out}/returns.png", {"episode return": returns_history}, smooth=20,
                        xlabel="training episode", ylabel="return", title="REINFORCE on CartPole-v1")
     metrics = common.write_metrics(args, {

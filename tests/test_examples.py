@@ -1,5 +1,11 @@
-"""Every example runs end to end in its --smoke mode and writes its outputs."""
+"""Every example runs end to end in its --smoke mode and writes its outputs, on the CPU and with
+``--device cuda`` (a real GPU, or the CuPy stand-in when there is none; skipped when neither is there).
+
+Each smoke run also checks what holds for every example on every device (``smoke``): the model it
+checkpointed, and its optimizer's state, lived on the requested device; metrics.json has the same
+keys on both devices, and every number in it is finite."""
 import json
+import math
 import runpy
 import sys
 from pathlib import Path
@@ -7,11 +13,35 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tinydl as td
+from tinydl import backend
+
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
+METRIC_KEYS = {  # every key of each example's metrics.json after a smoke run, on either device
+    "quickstart.py": {"test_accuracy", "train_accuracy", "final_loss"},
+    "train_vae.py": {"test_neg_elbo", "latent_dim", "epochs"},
+    "reinforce_cartpole.py": {"eval_mean_return", "eval_min_return", "training_episodes", "updates",
+                              "train_seconds"},
+    "train_dcgan.py": {"classifier_score", "min_class_fraction", "class_histogram", "frechet_distance", "loss",
+                       "epochs", "score_history", "train_seconds"},
+    "char_lstm.py": {"val_bpc", "steps", "val_curve"},
+    "transformer_sort.py": {"seq_accuracy", "test_sequences", "steps"},
+    "train_unet.py": {"miou", "per_class_iou", "pixel_accuracy", "confusion_matrix", "variant", "upsampling",
+                      "dilated_bottleneck", "width", "depth", "parameters", "epochs", "steps", "batch_size",
+                      "test_scenes", "cpu_seconds", "steps_to_target"},
+    "train_yolo.py": {"map50", "ap_per_class", "map75", "ap75_per_class", "epochs", "steps", "val_scenes",
+                      "val_map_history"},
+}
+COMMON_KEYS = {"seconds", "seed", "device"}  # common.write_metrics adds seed and device
+
 
 def run_example(name, out, *args):
+    """``python examples/NAME.py --out OUT --smoke ARGS``, in this process.
+
+    Returns the devices that the parameters and optimizer state of every checkpointed model were on
+    (common.save_checkpoint is watched while the example runs)."""
     argv = [str(EXAMPLES / name), "--out", str(out), "--smoke", *args]
     if "--epochs" in args:  # an explicit length overrides the smoke length
         argv.remove("--smoke")
@@ -19,43 +49,90 @@ def run_example(name, out, *args):
     sys.argv = argv
     sys.path.insert(0, str(EXAMPLES))  # as `python examples/NAME.py` does, so `import common` works
     try:
-        runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+        import common  # examples/common.py: the module the example imports too
+
+        devices, save = set(), common.save_checkpoint
+
+        def save_and_record(args, model, optimizer, progress):
+            devices.update(checkpointed_devices(model, optimizer))
+            return save(args, model, optimizer, progress)
+
+        common.save_checkpoint = save_and_record
+        try:
+            runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+        finally:
+            common.save_checkpoint = save
     finally:
         sys.argv, sys.path[:] = old_argv, old_path
+    return devices
 
 
-def test_quickstart_smoke(tmp_path):
-    run_example("quickstart.py", tmp_path)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert {"test_accuracy", "seconds", "seed"} <= set(metrics)
+def checkpointed_devices(model, optimizer):
+    """The devices of a model's parameters and of its optimizer(s)' state arrays (Adam's moments...)."""
+    optimizers = optimizer.values() if isinstance(optimizer, dict) else [optimizer]
+    states = [value for opt in optimizers for state in opt.state.values() for value in state.values()]
+    return {p.device for p in model.parameters()} | {backend.device_of(v) for v in states if hasattr(v, "shape")}
+
+
+def assert_finite(value, where="metrics"):
+    """Every number in a metrics structure (nested dicts and lists) is finite; None and strings pass."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert_finite(item, f"{where}[{key!r}]")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            assert_finite(item, f"{where}[{i}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        assert math.isfinite(value), f"{where} is {value}"
+
+
+def smoke(name, out, device, *args, on_cuda=()):
+    """The smoke run of examples/NAME on ``device`` (``on_cuda``: extra arguments that shorten the
+    cuda run), with the checks every example passes; returns its metrics."""
+    devices = run_example(name, out, "--device", device, *args, *(on_cuda if device == "cuda" else ()))
+    assert devices == {device}  # it trained there, and checkpointed from there
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == METRIC_KEYS[name] | COMMON_KEYS
+    assert metrics["device"] == device
+    assert_finite(metrics)
+    return metrics
+
+
+@pytest.fixture
+def cuda():
+    """For examples whose CPU smoke run lives in another test file: "cuda", or a clean skip."""
+    if not td.cuda.is_available():
+        pytest.skip("no GPU, and the CuPy stand-in is off (TINYDL_FAKE_GPU=0)")
+    return "cuda"
+
+
+def test_quickstart_smoke(tmp_path, device):
+    metrics = smoke("quickstart.py", tmp_path, device)
     assert metrics["test_accuracy"] > 0.5  # two epochs already beat chance (0.1) by far
     assert (tmp_path / "loss.png").stat().st_size > 0
     assert (tmp_path / "checkpoint.npz").stat().st_size > 0
 
 
-def test_quickstart_resumes_from_its_checkpoint(tmp_path):
-    import tinydl as td
-
-    run_example("quickstart.py", tmp_path)  # --smoke: 2 epochs
+def test_quickstart_resumes_from_its_checkpoint(tmp_path, device):
+    run_example("quickstart.py", tmp_path, "--device", device)  # --smoke: 2 epochs
     assert td.load(tmp_path / "checkpoint.npz")["progress"]["epoch"] == 2
-    run_example("quickstart.py", tmp_path, "--resume", "--epochs", "3")
+    assert run_example("quickstart.py", tmp_path, "--resume", "--epochs", "3", "--device", device) == {device}
     progress = td.load(tmp_path / "checkpoint.npz")["progress"]
     assert progress["epoch"] == 3
     steps_per_epoch = -(-1438 // 64)
     assert len(progress["losses"]) == 3 * steps_per_epoch  # the history continued, not restarted
 
 
-def test_train_vae_smoke(tmp_path):
-    run_example("train_vae.py", tmp_path)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+def test_train_vae_smoke(tmp_path, device):
+    metrics = smoke("train_vae.py", tmp_path, device)
     assert 0 < metrics["test_neg_elbo"] < 64 * 0.6932  # better than predicting 0.5 for every pixel
     for name in ("reconstructions.png", "samples.png", "manifold.png", "loss.png", "checkpoint.npz"):
         assert (tmp_path / name).stat().st_size > 0
 
 
-def test_reinforce_cartpole_smoke(tmp_path):
-    run_example("reinforce_cartpole.py", tmp_path)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+@pytest.mark.parametrize("baseline", ["normalize", "value"])
+def test_reinforce_cartpole_smoke(tmp_path, device, baseline):
+    metrics = smoke("reinforce_cartpole.py", tmp_path, device, "--baseline", baseline)  # the policy on `device`
     assert metrics["eval_mean_return"] >= 8  # CartPole gives at least ~8 steps to any policy
     assert (tmp_path / "returns.png").stat().st_size > 0 and (tmp_path / "checkpoint.npz").stat().st_size > 0
 
@@ -70,10 +147,9 @@ def test_rewards_to_go():
 
 
 @pytest.mark.parametrize("loss", ["nsgan", "lsgan", "wgan-gp"])
-def test_train_dcgan_smoke(tmp_path, loss):
-    run_example("train_dcgan.py", tmp_path, "--loss", loss)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert {"classifier_score", "min_class_fraction", "frechet_distance", "seconds", "seed"} <= set(metrics)
+def test_train_dcgan_smoke(tmp_path, device, loss):
+    # on cuda, narrower networks and 5 larger batches: the stand-in is a few times slower than NumPy
+    metrics = smoke("train_dcgan.py", tmp_path, device, "--loss", loss, on_cuda=("--width", "16", "--batch-size", "256"))
     assert sum(metrics["class_histogram"]) == 50 and len(metrics["class_histogram"]) == 10
     assert metrics["frechet_distance"] > 0  # an untrained generator is far from the real digits
     for name in ("samples.png", "interpolation.png", "loss.png", "checkpoint.npz", "samples/epoch_001.png"):
@@ -88,17 +164,15 @@ def test_train_dcgan_scores_during_training(tmp_path):
     assert sum(history[0]["class_histogram"]) == 50
 
 
-def test_char_lstm_smoke(tmp_path):
-    run_example("char_lstm.py", tmp_path)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+def test_char_lstm_smoke(tmp_path, device):
+    metrics = smoke("char_lstm.py", tmp_path, device)
     assert 0 < metrics["val_bpc"] < np.log2(103) + 0.5  # no worse than guessing uniformly among the characters
     assert (tmp_path / "sample.txt").read_text().startswith("def ")
     assert (tmp_path / "loss.png").stat().st_size > 0 and (tmp_path / "checkpoint.npz").stat().st_size > 0
 
 
-def test_transformer_sort_smoke(tmp_path):
-    run_example("transformer_sort.py", tmp_path)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+def test_transformer_sort_smoke(tmp_path, device):
+    metrics = smoke("transformer_sort.py", tmp_path, device)
     assert metrics["test_sequences"] == 100 and metrics["steps"] == 5
     assert metrics["seq_accuracy"] < 0.5  # 5 steps cannot sort; a leak of targets into inputs would
     assert (tmp_path / "attention.png").stat().st_size > 0 and (tmp_path / "checkpoint.npz").stat().st_size > 0
@@ -122,8 +196,6 @@ def test_frechet_distance_matches_the_matrix_square_root_formula():
 
 
 def test_train_dcgan_resumes_both_optimizers(tmp_path):
-    import tinydl as td
-
     run_example("train_dcgan.py", tmp_path)  # --smoke: 1 epoch
     first = td.load(tmp_path / "checkpoint.npz")
     assert set(first["optimizer"]) == {"generator", "discriminator"}
@@ -144,3 +216,19 @@ def test_dcgan_learning_rate_decay_schedule():
     factors = [train_dcgan.decay_factor(epoch, 10, 0.5) for epoch in range(10)]
     np.testing.assert_allclose(factors, [1, 1, 1, 1, 1, 1, 0.8, 0.6, 0.4, 0.2])  # constant, then linear towards 0
     assert all(train_dcgan.decay_factor(epoch, 10, 1.0) == 1.0 for epoch in range(10))  # 1.0: never decays
+
+
+# ---- the two examples whose CPU smoke runs are in test_unet.py and test_yolo.py: here on cuda --------
+def test_train_unet_smoke_on_cuda(tmp_path, cuda):
+    metrics = smoke("train_unet.py", tmp_path, cuda, "--width", "4")
+    assert metrics["steps"] == 4 and 0 <= metrics["miou"] <= 1
+    confusion = np.array(metrics["confusion_matrix"])
+    assert confusion.sum() == metrics["test_scenes"] * 64 * 64
+    assert (tmp_path / "overlays.png").stat().st_size > 0
+
+
+def test_train_yolo_smoke_on_cuda(tmp_path, cuda):
+    metrics = smoke("train_yolo.py", tmp_path, cuda, "--width", "4")
+    assert set(metrics["ap_per_class"]) == {"circle", "square", "triangle"}
+    assert 0 <= metrics["map75"] <= metrics["map50"] <= 1
+    assert (tmp_path / "detections.png").stat().st_size > 0
