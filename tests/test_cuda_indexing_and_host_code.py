@@ -232,6 +232,18 @@ def test_out_of_range_index_in_a_2d_advanced_index_raises(device):
     np.testing.assert_array_equal(host(x[[-2, 1], [-1, 0]]), [2.0, 3.0])  # in range, negative ones included
 
 
+def test_out_of_range_index_array_in_an_assignment_raises(device):
+    """Bug 8: t[[5]] = 9.0 on a length-3 tensor wrote t[2] on cuda; now it raises, and t is unchanged."""
+    t = const([1.0, 2.0, 3.0], device)
+    with pytest.raises(IndexError, match="__setitem__: index 5 is out of bounds for dimension 0 with size 3"):
+        t[[5]] = 9.0
+    with pytest.raises(IndexError, match="__setitem__: index -4 is out of bounds for dimension 0 with size 3"):
+        t[const([0, -4], device)] = const([7.0, 8.0], device)
+    np.testing.assert_array_equal(host(t), [1.0, 2.0, 3.0])
+    t[[-1]] = 9.0
+    np.testing.assert_array_equal(host(t), [1.0, 2.0, 9.0])
+
+
 def test_no_gradient_lands_on_a_wrapped_around_element(device):
     """Bug 8: on cuda the gradient of t[[0, 5]] landed on t[2] (IndexAdd scattered at the wrapped index);
     now the forward raises, and an in-range index sends the gradient where it should (repeats add up)."""

@@ -265,7 +265,7 @@ class Tensor:
                 "__setitem__: assigning into a tensor that is part of a recorded graph is not supported; "
                 "build the result with td.where or td.cat instead"
             )
-        self.data[F.shape._index_arrays(index, backend.get_array_module(self.data))[0]] = self._assignable(value)
+        self.data[F.shape.checked_index(index, self.data, "__setitem__")] = self._assignable(value)
 
     def _assignable(self, value):
         """``value`` ready to be written into ``self.data``: arrays and lists copied to this tensor's

@@ -11,6 +11,7 @@ from ..autograd import Function
 from ..tensor import Tensor, _to_array
 from .activation import log_softmax, softplus
 from .elementwise import clamp, log, where
+from .shape import getitem
 
 
 def _reduce(loss, reduction, op):
@@ -153,7 +154,7 @@ def nll_loss(input, target, reduction="mean", ignore_index=-100, weight=None):
     if bool(bad.any()):
         raise IndexError(f"nll_loss: target value {int(t[bad][0])} is out of range for {classes} classes")
     safe_t = xp.where(keep, t, 0)
-    picked = rows[xp.arange(rows.shape[0]), safe_t]  # (M,) differentiable gather
+    picked = getitem(rows, (xp.arange(rows.shape[0]), safe_t), check_bounds=False)  # (M,) gather; checked above
     w = keep.astype(input.dtype)
     if weight is not None:
         w = w * (weight.data if isinstance(weight, Tensor) else xp.asarray(weight, dtype=input.dtype))[safe_t]

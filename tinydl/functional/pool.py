@@ -656,7 +656,7 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     xp = backend.get_array_module(x.data)
     if mode == "nearest":  # one source pixel per output pixel: indexing (docs/pooling.md, "Nearest")
         rows, cols = _nearest_source(h, oh, scale_h, xp), _nearest_source(w, ow, scale_w, xp)
-        return getitem(x, (slice(None), slice(None), rows[:, None], cols[None, :]))
+        return getitem(x, (slice(None), slice(None), rows[:, None], cols[None, :]), check_bounds=False)  # in range
     align_corners = bool(align_corners)
     a_h = _bilinear_matrix(h, oh, align_corners, scale_h, xp).astype(x.dtype)
     a_w = _bilinear_matrix(w, ow, align_corners, scale_w, xp).astype(x.dtype)

@@ -97,6 +97,57 @@ def _index_arrays(index, xp):
     return (tuple(converted) if isinstance(index, tuple) else converted[0]), advanced
 
 
+def _index_array_dims(items, ndim):
+    """(array, dim) for each integer index array among ``items`` (the items of an index): the
+    dimension of an ``ndim``-d array that it indexes. None indexes no dimension, a boolean mask
+    as many as it has, Ellipsis the ones that nothing else indexes, anything else one."""
+    def span(item):
+        if item is None or item is Ellipsis:
+            return 0
+        return item.ndim if hasattr(item, "dtype") and item.dtype.kind == "b" else 1
+
+    found, dim = [], 0
+    for item in items:
+        if item is Ellipsis:
+            dim += ndim - sum(span(i) for i in items)
+            continue
+        if hasattr(item, "dtype") and item.dtype.kind in "iu":
+            found.append((item, dim))
+        dim += span(item)
+    return found
+
+
+def _check_bounds(index, shape, op="getitem"):
+    """Raise IndexError, as NumPy and PyTorch do, if an integer index array of ``index`` (converted
+    by ``_index_arrays``) holds an index outside [-size, size) of the dimension it indexes.
+
+    A GPU does not check: CuPy wraps an out-of-range index around (``t[[5]]`` of a length-3 array
+    reads ``t[2]``), and the gradient would land there too. So tinydl checks, on the device, with
+    one reduction over all the index arrays of the index: one sync per indexing, the price of never
+    giving a silently wrong value or gradient."""
+    items = index if isinstance(index, tuple) else (index,)
+    checks = [(a, d, shape[d]) for a, d in _index_array_dims(items, len(shape)) if d < len(shape) and a.size]
+    if not checks:
+        return
+    xp = backend.get_array_module(checks[0][0])
+    outside = [((a < -n) | (a >= n)).any() for a, _, n in checks]  # 0-d device arrays: no sync yet
+    if not bool(xp.stack(outside).any()):  # the one sync
+        return
+    for a, d, n in checks:  # an error is about to be raised: finding the culprit may sync freely
+        wrong = a[(a < -n) | (a >= n)]
+        if wrong.size:
+            raise IndexError(f"{op}: index {int(wrong[0])} is out of bounds for dimension {d} with size {n}")
+
+
+def checked_index(index, array, op):
+    """``index`` with Tensors and lists turned into arrays on ``array``'s device, its index arrays
+    bounds-checked against ``array``'s shape (``_check_bounds``): for ``Tensor.__setitem__``."""
+    index, advanced = _index_arrays(index, backend.get_array_module(array))
+    if advanced:
+        _check_bounds(index, array.shape, op)
+    return index
+
+
 class GetItem(Function):
     """``x[index]`` for basic (ints, slices, None, ...) and integer/boolean-array indexing."""
 
@@ -112,6 +163,10 @@ class GetItem(Function):
 
 class IndexAdd(Function):
     """The gradient of indexing: zeros of the input's shape with ``g`` added at ``index``.
+
+    ``index`` must be in range: the ops that build an IndexAdd check it (``getitem``,
+    ``embedding``) or compute it in range (roi_align, grid_sample); a GPU
+    would wrap an out-of-range index around and add the gradient there.
 
     With integer arrays an element can be read twice (``x[[0, 0]]``), so its
     gradient is the sum of both reads: ``np.add.at`` accumulates repeated
@@ -253,12 +308,18 @@ def _torch_steps(index):
     return tuple(select), tuple(rest)
 
 
-def getitem(x, index):
-    """``x[index]``: basic and integer/boolean-array indexing, differentiable."""
+def getitem(x, index, check_bounds=True):
+    """``x[index]``: basic and integer/boolean-array indexing, differentiable.
+
+    An out-of-range integer index raises IndexError on every device (``_check_bounds``: on a
+    GPU, one sync per indexing with index arrays). Ops whose indices are in range by
+    construction pass ``check_bounds=False`` to skip that sync."""
     index, advanced = _index_arrays(index, backend.get_array_module(x.data))
     if advanced and isinstance(index, tuple) and any(_is_int(item) for item in index):
         select, index = _torch_steps(index)
         x = GetItem(select, False)(x)
+    if advanced and check_bounds:
+        _check_bounds(index, x.shape)
     return GetItem(index, advanced)(x)
 
 
