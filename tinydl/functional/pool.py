@@ -294,28 +294,62 @@ def _flat_index(indices, plane_size):
     return (indices + starts).reshape(-1)
 
 
+def _last_writes(positions, values, spare):
+    """The writes ``z[positions] = values`` along the last axis of positions and values (..., L),
+    made deterministic: a position written more than once keeps the LAST of its writes (PyTorch's
+    CPU rule), the others are sent to ``spare``, a slot that the caller adds and then drops.
+    Returns (positions, values), reordered, each position but ``spare`` once per row.
+
+    Why: when an assignment names a position twice, a GPU keeps an undefined one of the values
+    (its threads write at once). A stable sort by position puts the writes to each position
+    together, in their original order; the last of each run is the one kept."""
+    xp = backend.get_array_module(positions)
+    order = xp.argsort(positions, axis=-1, kind="stable")
+    positions = xp.take_along_axis(positions, order, axis=-1)
+    values = xp.take_along_axis(values, order, axis=-1)
+    last = xp.ones(positions.shape, dtype=bool)
+    last[..., :-1] = positions[..., 1:] != positions[..., :-1]  # the next write goes elsewhere
+    return xp.where(last, positions, spare), values
+
+
+def _repeats(flat, total):
+    """Whether a position occurs twice in the NumPy array ``flat`` of positions in [0, total)."""
+    marks = np.zeros(total, dtype=bool)
+    marks[flat] = True  # every write is the same True: no matter which lands
+    return int(marks.sum()) < flat.size
+
+
 def _into_planes(values, indices, plane, accumulate):
     """zeros (N, C, *plane), then each of values (N, C, ...) written at its plane position in
-    ``indices`` (N, C, ...): added up where an index repeats if ``accumulate``, else assigned."""
+    ``indices`` (N, C, ...): added up where an index repeats if ``accumulate``, else assigned,
+    the last value in the plane's row-major order winning where an index repeats."""
     xp = backend.get_array_module(values)
     n, c = values.shape[:2]
     size = plane[0] * plane[1]
     if reference_kernels_enabled():  # plain: index (n, c, position) into (N, C, H*W)
-        z = xp.zeros((n, c, size), dtype=values.dtype)
         if accumulate:
+            z = xp.zeros((n, c, size), dtype=values.dtype)
             backend.scatter_add(z, _plane_index(indices), values)
-        else:
-            z[_plane_index(indices)] = values
-        return z.reshape(n, c, *plane)
+            return z.reshape(n, c, *plane)
+        z = xp.zeros((n, c, size + 1), dtype=values.dtype)  # column ``size``: the spare slot
+        positions, values = _last_writes(indices.reshape(n, c, -1), values.reshape(n, c, -1), size)
+        z[_plane_index(positions)] = values
+        return z[:, :, :size].reshape(n, c, *plane)
     # fast: one 1-d index into the flattened array (N*C*H*W,), which NumPy scatters into
     # (np.add.at) and gathers from (take) much faster than through three broadcast index arrays
-    z = xp.zeros(n * c * size, dtype=values.dtype)
     flat = _flat_index(indices, size)
     if accumulate:
+        z = xp.zeros(n * c * size, dtype=values.dtype)
         backend.scatter_add(z, flat, values.reshape(-1))
-    else:
-        z[flat] = values.reshape(-1)
-    return z.reshape(n, c, *plane)
+        return z.reshape(n, c, *plane)
+    z = xp.zeros(n * c * size + 1, dtype=values.dtype)  # the last element: the spare slot
+    values = values.reshape(-1)
+    # Whether an index repeats is cheap to ask on the CPU; on a GPU it is a sync, so there the
+    # writes are always sorted (fast there; on the CPU the sort would make unpooling 4x slower).
+    if xp is not np or _repeats(flat, n * c * size):
+        flat, values = _last_writes(flat, values, n * c * size)
+    z[flat] = values
+    return z[:-1].reshape(n, c, *plane)
 
 
 def _from_planes(x, indices):
@@ -360,6 +394,8 @@ class PlaneGather(Function):
 class MaxUnpool2d(Function):
     """z = zeros (N, C, H_out, W_out), then z.plane[indices] = x (docs/pooling.md, "Max unpooling").
 
+    Where an index repeats within a plane, the last value in the plane's row-major order is
+    kept, on every device (PyTorch's CPU kernel; on a GPU, PyTorch's result is undefined).
     Backward: each output position that got a value reads its gradient back, a
     gather at the same indices (PyTorch's rule, also where an index repeats)."""
 
@@ -559,7 +595,7 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
         )
     if index.dtype.kind not in "iu":
         raise TypeError(f"max_unpool2d: indices must be integers, got dtype {index.dtype}")
-    if index.size and (int(index.min()) < 0 or int(index.max()) >= plane[0] * plane[1]):
+    if index.size and bool(((index < 0) | (index >= plane[0] * plane[1])).any()):  # one sync on a GPU
         raise ValueError(
             f"max_unpool2d: indices must lie in [0, {plane[0] * plane[1]}) for an output plane {plane}, "
             f"got values in [{int(index.min())}, {int(index.max())}] (input of shape {tuple(x.shape)})"
