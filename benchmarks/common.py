@@ -31,9 +31,10 @@ def matmul_step(device="cpu", n=None):
     """An n x n float32 product (n = 1024 with NumPy, 4096 with CuPy/cuBLAS), its sync and flops:
     the ceiling a GEMM-based convolution can approach (2 n^3 flops)."""
     if device == "cuda":
-        import cupy as cp
+        from tinydl import backend
 
-        n = n or 4096
+        cp = backend.cp  # real CuPy, or the stand-in (there 1024: its "GPU" is NumPy on the CPU)
+        n = n or (1024 if backend.FAKE_GPU else 4096)
         a = cp.random.standard_normal((n, n), dtype=cp.float32)
         return (lambda: a @ a), cp.cuda.Device().synchronize, 2 * n**3
     n = n or 1024
@@ -79,8 +80,21 @@ def try_import_torch():
     return torch
 
 
+STAND_IN_WARNING = ("*** device cuda is tinydl's CPU stand-in for CuPy (TINYDL_FAKE_GPU=1, no GPU here): "
+                    "these are NOT GPU figures, do not record them ***")
+
+
+def on_stand_in(device):
+    """True when ``device`` is "cuda" and cuda is the CuPy stand-in, whose timings mean nothing."""
+    from tinydl import backend
+
+    return device == "cuda" and backend.FAKE_GPU
+
+
 def command_line(description, run, print_table, argv=None):
-    """The shared ``main`` of a benchmark module: ``--quick`` (fewer repeats), ``--json PATH``, ``--device``."""
+    """The shared ``main`` of a benchmark module: ``--quick`` (fewer repeats), ``--json PATH``, ``--device``.
+
+    The result says ``"stand_in": true`` on the CuPy stand-in, where the table is framed by a warning."""
     import argparse
     import json
 
@@ -95,7 +109,12 @@ def command_line(description, run, print_table, argv=None):
         if not td.cuda.is_available():
             raise SystemExit("--device cuda: no GPU is usable here (td.cuda.is_available() is False)")
     result = run(args.quick, args.device)
+    result["stand_in"] = on_stand_in(args.device)
+    if result["stand_in"]:
+        print(STAND_IN_WARNING)
     print_table(result)
+    if result["stand_in"]:
+        print(STAND_IN_WARNING)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
