@@ -165,7 +165,7 @@ class IndexAdd(Function):
     """The gradient of indexing: zeros of the input's shape with ``g`` added at ``index``.
 
     ``index`` must be in range: the ops that build an IndexAdd check it (``getitem``,
-    ``embedding``) or compute it in range (roi_align, grid_sample); a GPU
+    ``embedding``) or compute it in range (roi_pool, grid_sample); a GPU
     would wrap an out-of-range index around and add the gradient there.
 
     With integer arrays an element can be read twice (``x[[0, 0]]``), so its
