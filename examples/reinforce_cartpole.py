@@ -24,9 +24,11 @@ plain Python on the host, so each environment step costs two transfers: the
 observation (4 numbers) is copied to the device, and the 2 action
 probabilities are read back (a sync) to sample the action the environment
 needs as a Python int.  Each update then copies the batch's observations,
-actions and advantages to the device once.  With a network this small and
-two transfers per environment step, expect no speed-up from the GPU
-(unmeasured): the flag is there so that the same script runs on either device.
+actions and advantages (or returns) to the device (three copies) and syncs
+once: indexing with the actions checks that they are in range.  With a
+network this small and two transfers per environment step, expect no
+speed-up from the GPU (unmeasured): the flag is there so that the same script
+runs on either device.
 """
 import time
 
@@ -76,6 +78,28 @@ def evaluate(env, policy, episodes, seed, device):
     return [float(play(env, policy, rng, device, seed=seed + i, greedy=True)[2].sum()) for i in range(episodes)]
 
 
+def update_policy(policy, optimizer, episodes, args):
+    """One gradient step on the episodes played: their batch goes to the device once (three copies)."""
+    observations = td.tensor(np.concatenate([o for o, _, _ in episodes]), device=args.device)
+    actions = td.tensor(np.concatenate([a for _, a, _ in episodes]), device=args.device)
+    to_go = np.concatenate([rewards_to_go(r, args.gamma) for _, _, r in episodes]).astype(np.float32)
+
+    log_probs, values = policy(observations)  # (T, 2), (T,) or None
+    chosen = log_probs[td.arange(len(actions), device=args.device), actions]  # log pi(a_t | s_t); a range check
+    if args.baseline == "value":
+        returns = td.tensor(to_go, device=args.device)
+        advantage = returns - values.detach()
+        value_loss = F.mse_loss(values, returns) / 100.0  # returns reach ~100: keep the terms comparable
+    else:
+        advantage = td.tensor((to_go - to_go.mean()) / (to_go.std() + 1e-8), device=args.device)
+        value_loss = 0.0
+    entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
+    loss = -(chosen * advantage).mean() - args.entropy * entropy + value_loss
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
 def main(argv=None):
     parser = common.parser("reinforce_cartpole", __doc__.split("\n")[0])
     parser.add_argument("--episodes-per-update", type=int, default=8)
@@ -109,26 +133,7 @@ def main(argv=None):
                          seed=args.seed * 100_000 + update * args.episodes_per_update + i)
                     for i in range(args.episodes_per_update)]
         returns_history += [float(r.sum()) for _, _, r in episodes]
-        # the batch, played on the host, goes to the device once per update
-        observations = td.tensor(np.concatenate([o for o, _, _ in episodes]), device=args.device)
-        actions = td.tensor(np.concatenate([a for _, a, _ in episodes]), device=args.device)
-        to_go = np.concatenate([rewards_to_go(r, args.gamma) for _, _, r in episodes]).astype(np.float32)
-
-        log_probs, values = policy(observations)  # (T, 2), (T,) or None
-        steps = td.arange(len(actions), device=args.device)
-        chosen = log_probs[steps, actions]  # log pi(a_t | s_t)
-        if args.baseline == "value":
-            returns = td.tensor(to_go, device=args.device)
-            advantage = returns - values.detach()
-            value_loss = F.mse_loss(values, returns) / 100.0  # returns reach ~100: keep the terms comparable
-        else:
-            advantage = td.tensor((to_go - to_go.mean()) / (to_go.std() + 1e-8), device=args.device)
-            value_loss = 0.0
-        entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
-        loss = -(chosen * advantage).mean() - args.entropy * entropy + value_loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        update_policy(policy, optimizer, episodes, args)
 
         recent = float(np.mean(returns_history[-20:]))
         bar.set_postfix(mean_return=f"{recent:.1f}", episodes=len(returns_history))

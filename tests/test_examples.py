@@ -137,6 +137,37 @@ def test_reinforce_cartpole_smoke(tmp_path, device, baseline):
     assert (tmp_path / "returns.png").stat().st_size > 0 and (tmp_path / "checkpoint.npz").stat().st_size > 0
 
 
+@pytest.mark.parametrize("baseline", ["normalize", "value"])
+def test_reinforce_cartpole_transfers_are_the_ones_its_docstring_counts(cuda, baseline):
+    """On cuda an environment step costs one copy (the observation) and one sync (the probabilities
+    read back); an update three copies (its batch) and one sync (the range check of the action
+    indices).  Counted by the stand-in."""
+    if not backend.FAKE_GPU:
+        pytest.skip("only the CuPy stand-in counts transfers")
+    import argparse
+
+    from tinydl import optim
+    from tinydl.fake_cupy import counters
+    from tinydl.models import PolicyNetwork
+
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import reinforce_cartpole as rc
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    policy = PolicyNetwork(4, 2, value_head=baseline == "value").to(cuda)
+    optimizer = optim.Adam(policy.parameters(), lr=1e-3)
+    with counters.counting() as seen:
+        rc.act(policy, np.zeros(4, dtype=np.float32), np.random.default_rng(0), cuda)
+    assert (seen.total_copies, seen.total_syncs) == (1, 1), seen.report()
+    episodes = [(np.zeros((3, 4), np.float32), np.array([0, 1, 0]), np.ones(3))] * 2
+    args = argparse.Namespace(device=cuda, gamma=0.99, entropy=0.01, baseline=baseline)
+    for _ in range(2):  # the first update and one with Adam's state in place
+        with counters.counting() as seen:
+            rc.update_policy(policy, optimizer, episodes, args)
+        assert (seen.total_copies, seen.total_syncs) == (3, 1), seen.report()
+
+
 def test_rewards_to_go():
     sys.path.insert(0, str(EXAMPLES))
     try:
