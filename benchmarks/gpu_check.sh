@@ -16,6 +16,7 @@
 #
 #   bash benchmarks/gpu_check.sh                 # from the repository root
 #   GPU_CHECK_NO_INSTALL=1 bash benchmarks/gpu_check.sh   # offline: use what the environment has
+#   GPU_CHECK_PYTEST_ARGS="-k cuda" bash benchmarks/gpu_check.sh   # only the tests' cuda copies
 #
 # PyTorch is not installed by this script (several GB); with a CUDA build of PyTorch in the
 # environment the benchmarks put PyTorch CUDA alongside (`pip install torch` first, or
@@ -122,10 +123,11 @@ fi
 
 # ---- 4. the test suite on real CuPy ----------------------------------------------------------
 say "the test suite on real CuPy (pytest.log)"
-# (the single quotes are meant: timeout runs a new bash, which expands its own $1 and $2)
+read -r -a pytest_args <<<"${GPU_CHECK_PYTEST_ARGS:-}"  # e.g. "-k cuda": only the cuda-parametrized tests
+# (the single quotes are meant: timeout runs a new bash, which expands its own $1 and $@)
 # shellcheck disable=SC2016
-step "tests" 300 130 bash -c 'set -o pipefail; CI=true python -m pytest -q -x -p no:cacheprovider 2>&1 | tee "$1"' \
-    _ "$OUT/pytest.log"
+step "tests" 300 130 bash -c 'set -o pipefail; log=$1; shift
+    CI=true python -m pytest -q -x -p no:cacheprovider "$@" 2>&1 | tee "$log"' _ "$OUT/pytest.log" "${pytest_args[@]}"
 
 # ---- 5. the benchmarks on the GPU ------------------------------------------------------------
 say "python -m benchmarks --device cuda (benchmarks.txt, benchmarks.json)"
