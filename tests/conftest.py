@@ -63,6 +63,14 @@ def kernel_mode(mode):
         conv.THIN_BLOCK = thin_block
 
 
+def pytest_runtest_teardown(item):
+    """A check a test queued on the GPU and never read (tinydl/device_checks.py) ends with the test,
+    as a CUDA error ends with its process: it must not surface in the next test."""
+    from tinydl import device_checks
+
+    device_checks._pending.clear()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):
     mode = item.callspec.params.get("kernels") if hasattr(item, "callspec") else None

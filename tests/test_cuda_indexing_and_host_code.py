@@ -199,6 +199,9 @@ def test_collate_stacks_device_items_with_their_array_module(device):
 
 
 # ---- bug 8: out-of-range index arrays raise on both devices ------------------------------------
+# On the CPU the error is raised by the indexing itself. On a GPU the check is queued, like a CUDA
+# device-side assert, and raised with the next value the host reads (tinydl/device_checks.py): so
+# each test reads a value (``host``) inside the ``pytest.raises`` block.
 @pytest.mark.parametrize("index, message", [
     ([5], "index 5 is out of bounds for dimension 0 with size 3"),
     ([-4], "index -4 is out of bounds for dimension 0 with size 3"),
@@ -208,55 +211,64 @@ def test_out_of_range_index_array_raises(device, index, message):
     """Bug 8: t[[5]] on a length-3 tensor raised on the CPU but wrapped around to t[2] on cuda."""
     t = leaf([1.0, 2.0, 3.0], device)
     with pytest.raises(IndexError, match=message):
-        t[index]
+        host(t[index].detach())
     with pytest.raises(IndexError, match=message):
-        t[const(index, device)]  # an index Tensor on the same device
+        host(t[const(index, device)].detach())  # an index Tensor on the same device
     with pytest.raises(IndexError, match="getitem"):
-        t[index]
+        t[index].sum().item()
     assert t.grad is None
 
 
 def test_out_of_range_index_in_a_2d_advanced_index_raises(device):
     """Bug 8: an out-of-range index array on the second dimension, alone or beside another array."""
     x = leaf(np.arange(6.0).reshape(2, 3), device)
-    with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 1 with size 3"):
-        x[[0, 1], [1, 3]]
-    with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 1 with size 3"):
-        x[:, [3]]
-    with pytest.raises(IndexError, match="index -3 is out of bounds for dimension 0 with size 2"):
-        x[[[-3]], 0]
-    with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 1 with size 3"):
-        x[..., [3], None]  # the Ellipsis stands for dimension 0
-    with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 1 with size 3"):
-        x[None, :, [3]]  # None adds a dimension, it indexes none
+    for index, message in [
+        (([0, 1], [1, 3]), "index 3 is out of bounds for dimension 1 with size 3"),
+        ((slice(None), [3]), "index 3 is out of bounds for dimension 1 with size 3"),
+        (([[-3]], 0), "index -3 is out of bounds for dimension 0 with size 2"),
+        ((Ellipsis, [3], None), "index 3 is out of bounds for dimension 1 with size 3"),  # ... is dimension 0
+        ((None, slice(None), [3]), "index 3 is out of bounds for dimension 1 with size 3"),  # None indexes none
+    ]:
+        with pytest.raises(IndexError, match=message):
+            host(x[index].detach())
     np.testing.assert_array_equal(host(x[[-2, 1], [-1, 0]]), [2.0, 3.0])  # in range, negative ones included
 
 
 def test_out_of_range_index_array_in_an_assignment_raises(device):
-    """Bug 8: t[[5]] = 9.0 on a length-3 tensor wrote t[2] on cuda; now it raises, and t is unchanged."""
+    """Bug 8: t[[5]] = 9.0 on a length-3 tensor wrote t[2] on cuda, silently; now it raises (on a GPU at
+    the next read, after the write happened, as after a CUDA device-side assert: t's values are then
+    not to be trusted, so the CPU alone promises t unchanged)."""
+    for index, value, message in [
+        ([5], 9.0, "__setitem__: index 5 is out of bounds for dimension 0 with size 3"),
+        (const([0, -4], device), const([7.0, 8.0], device), "__setitem__: index -4 is out of bounds"),
+    ]:
+        t = const([1.0, 2.0, 3.0], device)
+        with pytest.raises(IndexError, match=message):
+            t[index] = value
+            host(t)
+        if device == "cpu":
+            np.testing.assert_array_equal(host(t), [1.0, 2.0, 3.0])
     t = const([1.0, 2.0, 3.0], device)
-    with pytest.raises(IndexError, match="__setitem__: index 5 is out of bounds for dimension 0 with size 3"):
-        t[[5]] = 9.0
-    with pytest.raises(IndexError, match="__setitem__: index -4 is out of bounds for dimension 0 with size 3"):
-        t[const([0, -4], device)] = const([7.0, 8.0], device)
-    np.testing.assert_array_equal(host(t), [1.0, 2.0, 3.0])
     t[[-1]] = 9.0
     np.testing.assert_array_equal(host(t), [1.0, 2.0, 9.0])
 
 
 def test_no_gradient_lands_on_a_wrapped_around_element(device):
-    """Bug 8: on cuda the gradient of t[[0, 5]] landed on t[2] (IndexAdd scattered at the wrapped index);
-    now the forward raises, and an in-range index sends the gradient where it should (repeats add up)."""
+    """Bug 8: on cuda the gradient of t[[0, 5]] landed on t[2] (IndexAdd scattered at the wrapped index)
+    and nothing said so; now reading anything raises first, and an in-range index sends the gradient
+    where it should (repeats add up)."""
     t = leaf([1.0, 2.0, 3.0], device)
     with pytest.raises(IndexError, match="index 5 is out of bounds"):
         (t[[0, 5]] * 2).sum().backward()
-    assert t.grad is None
+        host(t.grad)  # on a GPU: raised here, before the host sees a wrong gradient
+    t = leaf([1.0, 2.0, 3.0], device)
     (t[[0, 2, 2]] * const([1.0, 10.0, 100.0], device)).sum().backward()
     np.testing.assert_allclose(host(t.grad), [1.0, 0.0, 110.0], rtol=1e-12, atol=1e-12)
 
 
-def test_the_bounds_check_costs_one_sync_per_indexing(device):
-    """Bug 8: the bounds check of every index array of one indexing is one device reduction: one sync."""
+def test_the_bounds_check_costs_no_sync_of_its_own(device):
+    """Bug 8: the bounds check of every index array of one indexing is one device reduction, read with
+    the next value the host reads: indexing and reading the result is one sync, the read itself."""
     if device == "cpu" or not backend.FAKE_GPU:
         pytest.skip("counts the stand-in's syncs")
     from tinydl.fake_cupy import counters
@@ -264,7 +276,10 @@ def test_the_bounds_check_costs_one_sync_per_indexing(device):
     x = leaf(np.arange(6.0).reshape(2, 3), device)
     rows, cols = const([0, 1], device), const([2, 0], device)
     with counters.counting() as seen:
-        x[rows, cols]
+        y = x[rows, cols]
+    assert seen.total_syncs == 0, seen.report()
+    with counters.counting() as seen:
+        np.testing.assert_array_equal(host(y.detach()), [2.0, 3.0])
     assert seen.total_syncs == 1, seen.report()
 
 

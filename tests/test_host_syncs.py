@@ -97,3 +97,35 @@ def test_a_loss_readout_is_one_sync_at_the_line_that_reads_it():
     assert seen.total_syncs == 1, seen.report()
     (where,) = seen.syncs
     assert where.startswith("tinydl/tensor.py:") and " <- tests/test_host_syncs.py:" in where, where
+
+
+def test_quickstart_training_step_needs_its_batch_and_its_loss_only():
+    """examples/quickstart.py's training step on cuda: two copies (the batch's images and labels,
+    which live on the host) and one sync (``losses.append(loss.item())``); cross_entropy's check of
+    the labels travels with that read (tinydl/device_checks.py), so it costs nothing more."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    try:
+        import quickstart
+    finally:
+        sys.path.pop(0)
+    x_train, y_train, _, _ = quickstart.load_digits_split(0)
+    model = quickstart.make_model().to("cuda")
+    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+    losses, batches = [], iter(np.arange(3 * 64).reshape(3, 64))
+
+    def step():  # the body of quickstart's training loop
+        batch = next(batches)
+        xb = td.tensor(x_train[batch], device="cuda")
+        yb = td.tensor(y_train[batch], device="cuda")
+        loss = F.cross_entropy(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+
+    seen = transfers_of(step)
+    assert seen.total_copies == 2 and seen.total_syncs == 1, seen.report()
+    assert all("tinydl/tensor.py" in where for where in seen.syncs), seen.report()  # Tensor.item

@@ -27,9 +27,13 @@ def is_available():
 
 
 def synchronize():
-    """Wait for queued GPU work to finish (for honest timings); a no-op without a GPU."""
+    """Wait for queued GPU work to finish (for honest timings), and raise any error a check queued
+    on the GPU has found (device_checks.py); a no-op without a GPU."""
     if backend.cuda_available():
         backend.cp.cuda.Device().synchronize()
+        from .device_checks import raise_pending
+
+        raise_pending()
 
 
 def _pool():

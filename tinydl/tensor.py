@@ -181,7 +181,7 @@ class Tensor:
     def item(self):
         if self.data.size != 1:
             raise ValueError(f"item: only one-element tensors can be converted to Python scalars, got shape {tuple(self.shape)}")
-        return self.data.reshape(()).item()
+        return backend.to_numpy(self.data.reshape(())).item()
 
     def tolist(self):
         return backend.to_numpy(self.data).tolist()

@@ -11,8 +11,8 @@ that flow, and they are what makes GPU code slow in practice:
   Python number turned into an array) is sent to the device before use.
 
 The stand-in counts both, keyed by the source line that asked for them (the first
-frame outside this package and ``tinydl/backend.py``, whose ``to_device`` /
-``to_numpy`` only carry out a move someone else asked for), so a test can say "one training step needs one
+frame outside this package, ``tinydl/backend.py`` and ``tinydl/device_checks.py``,
+which only carry out a move someone else asked for), so a test can say "one training step needs one
 sync, the loss readout" and point at the line that needs more.
 """
 import collections
@@ -22,7 +22,7 @@ import sys
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _TINYDL = os.path.dirname(_HERE)
-_BACKEND = os.path.join(_TINYDL, "backend.py")
+_MOVERS = (os.path.join(_TINYDL, "backend.py"), os.path.join(_TINYDL, "device_checks.py"))
 
 
 class Transfers:
@@ -88,7 +88,7 @@ def _location(frame):
 
 
 def _passes_on(path):
-    return os.path.dirname(path) == _HERE or path == _BACKEND
+    return os.path.dirname(path) == _HERE or path in _MOVERS
 
 
 def sync():

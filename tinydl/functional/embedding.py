@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ..device_checks import check
 from ..tensor import Tensor, as_dtype, float32
 from .shape import IndexAdd
 
@@ -73,11 +74,11 @@ def embedding(indices, weight, padding_idx=None):
     if backend.device_of(ids) != weight.device:
         raise RuntimeError(f"{op}: indices are on '{backend.device_of(ids)}' but weight is on '{weight.device}'")
     num_embeddings = weight.shape[0]
-    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= num_embeddings):
-        raise IndexError(
+    if ids.size:  # read at once on the CPU, with the next read on a GPU (device_checks.py)
+        check(((ids < 0) | (ids >= num_embeddings)).any(), lambda: IndexError(
             f"{op}: indices must lie in [0, {num_embeddings}) for a weight of shape {tuple(weight.shape)}, "
             f"got values from {int(ids.min())} to {int(ids.max())}"
-        )
+        ))
     return Embedding(ids, _normalize_padding_idx(op, padding_idx, num_embeddings))(weight)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ..device_checks import check
 from ..tensor import Tensor, _to_array
 from .activation import log_softmax, softplus
 from .elementwise import clamp, log, where
@@ -90,8 +91,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """Cross-entropy of probabilities ``input`` in [0, 1] against targets in [0, 1]."""
     target = _same_shape(input, target, "binary_cross_entropy")
     xp = backend.get_array_module(input.data)
-    if bool(xp.any((input.data < 0) | (input.data > 1))):
-        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1")
+    outside = xp.any((input.data < 0) | (input.data > 1))  # read at once on the CPU, with the next read on a GPU
+    check(outside, lambda: ValueError("binary_cross_entropy: all elements of input should be between 0 and 1"))
     loss = BinaryCrossEntropy()(input, target)
     if weight is not None:
         loss = loss * weight
@@ -151,8 +152,7 @@ def nll_loss(input, target, reduction="mean", ignore_index=-100, weight=None):
     t = target.data.reshape(-1)
     keep = t != ignore_index
     bad = keep & ((t < 0) | (t >= classes))
-    if bool(bad.any()):
-        raise IndexError(f"nll_loss: target value {int(t[bad][0])} is out of range for {classes} classes")
+    check(bad.any(), lambda: IndexError(f"nll_loss: target value {int(t[bad][0])} is out of range for {classes} classes"))
     safe_t = xp.where(keep, t, 0)
     picked = getitem(rows, (xp.arange(rows.shape[0]), safe_t), check_bounds=False)  # (M,) gather; checked above
     w = keep.astype(input.dtype)

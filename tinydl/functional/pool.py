@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ..device_checks import check
 from ..kernels import reference_kernels_enabled
 from ..tensor import Tensor
 from .shape import getitem
@@ -595,11 +596,11 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
         )
     if index.dtype.kind not in "iu":
         raise TypeError(f"max_unpool2d: indices must be integers, got dtype {index.dtype}")
-    if index.size and bool(((index < 0) | (index >= plane[0] * plane[1])).any()):  # one sync on a GPU
-        raise ValueError(
+    if index.size:  # read at once on the CPU, with the next read on a GPU (device_checks.py)
+        check(((index < 0) | (index >= plane[0] * plane[1])).any(), lambda: ValueError(
             f"max_unpool2d: indices must lie in [0, {plane[0] * plane[1]}) for an output plane {plane}, "
             f"got values in [{int(index.min())}, {int(index.max())}] (input of shape {tuple(x.shape)})"
-        )
+        ))
     index = index.reshape(batched.shape).astype(xp.int64)
     y = MaxUnpool2d(index, plane)(batched)
     return y.squeeze(0) if added else y

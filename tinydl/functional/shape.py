@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
+from ..device_checks import check
 from ..tensor import Tensor
 from .broadcast import broadcast_to
 from .reduction import normalize_dims
@@ -122,21 +123,23 @@ def _check_bounds(index, shape, op="getitem"):
     by ``_index_arrays``) holds an index outside [-size, size) of the dimension it indexes.
 
     A GPU does not check: CuPy wraps an out-of-range index around (``t[[5]]`` of a length-3 array
-    reads ``t[2]``), and the gradient would land there too. So tinydl checks, on the device, with
-    one reduction over all the index arrays of the index: one sync per indexing, the price of never
-    giving a silently wrong value or gradient."""
+    reads ``t[2]``), and the gradient would land there too. So tinydl checks, with one reduction
+    over all the index arrays of the index; on a GPU the answer is read with the next value the
+    host reads, like a CUDA device-side assert (device_checks.py), so the check costs no sync."""
     items = index if isinstance(index, tuple) else (index,)
     checks = [(a, d, shape[d]) for a, d in _index_array_dims(items, len(shape)) if d < len(shape) and a.size]
     if not checks:
         return
     xp = backend.get_array_module(checks[0][0])
-    outside = [((a < -n) | (a >= n)).any() for a, _, n in checks]  # 0-d device arrays: no sync yet
-    if not bool(xp.stack(outside).any()):  # the one sync
-        return
-    for a, d, n in checks:  # an error is about to be raised: finding the culprit may sync freely
-        wrong = a[(a < -n) | (a >= n)]
-        if wrong.size:
-            raise IndexError(f"{op}: index {int(wrong[0])} is out of bounds for dimension {d} with size {n}")
+    outside = xp.stack([((a < -n) | (a >= n)).any() for a, _, n in checks]).any()  # 0-d
+
+    def error():  # an error is about to be raised: finding the culprit may read the indices freely
+        for a, d, n in checks:
+            wrong = a[(a < -n) | (a >= n)]
+            if wrong.size:
+                return IndexError(f"{op}: index {int(wrong[0])} is out of bounds for dimension {d} with size {n}")
+
+    check(outside, error)
 
 
 def checked_index(index, array, op):
