@@ -24,11 +24,11 @@ plain Python on the host, so each environment step costs two transfers: the
 observation (4 numbers) is copied to the device, and the 2 action
 probabilities are read back (a sync) to sample the action the environment
 needs as a Python int.  Each update then copies the batch's observations,
-actions and advantages (or returns) to the device (three copies) and syncs
-once: indexing with the actions checks that they are in range.  With a
-network this small and two transfers per environment step, expect no
-speed-up from the GPU (unmeasured): the flag is there so that the same script
-runs on either device.
+actions and advantages (or returns) to the device (three copies) and needs no
+sync (the range check of the action indices is read back with the next
+readout, tinydl/device_checks.py).  With a network this small and two
+transfers per environment step, expect no speed-up from the GPU (unmeasured):
+the flag is there so that the same script runs on either device.
 """
 import time
 
@@ -85,7 +85,7 @@ def update_policy(policy, optimizer, episodes, args):
     to_go = np.concatenate([rewards_to_go(r, args.gamma) for _, _, r in episodes]).astype(np.float32)
 
     log_probs, values = policy(observations)  # (T, 2), (T,) or None
-    chosen = log_probs[td.arange(len(actions), device=args.device), actions]  # log pi(a_t | s_t); a range check
+    chosen = log_probs[td.arange(len(actions), device=args.device), actions]  # log pi(a_t | s_t)
     if args.baseline == "value":
         returns = td.tensor(to_go, device=args.device)
         advantage = returns - values.detach()
