@@ -179,7 +179,8 @@ def test_rewards_to_go():
 @pytest.mark.parametrize("loss", ["nsgan", "lsgan", "wgan-gp"])
 def test_train_dcgan_smoke(tmp_path, device, loss):
     # on cuda, narrower networks and 5 larger batches: the stand-in is a few times slower than NumPy
-    metrics = smoke("train_dcgan.py", tmp_path, device, "--loss", loss, on_cuda=("--width", "16", "--batch-size", "256"))
+    metrics = smoke("train_dcgan.py", tmp_path, device, "--loss", loss,
+                    on_cuda=("--width", "16", "--batch-size", "256"))
     assert sum(metrics["class_histogram"]) == 50 and len(metrics["class_histogram"]) == 10
     assert metrics["frechet_distance"] > 0  # an untrained generator is far from the real digits
     for name in ("samples.png", "interpolation.png", "loss.png", "checkpoint.npz", "samples/epoch_001.png"):
