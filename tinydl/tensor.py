@@ -172,6 +172,18 @@ class Tensor:
         self._retains_grad = True
 
     # ---- leaving tinydl ---------------------------------------------------
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(t)``, as PyTorch allows it: a cpu tensor's data; refused for a cuda one, whose
+        values NumPy cannot read without a copy the code should ask for (``t.cpu()``, ``t.numpy()``)."""
+        if self.device != "cpu":
+            raise TypeError(
+                f"can't convert {self.device} device type tensor to numpy. "
+                "Use Tensor.cpu() to copy the tensor to host memory first."
+            )
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
     def numpy(self):
         """A host NumPy array (a copy when the data is on the GPU)."""
         if self.requires_grad:
