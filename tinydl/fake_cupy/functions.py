@@ -48,7 +48,8 @@ class ufunc:
                 if not isinstance(o, ndarray):
                     raise unsupported(o)
             kwargs["out"] = tuple(o._a for o in outs) if isinstance(out, tuple) else out._a
-        result = method(*inputs, **kwargs)
+        with np.errstate(all="ignore"):  # a GPU kernel never warns about log(-1) or 1/0
+            result = method(*inputs, **kwargs)
         return out if out is not None else wrap(result)
 
     def __call__(self, *args, **kwargs):
