@@ -2,6 +2,12 @@
 
 ``td.manual_seed(s)`` resets both, so a run with the same seed draws the same
 numbers: the same initial weights, the same dropout masks, the same batches.
+
+On one device, that is: CuPy draws with cuRAND and NumPy with its own
+generators, so the same seed gives different numbers on the CPU and on the GPU
+(and on the CPU stand-in for CuPy, which draws from Philox to keep that
+property in the tests). Data that must be the same on both devices is drawn on
+the host (docs/gpu.md, "Random numbers").
 """
 import numpy as np
 
