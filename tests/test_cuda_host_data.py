@@ -205,3 +205,22 @@ def _without_syncs(make, device):
         result = make()
     assert seen.total_syncs == 0, seen.report()
     return result
+
+
+def test_class_weights_of_any_array_kind_follow_the_input(device):
+    """Like bug 1, for ``weight=``: a list, a host array or a Tensor on the input's device works
+    (a cpu weight beside a cuda input raised CuPy's implicit-conversion TypeError); a Tensor on
+    the other device is refused with an error that names the op."""
+    logits = np.random.default_rng(0).normal(size=(4, 3))
+    target = [0, 2, 1, 2]
+    weights = [0.5, 2.0, 1.0]
+    picked = -(logits - np.log(np.exp(logits).sum(1, keepdims=True)))[np.arange(4), target]
+    expected = (picked * np.take(weights, target)).sum() / np.take(weights, target).sum()
+    for weight in (weights, np.array(weights), td.tensor(weights, device=device)):
+        loss = F.cross_entropy(td.tensor(logits, device=device), td.tensor(target, device=device), weight=weight)
+        np.testing.assert_allclose(loss.item(), expected, rtol=1e-5, atol=1e-6)
+    if td.cuda.is_available():
+        other = "cpu" if device == "cuda" else "cuda"
+        with pytest.raises(RuntimeError, match=f"nll_loss: input is on {device} but weight is on {other}"):
+            F.cross_entropy(td.tensor(logits, device=device), td.tensor(target, device=device),
+                            weight=td.tensor(weights, device=other))

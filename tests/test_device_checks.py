@@ -75,3 +75,26 @@ def test_a_loop_that_never_reads_pays_one_sync_per_max_pending_checks():
         for _ in range(device_checks.MAX_PENDING * 2):
             x[index]
     assert seen.total_syncs == 2 and len(device_checks._pending) == 0, seen.report()
+
+
+@pytest.mark.parametrize("read", [
+    lambda t: t.cpu(), lambda t: t.to("cpu"), lambda t: bool(t.sum()), lambda t: np.array(t.cpu()),
+])
+def test_every_way_to_the_host_reads_the_checks(device, read):
+    x = td.arange(3.0, device=device)
+    with pytest.raises(IndexError, match="getitem: index 5 is out of bounds for dimension 0 with size 3"):
+        read(x[td.tensor([5], device=device)])
+
+
+def test_np_array_of_a_tensor_is_a_copy_and_asarray_is_not():
+    t = td.tensor([1.0, 2.0])
+    a = np.array(t)
+    a[0] = 99.0
+    assert t[0].item() == 1.0
+    np.asarray(t)[1] = 7.0  # np.asarray shares, as with torch.Tensor
+    assert t[1].item() == 7.0
+    with pytest.raises(ValueError, match="without a copy"):
+        np.asarray(t, dtype=np.int64, copy=False)
+    if td.cuda.is_available():
+        with pytest.raises(TypeError, match="can't convert cuda device type tensor to numpy"):
+            np.asarray(td.tensor([1.0], device="cuda"))

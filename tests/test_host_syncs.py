@@ -35,7 +35,7 @@ def transfers_of(step, warmup=1):
 
 def test_cnn_benchmark_step_needs_no_sync_and_no_copy():
     """benchmarks.training's step (3 conv/batch-norm/leaky-ReLU/max-pool blocks, MSE, SGD)
-    reads nothing back: 0 syncs (max_pool2d used to sync 2 + (kH*kW - 1) times per call)."""
+    reads nothing back: 0 syncs (max_pool2d used to sync 2 + 2 (kH*kW - 1) times per call: 8 per 2x2 pool, 24 per step)."""
     from benchmarks.training import tinydl_step
 
     seen = transfers_of(tinydl_step("cuda"))

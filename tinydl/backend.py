@@ -93,7 +93,7 @@ def to_device(array, device):
     if device_of(array) == device:
         return array
     if device == "cpu":
-        return cp.asnumpy(array)
+        return to_numpy(array)
     return array_module_for("cuda").asarray(array)
 
 

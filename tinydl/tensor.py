@@ -137,7 +137,7 @@ class Tensor:
     def __bool__(self):
         if self.data.size != 1:
             raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
-        return bool(self.data)
+        return bool(self.item())
 
     def __float__(self):
         return float(self.item())
@@ -182,6 +182,10 @@ class Tensor:
             )
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if copy:  # np.array(t) asks for a copy, and trusts it is one
+            return self.data.astype(dtype or self.data.dtype, copy=True)
+        if copy is False and dtype is not None and np.dtype(dtype) != self.data.dtype:
+            raise ValueError(f"__array__: a tensor of dtype {self.data.dtype} cannot become {np.dtype(dtype)} without a copy")
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def numpy(self):

@@ -127,6 +127,21 @@ def _target_beside(input, target, op):
     return Tensor(backend.to_device(_to_array(target), input.device))
 
 
+def _class_weights(weight, input, op):
+    """The (C,) class weights as an array on ``input``'s device: host values (a list, an ndarray)
+    are copied there; a Tensor on another device is refused, as PyTorch refuses it."""
+    if isinstance(weight, Tensor):
+        if weight.device != input.device:
+            raise RuntimeError(
+                f"{op}: input is on {input.device} but weight is on {weight.device}; "
+                f"move the weight with weight.to({input.device!r})"
+            )
+        weight = weight.data
+    elif backend.device_of(weight) == "cpu":
+        weight = np.asarray(weight)
+    return backend.to_device(weight, input.device).astype(input.dtype, copy=False)
+
+
 def nll_loss(input, target, reduction="mean", ignore_index=-100, weight=None):
     """Negative log-likelihood: l_n = -w[t_n] input[n, t_n], skipping targets equal to ignore_index.
 
@@ -157,7 +172,7 @@ def nll_loss(input, target, reduction="mean", ignore_index=-100, weight=None):
     picked = getitem(rows, (xp.arange(rows.shape[0]), safe_t), check_bounds=False)  # (M,) gather; checked above
     w = keep.astype(input.dtype)
     if weight is not None:
-        w = w * (weight.data if isinstance(weight, Tensor) else xp.asarray(weight, dtype=input.dtype))[safe_t]
+        w = w * _class_weights(weight, input, "nll_loss")[safe_t]
     losses = -picked * Tensor(w)
     if reduction == "none":
         return losses.reshape(out_shape)

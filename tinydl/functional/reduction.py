@@ -163,8 +163,8 @@ def logsumexp(x, dim, keepdim=False):
     """log(sum(exp(x))) computed stably: the max is subtracted first (and added back)."""
     axes = normalize_dims(dim, x.ndim, "logsumexp")
     xp = backend.get_array_module(x.data)
-    shift = Tensor(xp.max(x.data, axis=axes, keepdims=True))  # a constant: it cancels in the gradient
-    shift.data[~xp.isfinite(shift.data)] = 0
+    top = xp.max(x.data, axis=axes, keepdims=True)
+    shift = Tensor(xp.where(xp.isfinite(top), top, 0))  # a constant: it cancels in the gradient
     out = ((x - shift).exp().sum(axes, keepdim=True)).log() + shift
     return out if keepdim else out.squeeze(axes)
 

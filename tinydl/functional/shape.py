@@ -138,6 +138,7 @@ def _check_bounds(index, shape, op="getitem"):
             wrong = a[(a < -n) | (a >= n)]
             if wrong.size:
                 return IndexError(f"{op}: index {int(wrong[0])} is out of bounds for dimension {d} with size {n}")
+        return IndexError(f"{op}: an index was out of bounds for the shape {tuple(shape)} (changed since)")
 
     check(outside, error)
 
@@ -314,9 +315,9 @@ def _torch_steps(index):
 def getitem(x, index, check_bounds=True):
     """``x[index]``: basic and integer/boolean-array indexing, differentiable.
 
-    An out-of-range integer index raises IndexError on every device (``_check_bounds``: on a
-    GPU, one sync per indexing with index arrays). Ops whose indices are in range by
-    construction pass ``check_bounds=False`` to skip that sync."""
+    An out-of-range integer index raises IndexError on every device (``_check_bounds``: at
+    once on the CPU, with the next read on a GPU). Ops whose indices are in range by
+    construction pass ``check_bounds=False`` to skip the check's reduction."""
     index, advanced = _index_arrays(index, backend.get_array_module(x.data))
     if advanced and isinstance(index, tuple) and any(_is_int(item) for item in index):
         select, index = _torch_steps(index)
