@@ -206,3 +206,35 @@ def test_counters_count_syncs_and_copies_per_line():
         bool(b[b > 1].any())  # mask indexing (its size depends on the data) + bool: 2 syncs
     assert seen.total_copies == 1 and seen.total_syncs == 4, seen.report()
     assert all("test_fake_cupy.py:" in where for where in list(seen.syncs) + list(seen.copies))
+
+
+def test_methods_follow_cupys_rules_too():
+    a = cp.asarray([10.0, 20.0, 30.0])
+    np.testing.assert_array_equal(a.take(cp.asarray([5])).get(), [30.0])  # wraps, as cupy.take does
+    np.testing.assert_array_equal(cp.take(a, np.array([4])).get(), [20.0])  # host indices: copied over
+    with counters.counting() as seen:
+        a.nonzero()  # the output's size depends on the values: a sync
+        a[a > 15] = 0.0  # CuPy counts the mask's True values on the host first
+    assert seen.total_syncs == 2, seen.report()
+    for name in ("data", "flat"):  # would hand out host memory: not modelled, refused
+        with pytest.raises(AttributeError, match="does not model"):
+            getattr(a, name)
+    a.fill(np.array(2.0))
+    with pytest.raises(ValueError, match="non-scalar"):
+        a.fill(np.ones(3))
+
+
+def test_joining_takes_device_arrays_only():
+    a = cp.ones(2)
+    for items in ([a, [1.0]], [a, 1.0], [a, np.ones(2)]):
+        with pytest.raises(TypeError):
+            cp.concatenate(items)
+    with pytest.raises(TypeError):
+        cp.stack([a, np.ones(2)])
+    assert cp.stack([a, a]).shape == (2, 2)
+
+
+def test_a_host_boolean_mask_names_as_many_dimensions_as_it_has():
+    a = cp.arange(24).reshape(2, 3, 4)
+    mask = np.ones((2, 3), dtype=bool)
+    np.testing.assert_array_equal(a[mask, ..., cp.asarray([5])].get(), a.get()[mask][:, [1]].ravel())

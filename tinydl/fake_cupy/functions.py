@@ -24,9 +24,6 @@ from . import counters, names
 from .ndarray import MESSAGE_IMPLICIT, _poisoned, _wrapped_index, ndarray, unsupported, unwrap, wrap
 
 
-COMPARISONS = ("less", "less_equal", "greater", "greater_equal", "equal", "not_equal")
-
-
 class ufunc:
     """A CuPy ufunc: NumPy's, refusing host arrays and lists among its inputs."""
 
@@ -53,8 +50,6 @@ class ufunc:
         return out if out is not None else wrap(result)
 
     def __call__(self, *args, **kwargs):
-        if self.__name__ in COMPARISONS:  # CuPy reads a 0-d NumPy array here as a scalar
-            args = tuple(a.item() if isinstance(a, np.ndarray) and a.ndim == 0 else a for a in args)
         return self._call(self._u, args, kwargs)
 
     def _only(self, supported, method):
@@ -178,13 +173,31 @@ def empty_like(prototype, dtype=None, order="K", subok=None, shape=None):
 def take(a, indices, axis=None, out=None):
     """Out-of-range indices wrap around (CuPy does not check bounds on the device)."""
     a_np, size = unwrap(a), (a.size if axis is None else a.shape[axis])
-    index = np.mod(unwrap(indices), size) if size else unwrap(indices)
+    if isinstance(indices, (np.ndarray, list)):
+        counters.copy()  # CuPy copies host indices to the device first
+        indices = np.array(indices)
+    else:
+        indices = unwrap(indices)
+    index = np.mod(indices, size) if size else indices
     return wrap(np.take(a_np, index, axis=axis))
 
 
 def take_along_axis(arr, indices, axis):
     size = arr.shape[axis] if axis is not None else arr.size
     return wrap(np.take_along_axis(unwrap(arr), np.mod(unwrap(indices), size), axis=axis))
+
+
+def _joining(numpy_function, name):
+    """concatenate, stack, ...: every item must be a device array (CuPy refuses lists and scalars)."""
+    inner = device_function(numpy_function, name)
+
+    def function(arrays, *args, **kwargs):
+        if not all(isinstance(a, ndarray) for a in arrays):
+            raise TypeError("Only cupy arrays can be concatenated")
+        return inner(arrays, *args, **kwargs)
+
+    function.__name__ = name
+    return function
 
 
 def _syncing(numpy_function, name):
@@ -204,7 +217,8 @@ SPECIAL = {
     "asnumpy": asnumpy, "get_array_module": get_array_module, "empty": empty, "empty_like": empty_like,
     "take": take, "take_along_axis": take_along_axis, "ndarray": ndarray,
 }
-SYNCING = ("nonzero", "flatnonzero", "argwhere", "unique", "count_nonzero_host")
+SYNCING = ("nonzero", "flatnonzero", "argwhere", "unique")
+JOINING = ("concatenate", "stack", "vstack", "hstack", "dstack", "column_stack")
 
 
 def lookup(name, namespace="cupy", numpy_namespace=np):
@@ -222,6 +236,8 @@ def lookup(name, namespace="cupy", numpy_namespace=np):
         return target  # dtypes (cupy.float32 is numpy.float32), constants (cupy.inf)
     if name in SYNCING:
         return _syncing(target, name)
+    if name in JOINING:
+        return _joining(target, name)
     return device_function(target, name)
 
 

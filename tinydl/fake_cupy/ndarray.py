@@ -80,8 +80,8 @@ def _wrapped_index(index, shape):
     Returns (numpy_index, has_mask)."""
     items = index if isinstance(index, tuple) else (index,)
     out, axis, has_mask = [], 0, False
-    n_specified = sum(
-        (it.ndim if isinstance(it, ndarray) and it.dtype == np.bool_ else 1)
+    n_specified = sum(  # the dimensions the items name: a boolean mask names as many as it has
+        (it.ndim if isinstance(it, (ndarray, np.ndarray)) and it.dtype == np.bool_ else 1)
         for it in items if it is not None and it is not Ellipsis
     )
     for it in items:
@@ -116,6 +116,9 @@ def _wrapped_index(index, shape):
 def _is_advanced(index):
     items = index if isinstance(index, tuple) else (index,)
     return any(isinstance(it, np.ndarray) and it.dtype != np.bool_ for it in items)
+
+
+NOT_MODELLED = ("data", "flat", "put", "choose", "ctypes", "__cuda_array_interface__", "toDlpack")
 
 
 class ndarray:
@@ -179,6 +182,13 @@ class ndarray:
             raise TypeError(f"Only numpy.ndarray can be set to cupy.ndarray, got {type(arr)}")
         counters.copy()
         self._a[...] = arr
+
+    def fill(self, value):
+        if isinstance(value, np.ndarray) and value.ndim:
+            raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
+        if isinstance(value, ndarray):
+            value = value._a
+        self._a.fill(value)
 
     def item(self):
         counters.sync()
@@ -265,6 +275,8 @@ class ndarray:
                     raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
             else:
                 counters.copy()  # an advanced index copies the host values over first
+        if has_mask:
+            counters.sync()  # CuPy counts the mask's True values on the host first
         if _is_advanced(numpy_index):
             _store_first_of_repeats(self._a, numpy_index, value)
         else:
@@ -272,10 +284,14 @@ class ndarray:
 
     # -- methods: NumPy's, on the inside, with CuPy's rules on the way in and out ---------------
     def __getattr__(self, name):
-        from . import names
+        from . import functions, names
 
         if not names.has("cupy.ndarray", name):
             raise AttributeError(f"'cupy.ndarray' object has no attribute '{name}'")
+        if name in NOT_MODELLED:  # CuPy's would be device objects; NumPy's would leak host memory
+            raise AttributeError(f"tinydl's CuPy stand-in does not model cupy.ndarray.{name}")
+        if name in ("take", "nonzero"):  # CuPy's rules: take wraps around, nonzero syncs
+            return lambda *args, **kwargs: functions.lookup(name)(self, *args, **kwargs)
         method = getattr(self._a, name)
         if not callable(method):
             return wrap(method)
@@ -325,9 +341,20 @@ for _dunder, _ufunc in [
     setattr(ndarray, f"__{_dunder}__", _op)
     setattr(ndarray, f"__r{_dunder}__", _rop)
 
+def _comparison(name):
+    op = _binary(name)[0]
+
+    def compare(self, other):  # CuPy's __richcmp__ reads a 0-d NumPy array as a scalar
+        if isinstance(other, np.ndarray) and other.ndim == 0:
+            other = other.item()
+        return op(self, other)
+
+    return compare
+
+
 for _dunder, _ufunc in [("lt", "less"), ("le", "less_equal"), ("gt", "greater"), ("ge", "greater_equal"),
                         ("eq", "equal"), ("ne", "not_equal")]:
-    setattr(ndarray, f"__{_dunder}__", _binary(_ufunc)[0])
+    setattr(ndarray, f"__{_dunder}__", _comparison(_ufunc))
 
 ndarray.__hash__ = None
 
