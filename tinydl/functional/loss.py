@@ -49,6 +49,8 @@ def l1_loss(input, target, reduction="mean"):
 
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target)."""
+    if not beta >= 0:  # written so that NaN is refused too, as PyTorch refuses it
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
     if beta == 0:
         return l1_loss(input, target, reduction)
     d = input - _same_shape(input, target, "smooth_l1_loss")
@@ -58,9 +60,24 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
+    if not delta > 0:  # a delta <= 0 (or NaN) would give negative losses; PyTorch refuses it too
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     d = input - _same_shape(input, target, "huber_loss")
     a = d.abs()
     return _reduce(where(a.data < delta, 0.5 * d * d, delta * (a - 0.5 * delta)), reduction, "huber_loss")
+
+
+def _broadcastable(weight, input, name, op):
+    """``weight`` unchanged, after checking that it broadcasts to the input's shape without
+    enlarging the loss (a (2, N, C) weight would silently make a (2, N, C) loss; PyTorch refuses it)."""
+    shape, wanted = tuple(np.shape(weight)), tuple(input.shape)
+    try:
+        fits = np.broadcast_shapes(shape, wanted) == wanted
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{op}: {name} of shape {shape} does not broadcast to the input's shape {wanted}")
+    return weight
 
 
 class BinaryCrossEntropy(Function):
@@ -95,7 +112,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     check(outside, lambda: ValueError("binary_cross_entropy: all elements of input should be between 0 and 1"))
     loss = BinaryCrossEntropy()(input, target)
     if weight is not None:
-        loss = loss * weight
+        loss = loss * _broadcastable(weight, input, "weight", "binary_cross_entropy")
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
@@ -105,10 +122,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     target = _same_shape(input, target, "binary_cross_entropy_with_logits")
     positive = target * softplus(-input)
     if pos_weight is not None:
-        positive = positive * pos_weight
+        positive = positive * _broadcastable(pos_weight, input, "pos_weight", "binary_cross_entropy_with_logits")
     loss = positive + (1 - target) * softplus(input)
     if weight is not None:
-        loss = loss * weight
+        loss = loss * _broadcastable(weight, input, "weight", "binary_cross_entropy_with_logits")
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
@@ -127,9 +144,21 @@ def _target_beside(input, target, op):
     return Tensor(backend.to_device(_to_array(target), input.device))
 
 
+def _check_class_weight_shape(weight, input, dim, op):
+    """Class weights hold one number per class: shape (C,), C = input.shape[dim] (PyTorch refuses
+    any other shape; a (C, 1) weight would otherwise broadcast into the wrong losses)."""
+    classes, shape = input.shape[dim], tuple(np.shape(weight))
+    if shape != (classes,):
+        raise ValueError(
+            f"{op}: weight must have shape (C,) = ({classes},), one number per class of the input of shape "
+            f"{tuple(input.shape)}, got weight of shape {shape}"
+        )
+
+
 def _class_weights(weight, input, op):
-    """The (C,) class weights as an array on ``input``'s device: host values (a list, an ndarray)
-    are copied there; a Tensor on another device is refused, as PyTorch refuses it."""
+    """The (C,) class weights of ``input`` (N, C, ...) as an array on its device: host values (a list,
+    an ndarray) are copied there; a Tensor on another device is refused, as PyTorch refuses it."""
+    _check_class_weight_shape(weight, input, 1, op)
     if isinstance(weight, Tensor):
         if weight.device != input.device:
             raise RuntimeError(
@@ -187,6 +216,8 @@ def cross_entropy(logits, target, reduction="mean", ignore_index=-100, weight=No
     if logits.ndim == 0:
         raise ValueError("cross_entropy: logits must have at least 1 dim (C,) or (N, C, ...)")
     dim = 0 if logits.ndim == 1 else 1
+    if weight is not None:
+        _check_class_weight_shape(weight, logits, dim, "cross_entropy")
     target = _target_beside(logits, target, "cross_entropy")
     log_p = log_softmax(logits, dim)
     if isinstance(target, Tensor) and target.dtype.kind == "f":
