@@ -14,18 +14,29 @@ p <- p (1 - lr weight_decay), which is "decoupled" weight decay.
 import math
 
 from .. import backend
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_number
 
 
 class Adam(Optimizer):
     """Adam with L2 ``weight_decay`` and optional ``amsgrad`` (the rule is in the module docstring)."""
     decoupled = False
+    buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False):
-        if lr < 0 or eps < 0 or weight_decay < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"{type(self).__name__}: invalid lr={lr}, betas={betas}, eps={eps} or weight_decay={weight_decay}")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
         super().__init__(params, defaults)
+
+    def check_group(self, group):
+        name = type(self).__name__
+        check_number(name, "lr", group["lr"], label="learning rate")
+        check_number(name, "eps", group["eps"], label="epsilon value")
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            check_number(name, f"betas[{i}]", beta, high=1.0, label=f"beta parameter at index {i}")
+        group["betas"] = tuple(betas)
+        check_number(name, "weight_decay", group["weight_decay"])
 
     def update(self, param, grad, state, group):
         xp = backend.get_array_module(param)
