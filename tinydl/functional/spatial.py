@@ -18,6 +18,7 @@ docs/spatial.md derives every formula with the names used here.
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
+from .elementwise import where
 from .linalg import matmul
 from .shape import GetItem, IndexAdd, stack
 
@@ -33,6 +34,9 @@ def _source_index(coord, size, padding_mode, align_corners):
     The map is piecewise linear: an affine unnormalization, then (for 'border'
     and 'reflection') folds and clamps, each of slope +1, -1 or 0.  This is
     PyTorch's grid_sampler_compute_source_index (docs/spatial.md, "Normalized coordinates").
+    A non-finite coord (inf, NaN) gets slope 0 and reads pixel 0 under 'border' and
+    'reflection' (PyTorch's clamp turns NaN into 0) and nothing under 'zeros' (PyTorch's
+    CUDA kernel moves it to -100, off the image; its CPU kernel gives NaN for 'bilinear').
     """
     xp = backend.get_array_module(coord)
     if align_corners:  # -1 and +1 are the centres of the first and the last pixel
@@ -41,14 +45,16 @@ def _source_index(coord, size, padding_mode, align_corners):
     else:  # -1 and +1 are the outer edges of the first and the last pixel
         index = ((coord + 1) * size - 1) / 2
         scale = size / 2
-    slope = xp.full(coord.shape, scale, dtype=coord.dtype)
+    slope = xp.full(coord.shape, scale, dtype=coord.dtype) * xp.isfinite(coord)
     if padding_mode == "reflection":
+        index = xp.where(xp.isfinite(index), index, 0)  # PyTorch's fold makes NaN of inf, its clamp 0 of NaN
         index, fold_slope = _reflect(index, size, align_corners)
         slope = slope * fold_slope
     if padding_mode in ("border", "reflection"):  # clamp onto the first / last pixel centre
         unclamped = (index > 0) & (index < size - 1)  # PyTorch counts the border itself as clamped: slope 0
-        index = xp.clip(index, 0, size - 1)
+        index = xp.clip(xp.where(xp.isnan(index), 0, index), 0, size - 1)  # NaN: pixel 0, as PyTorch's clamp
         slope = slope * unclamped
+    index = xp.where(xp.isfinite(index), index, -100).astype(coord.dtype)  # -100: off the image ('zeros')
     return index, slope
 
 
@@ -124,9 +130,12 @@ class GridSample(Function):
         ix, self.slope_x = _source_index(grid_x, width, self.padding_mode, self.align_corners)
         iy, self.slope_y = _source_index(grid_y, height, self.padding_mode, self.align_corners)
         # ix is piecewise linear in grid_x: on the piece it lies on, ix = slope_x * grid_x + offset_x.
-        # backward rebuilds ix from the grid Tensor with this, so its weights depend on the grid
-        self.offset_x = ix - self.slope_x * grid_x
-        self.offset_y = iy - self.slope_y * grid_y
+        # backward rebuilds ix from the grid Tensor with this, so its weights depend on the grid;
+        # a non-finite grid value reads as 0 there (its slope is 0), so that inf * 0 makes no NaN
+        self.finite = xp.isfinite(grid)  # (N, Ho, Wo, 2)
+        grid = xp.where(self.finite, grid, 0)
+        self.offset_x = ix - self.slope_x * grid[..., 0]
+        self.offset_y = iy - self.slope_y * grid[..., 1]
         if self.mode == "bilinear":
             self.x0, self.y0 = xp.floor(ix), xp.floor(iy)
             rows = xp.stack([self.y0 + dy for dy, _ in CORNERS])  # (4, N, Ho, Wo)
@@ -158,6 +167,7 @@ class GridSample(Function):
 
         # the pixel coordinates as Tensors of the grid, so that a double backward sees
         # how the weights below depend on the grid (docs/spatial.md, "Second derivatives")
+        grid = where(self.finite, grid, 0.0)
         ix = grid[..., 0] * Tensor(self.slope_x) + Tensor(self.offset_x)  # (N, Ho, Wo)
         iy = grid[..., 1] * Tensor(self.slope_y) + Tensor(self.offset_y)
         wx0, wx1, wy0, wy1 = _bilinear_weights(ix, iy, self.x0, self.y0)
