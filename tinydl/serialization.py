@@ -3,40 +3,115 @@
 A checkpoint is a nest of dicts, lists and tuples whose leaves are arrays,
 Tensors, numbers, strings, booleans or None.  ``save`` stores every array as
 its own .npz entry (``a0``, ``a1``, ...) and the nesting as JSON text in the
-entry ``__structure__``; nothing in the file needs pickle to read, and
-``load`` opens it with ``allow_pickle=False``, so a file that would run code
-when loaded is refused.
+entry ``__structure__``; the JSON declares each array's name, dtype and shape.
+Nothing in the file needs pickle to read, so a file that would run code when
+loaded is refused.
 
-The file is first written to a temporary file in the same folder, flushed to
-disk, then renamed over ``path``; a rename is atomic, so a crash mid-save
-leaves the old checkpoint (or none), never half a new one.
+Loading a file from someone else is reading hostile input.  ``load`` trusts
+nothing in it: it reads the zip directory and every .npy header itself and
+checks them against the JSON declarations and against ``max_bytes`` before it
+allocates anything, and any file that is not exactly what ``save`` writes
+(malformed, forged, truncated, encrypted, oversized) raises one error,
+``CheckpointError`` (a ``ValueError``), naming the file and what is wrong.
+
+Saving: the file is written to ``.<name>.tmp`` next to the target, flushed to
+disk, then renamed over it.  A rename is atomic, so a save killed at any moment
+leaves the old checkpoint (or none), never half a new one, plus at most that one
+temporary file, which the next save to the same path replaces.
 """
+import errno
 import json
+import math
 import os
-import tempfile
+import stat
+import struct
 import zipfile
+import zlib
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from . import backend
 from .tensor import Tensor
 
 _STRUCTURE = "__structure__"
+MAX_BYTES = 4 * 2**30  # td.load's default limit on a checkpoint's size once decompressed
+MAX_STRUCTURE_BYTES = 64 * 2**20  # the JSON nesting: parsed, it takes about ten times its text in memory
+MAX_DEPTH = 100  # levels of dicts, lists and tuples; a model's state dict has three or four
+_CHUNK = 2**20  # arrays are decompressed into place one MiB at a time, so nothing is held twice
+_ENCRYPTED = 0x1 | 0x40  # zip flag bits: traditional and strong encryption
 
 
-def _encode(obj, arrays):
-    """The JSON description of ``obj``; arrays are appended to ``arrays`` and referenced by name."""
+class CheckpointError(ValueError):
+    """Raised by ``td.load`` for a file that is not a valid tinydl checkpoint: malformed, forged,
+    truncated, or larger than the ``max_bytes`` limit."""
+
+
+# ---------------------------------------------------------------- save
+
+
+def save(obj, path):
+    """Write ``obj`` to exactly ``path`` as an .npz checkpoint, atomically.
+
+    ``obj`` is a nest (at most ``MAX_DEPTH`` deep) of dicts with str or int keys, lists and
+    tuples, whose leaves are NumPy arrays, Tensors, numbers, strings, booleans or None.
+
+    - The file is written to ``.<name>.tmp`` beside the target and renamed over it: a save
+      killed midway leaves the old checkpoint intact and at most that one temporary file,
+      which the next save replaces.  On any error the temporary file is removed.
+    - Replacing a file keeps its permission bits (a 0600 checkpoint stays 0600); a new file
+      gets the usual ``0666 & ~umask``.  A read-only file (no write permission for you, or
+      none for anyone, such as 0444) is refused with ``PermissionError``, as ``torch.save``'s
+      ``open(path, "wb")`` refuses it (for root too here: root would overwrite it).
+    - A symlink is written through, as ``open(path, "wb")`` would: the file it points to is
+      replaced and the link stays.
+    - Two processes saving to the same path at the same time is not supported (nor is it
+      with ``torch.save``).
+    """
+    arrays = []
+    structure = json.dumps(_encode(obj, arrays, depth=0)).encode("utf-8")
+    if len(structure) > MAX_STRUCTURE_BYTES:
+        raise ValueError(
+            f"save: the nesting of dicts, lists and numbers takes {len(structure)} bytes of JSON, over "
+            f"the {MAX_STRUCTURE_BYTES} that load accepts; store long lists of numbers as arrays"
+        )
+    entries = {f"a{i}": a for i, a in enumerate(arrays)}
+    entries[_STRUCTURE] = np.frombuffer(structure, dtype=np.uint8)
+    target = os.path.realpath(os.fspath(path))  # through a symlink, as open(path, "wb") goes
+    mode = _mode_to_keep(target)
+    temporary = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.tmp")
+    _remove_if_present(temporary)  # left by a save that was killed
+    # O_EXCL and O_NOFOLLOW: never write into a file or link someone planted there meanwhile
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    descriptor = os.open(temporary, flags, 0o666 if mode is None else 0o600)  # 0o666: the umask applies
+    renamed = False
+    try:
+        with os.fdopen(descriptor, "wb") as f:
+            np.savez(f, **entries)
+            f.flush()
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
+            os.fsync(f.fileno())
+        os.replace(temporary, target)
+        renamed = True
+    finally:
+        if not renamed:
+            _remove_if_present(temporary)
+
+
+def _encode(obj, arrays, depth):
+    """The JSON description of ``obj``; arrays are appended to ``arrays`` and declared by name, dtype, shape."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"save: the object is nested more than {MAX_DEPTH} levels deep (or contains itself)")
     if isinstance(obj, Tensor):
-        arrays.append(backend.to_numpy(obj.data))
-        return {"tensor": f"a{len(arrays) - 1}"}
+        return {"tensor": _declare(backend.to_numpy(obj.data), arrays)}
     if isinstance(obj, np.ndarray) or (backend.cp is not None and isinstance(obj, backend.cp.ndarray)):
         array = backend.to_numpy(obj)
-        if array.dtype == object:
+        if array.dtype.hasobject:
             raise TypeError("save: object arrays would need pickle; store numbers, strings or numeric arrays")
-        arrays.append(array)
-        return {"array": f"a{len(arrays) - 1}"}
+        return {"array": _declare(array, arrays)}
     if isinstance(obj, np.generic):
-        return _encode(obj.item(), arrays)
+        return _encode(obj.item(), arrays, depth)
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return {"value": obj}
     if isinstance(obj, dict):
@@ -44,76 +119,273 @@ def _encode(obj, arrays):
         for key, value in obj.items():
             if isinstance(key, bool) or not isinstance(key, (str, int)):
                 raise TypeError(f"save: dict keys must be str or int, got {type(key).__name__} ({key!r})")
-            items.append([key, _encode(value, arrays)])
+            items.append([key, _encode(value, arrays, depth + 1)])
         return {"dict": items}
     if isinstance(obj, (list, tuple)):
         kind = "list" if isinstance(obj, list) else "tuple"
-        return {kind: [_encode(v, arrays) for v in obj]}
+        return {kind: [_encode(v, arrays, depth + 1) for v in obj]}
     raise TypeError(
         f"save: cannot store a {type(obj).__name__}; use dicts, lists, tuples, arrays, Tensors, numbers and strings"
     )
 
 
-def _decode(node, entries):
+def _declare(array, arrays):
+    """Append ``array`` (in C order, so that its .npy header says fortran_order False) and declare it."""
+    if not array.flags.c_contiguous:
+        array = array.copy(order="C")
+    arrays.append(array)
+    return {"name": f"a{len(arrays) - 1}", "dtype": array.dtype.str, "shape": list(array.shape)}
+
+
+def _mode_to_keep(target):
+    """The permission bits of the file ``save`` replaces (None for a new file); a read-only file is refused."""
+    try:
+        status = os.stat(target)
+    except FileNotFoundError:
+        return None
+    mode = stat.S_IMODE(status.st_mode)
+    if stat.S_ISREG(status.st_mode) and (not mode & 0o222 or not os.access(target, os.W_OK)):
+        raise PermissionError(
+            errno.EACCES, f"save: the file is read-only (mode {mode:04o}); make it writable or save elsewhere", target
+        )
+    return mode
+
+
+def _remove_if_present(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+# ---------------------------------------------------------------- load
+
+# What reading a damaged zip or .npy member can raise (zipfile raises NotImplementedError for an
+# unsupported feature, RuntimeError for a password, OSError for a seek outside the file).
+_DAMAGED = (
+    zipfile.BadZipFile, zlib.error, struct.error, EOFError, OSError, ValueError, RuntimeError, OverflowError, LookupError
+)
+
+
+def load(path, max_bytes=MAX_BYTES):
+    """Read a checkpoint written by ``save``; arrays come back as NumPy arrays, Tensors as Tensors.
+
+    Any file that is not a valid checkpoint raises ``CheckpointError`` (a ``ValueError``) naming
+    the file and what is wrong; pickled content is refused and never run.  ``max_bytes``
+    (default 4 GiB) bounds the checkpoint's arrays once decompressed, as the zip directory and
+    the .npy headers declare them, checked before anything is allocated; pass a larger value
+    for larger checkpoints.  A missing or unreadable file raises the usual ``OSError``.
+    """
+    path = os.fspath(path)
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
+        raise ValueError(f"load: max_bytes must be a positive int, got {max_bytes!r}")
+    with open(path, "rb") as file:
+        try:
+            return _read_checkpoint(file, max_bytes)
+        except CheckpointError as error:
+            raise CheckpointError(f"load: {path!r} {error}") from None
+        except _DAMAGED as error:
+            raise CheckpointError(
+                f"load: {path!r} is damaged or not a tinydl checkpoint ({type(error).__name__}: {error})"
+            ) from None
+
+
+def _read_checkpoint(file, max_bytes):
+    start = file.read(6)
+    file.seek(0)
+    if not start:
+        raise CheckpointError("is empty")
+    if start == b"\x93NUMPY":
+        raise CheckpointError("is a single .npy array (np.save), not a checkpoint (.npz)")
+    if start[:1] == b"\x80":
+        raise CheckpointError("holds pickled data (an old torch.save file?); tinydl refuses to unpickle (it can run code)")
+    if not start.startswith(b"PK"):
+        raise CheckpointError("is not a zip archive (.npz), so not a tinydl checkpoint")
+    with zipfile.ZipFile(file) as archive:
+        reader = _ArrayReader(archive, max_bytes)
+        obj = _decode(_read_structure(reader.structure_bytes()), reader, depth=0)
+        reader.check_all_read()
+    return obj
+
+
+def _read_structure(text):
+    """The JSON nesting, parsed; any error is a CheckpointError."""
+    try:
+        return json.loads(text.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise CheckpointError(f"has a {_STRUCTURE} entry that is not UTF-8 text ({error})") from None
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, too many digits, nested too deep for json
+        raise CheckpointError(f"has a {_STRUCTURE} entry that is not valid JSON ({type(error).__name__}: {error})") from None
+
+
+def _decode(node, reader, depth):
+    """The object a structure node describes, checking that it is a node ``save`` writes."""
+    if depth > MAX_DEPTH:
+        raise CheckpointError(f"has a structure nested more than {MAX_DEPTH} levels deep")
+    if not isinstance(node, dict) or len(node) != 1:
+        raise CheckpointError(f"has a structure node {_short(node)} that is not a single {{kind: value}} pair")
     (kind, value), = node.items()
     if kind == "value":
+        if value is not None and not isinstance(value, (bool, int, float, str)):
+            raise CheckpointError(f"has a 'value' node holding {_short(value)}, not a number, string, bool or null")
         return value
     if kind == "array":
-        return entries[value]
+        return reader.read(value)
     if kind == "tensor":
-        return Tensor(entries[value])
+        array = reader.read(value)
+        if array.dtype.kind not in "biuf" or not array.dtype.isnative:
+            raise CheckpointError(f"declares a tensor of dtype {array.dtype}, which no tinydl Tensor holds")
+        return Tensor(array)
     if kind == "dict":
-        return {key: _decode(v, entries) for key, v in value}
-    if kind == "list":
-        return [_decode(v, entries) for v in value]
-    if kind == "tuple":
-        return tuple(_decode(v, entries) for v in value)
-    raise ValueError(f"load: unknown entry kind {kind!r} in the checkpoint's structure")
+        return _decode_dict(value, reader, depth)
+    if kind in ("list", "tuple"):
+        if not isinstance(value, list):
+            raise CheckpointError(f"has a {kind!r} node holding {_short(value)}, not a list of nodes")
+        items = [_decode(item, reader, depth + 1) for item in value]
+        return items if kind == "list" else tuple(items)
+    raise CheckpointError(f"has a structure node of unknown kind {_short(kind)}")
 
 
-def save(obj, path):
-    """Write ``obj`` to exactly ``path`` as an .npz checkpoint, atomically."""
-    arrays = []
-    structure = json.dumps(_encode(obj, arrays))
-    entries = {f"a{i}": a for i, a in enumerate(arrays)}
-    entries[_STRUCTURE] = np.frombuffer(structure.encode("utf-8"), dtype=np.uint8)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(descriptor, "wb") as f:
-            np.savez(f, **entries)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes a private 0600 file: give it the usual mode
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+def _decode_dict(pairs, reader, depth):
+    if not isinstance(pairs, list):
+        raise CheckpointError(f"has a 'dict' node holding {_short(pairs)}, not a list of [key, node] pairs")
+    result = {}
+    for pair in pairs:
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise CheckpointError(f"has a dict item {_short(pair)} that is not a [key, node] pair")
+        key, node = pair
+        if isinstance(key, bool) or not isinstance(key, (str, int)):
+            raise CheckpointError(f"has a dict key {_short(key)}; save writes only str and int keys")
+        if key in result:
+            raise CheckpointError(f"has the dict key {_short(key)} twice")
+        result[key] = _decode(node, reader, depth + 1)
+    return result
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _short(value, limit=60):
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def load(path):
-    """Read a checkpoint written by ``save``; arrays come back as NumPy arrays, Tensors as Tensors."""
-    path = os.fspath(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            if _STRUCTURE not in archive.files:
-                raise ValueError(f"load: {path!r} is an .npz file but not a tinydl checkpoint (no {_STRUCTURE} entry)")
-            entries = {name: archive[name] for name in archive.files}
-    except ValueError as error:
-        if "allow_pickle" in str(error) or "pickle" in str(error):
-            raise ValueError(f"load: {path!r} holds pickled data; tinydl refuses to unpickle (it can run code)") from None
-        raise
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
-        if isinstance(error, FileNotFoundError):
-            raise
-        raise ValueError(f"load: {path!r} is truncated or not an .npz checkpoint ({error})") from None
-    structure = json.loads(bytes(entries.pop(_STRUCTURE)).decode("utf-8"))
-    return _decode(structure, entries)
+class _ArrayReader:
+    """The .npy members of a checkpoint, each read once, checked before anything is allocated.
+
+    The zip directory says how many bytes each member inflates to: their sum must be within
+    ``max_bytes``.  Each member's .npy header must match its declaration in the structure and
+    the size the directory gives, so an edited header (or one edited and repacked with valid
+    checksums) cannot make ``load`` allocate more, or silently return less, than was saved.
+    """
+
+    def __init__(self, archive, max_bytes):
+        self.archive = archive
+        self.members = {}
+        total = 0
+        for info in archive.infolist():
+            name = self._check_member(info)
+            if name in self.members:
+                raise CheckpointError(f"holds the entry {info.filename!r} twice")
+            self.members[name] = info
+            total += info.file_size
+        if total > max_bytes:
+            raise CheckpointError(
+                f"inflates to {total} bytes, over the limit max_bytes={max_bytes}; "
+                f"if you trust the file, pass a larger max_bytes to td.load"
+            )
+        if _STRUCTURE not in self.members:
+            raise CheckpointError(f"is an .npz file but not a tinydl checkpoint (no {_STRUCTURE} entry)")
+        self.unread = set(self.members) - {_STRUCTURE}
+
+    @staticmethod
+    def _check_member(info):
+        name = info.filename
+        if info.flag_bits & _ENCRYPTED:
+            raise CheckpointError(f"has an encrypted entry {name!r}; checkpoints are never encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise CheckpointError(
+                f"has an entry {name!r} with compression method {info.compress_type}; "
+                f".npz files use stored (0) or deflated (8)"
+            )
+        if name.endswith(".pkl"):
+            raise CheckpointError(
+                f"holds pickled data ({name!r}: a PyTorch checkpoint?); tinydl refuses to unpickle (it can run code)"
+            )
+        if not name.endswith(".npy"):
+            raise CheckpointError(f"has an entry {name!r} that is not an .npy array")
+        return name[: -len(".npy")]
+
+    def structure_bytes(self):
+        info = self.members[_STRUCTURE]
+        if info.file_size > MAX_STRUCTURE_BYTES:
+            raise CheckpointError(f"has a {_STRUCTURE} entry of {info.file_size} bytes, over {MAX_STRUCTURE_BYTES}")
+        array = self._read_member(_STRUCTURE, declared=None)
+        if array.dtype != np.uint8 or array.ndim != 1:
+            raise CheckpointError(f"has a {_STRUCTURE} entry of dtype {array.dtype}, shape {array.shape}, not 1-D bytes")
+        return array.tobytes()
+
+    def read(self, declaration):
+        """The array a node declares: {"name", "dtype", "shape"}, or a bare name (the older format)."""
+        if isinstance(declaration, str):
+            name, declared = declaration, None
+        elif isinstance(declaration, dict) and declaration.keys() == {"name", "dtype", "shape"}:
+            name, dtype, shape = declaration["name"], declaration["dtype"], declaration["shape"]
+            if not isinstance(name, str) or not isinstance(dtype, str) or not _is_shape(shape):
+                raise CheckpointError(f"has a malformed array declaration {_short(declaration)}")
+            declared = (dtype, tuple(shape))
+        else:
+            raise CheckpointError(f"has a malformed array declaration {_short(declaration)}")
+        if name not in self.unread:
+            problem = "declared twice" if name in self.members else "missing from the archive"
+            raise CheckpointError(f"declares the array {name!r}, which is {problem}")
+        self.unread.remove(name)
+        return self._read_member(name, declared)
+
+    def check_all_read(self):
+        if self.unread:
+            raise CheckpointError(f"holds arrays its structure does not declare: {sorted(self.unread)}")
+
+    def _read_member(self, name, declared):
+        """The array in the member ``name``; ``declared`` is its (dtype, shape) in the structure, or None."""
+        info = self.members[name]
+        with self.archive.open(info) as stream:
+            shape, fortran_order, dtype = _read_npy_header(stream, name)
+            what = f"the array {name!r} (header: dtype {dtype.str}, shape {shape})"
+            # save writes C order, so a declared array's header says fortran_order False
+            if declared is not None and ((dtype.str, shape) != declared or fortran_order):
+                raise CheckpointError(
+                    f"has {what}, which does not match its declaration (dtype {declared[0]}, shape {declared[1]})"
+                )
+            nbytes = dtype.itemsize * math.prod(shape)  # Python ints: no overflow
+            stored = info.file_size - stream.tell()
+            if nbytes != stored:
+                raise CheckpointError(f"has {what}, which takes {nbytes} bytes, but the archive holds {stored}")
+            if nbytes == 0:
+                return np.empty(shape, dtype)
+            buffer = np.empty(nbytes, np.uint8)
+            for start in range(0, nbytes, _CHUNK):
+                chunk = stream.read(min(_CHUNK, nbytes - start))  # zipfile checks the CRC at the end
+                if not chunk:
+                    raise CheckpointError(f"is truncated in the array {name!r}")
+                buffer[start : start + len(chunk)] = np.frombuffer(chunk, np.uint8)
+        return buffer.view(dtype).reshape(shape, order="F" if fortran_order else "C")
+
+
+def _read_npy_header(stream, name):
+    """(shape, fortran_order, dtype) from an .npy header, refusing object dtypes (they need pickle)."""
+    version = npy_format.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran_order, dtype = npy_format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, fortran_order, dtype = npy_format.read_array_header_2_0(stream)
+    else:
+        raise CheckpointError(f"has the array {name!r} in .npy format version {version}, which save never writes")
+    if dtype.hasobject:
+        raise CheckpointError(
+            f"has the array {name!r} of dtype object: it holds pickled data; tinydl refuses to unpickle (it can run code)"
+        )
+    if any(n < 0 for n in shape):
+        raise CheckpointError(f"has the array {name!r} with a negative size in its shape {shape}")
+    return shape, fortran_order, dtype
+
+
+def _is_shape(value):
+    return isinstance(value, list) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value)
