@@ -137,7 +137,7 @@ class Function:
         return cls()(*inputs)
 
     def __call__(self, *inputs):
-        inputs = tuple(x if isinstance(x, Tensor) else Tensor._from_value(x) for x in inputs)
+        inputs = tuple(x if isinstance(x, Tensor) else _as_input(self, i, x) for i, x in enumerate(inputs))
         if backend.cp is not None:  # only with CuPy can two inputs sit on different devices
             devices = {x.device for x in inputs}
             if len(devices) > 1:
@@ -187,6 +187,13 @@ class Function:
         self.generation = generation
         self.released = True
         self.released_name = name
+
+
+def _as_input(function, i, value):
+    """A non-Tensor input of ``function`` (a number or an array) as a Tensor; None is refused by name."""
+    if value is None:
+        raise TypeError(f"{type(function).__name__}: input {i} is None, expected a Tensor")
+    return Tensor._from_value(value)
 
 
 def _is_float(array):

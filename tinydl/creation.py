@@ -1,15 +1,31 @@
 """Factories: ``td.tensor``, ``td.zeros``, ``td.randn`` and friends (PyTorch's arguments)."""
+import operator
+
 import numpy as np
 
 from . import backend, rng
-from .tensor import Tensor, _to_array, as_dtype, float32, int64
+from .tensor import Tensor, _check_supported_dtype, _to_array, as_dtype, float32, int64
 
 
-def _shape(size):
-    """Accept zeros(2, 3) and zeros((2, 3))."""
+def size_int(value, name, op):
+    """``value`` as a non-negative int, or a clear error: a float size is refused rather than
+    truncated (``zeros(2.5)``), and a bool is not a size (PyTorch refuses both)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be an int, got bool {value}")
+    try:
+        number = operator.index(value)  # ints, NumPy integers, one-element integer Tensors
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int, got {value!r} ({type(value).__name__})") from None
+    if number < 0:
+        raise ValueError(f"{op}: {name} must be non-negative, got {number}")
+    return number
+
+
+def _shape(size, op):
+    """Accept zeros(2, 3) and zeros((2, 3)); every size a non-negative int."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
-    return tuple(int(s) for s in size)
+    return tuple(size_int(s, f"size {tuple(size)} at position {i}", op) for i, s in enumerate(size))
 
 
 def tensor(data, dtype=None, requires_grad=False, device=None):
@@ -23,30 +39,30 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     return Tensor(moved.copy() if moved is array else moved, requires_grad=requires_grad)
 
 
-def _filled(fill, size, dtype, device, requires_grad):
+def _filled(fill, size, dtype, device, requires_grad, op):
     xp = backend.array_module_for(device)
     dtype = float32 if dtype is None else as_dtype(dtype)
-    return Tensor(xp.full(_shape(size), fill, dtype=dtype), requires_grad=requires_grad)
+    return Tensor(xp.full(_shape(size, op), fill, dtype=dtype), requires_grad=requires_grad)
 
 
 def zeros(*size, dtype=None, device="cpu", requires_grad=False):
     """A Tensor of zeros: ``td.zeros(2, 3)`` or ``td.zeros((2, 3))``; float32 unless ``dtype`` says otherwise."""
-    return _filled(0, size, dtype, device, requires_grad)
+    return _filled(0, size, dtype, device, requires_grad, "zeros")
 
 
 def ones(*size, dtype=None, device="cpu", requires_grad=False):
     """A Tensor of ones (same arguments as ``zeros``)."""
-    return _filled(1, size, dtype, device, requires_grad)
+    return _filled(1, size, dtype, device, requires_grad, "ones")
 
 
 def empty(*size, dtype=None, device="cpu", requires_grad=False):
     """A Tensor of the given shape; tinydl fills it with zeros, so it never holds stale values."""
-    return _filled(0, size, dtype, device, requires_grad)
+    return _filled(0, size, dtype, device, requires_grad, "empty")
 
 
 def full(size, fill_value, dtype=None, device="cpu", requires_grad=False):
     """A Tensor of ``size`` filled with ``fill_value``."""
-    return _filled(fill_value, (size,), dtype, device, requires_grad)
+    return _filled(fill_value, (size,), dtype, device, requires_grad, "full")
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False):
@@ -67,20 +83,21 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
 def randn(*size, dtype=None, device="cpu", requires_grad=False):
     """Samples of N(0, 1), from tinydl's seeded generator (see ``td.manual_seed``)."""
     dtype = float32 if dtype is None else as_dtype(dtype)
-    return Tensor(rng.standard_normal(_shape(size), dtype, device), requires_grad=requires_grad)
+    return Tensor(rng.standard_normal(_shape(size, "randn"), dtype, device), requires_grad=requires_grad)
 
 
 def rand(*size, dtype=None, device="cpu", requires_grad=False):
     """Samples of U[0, 1)."""
     dtype = float32 if dtype is None else as_dtype(dtype)
-    return Tensor(rng.uniform(_shape(size), dtype, device), requires_grad=requires_grad)
+    return Tensor(rng.uniform(_shape(size, "rand"), dtype, device), requires_grad=requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device="cpu"):
     """int64 samples from [low, high) (or [0, low) when high is omitted)."""
     if high is None:
         low, high = 0, low
-    array = rng.integers(low, high, tuple(size), device)
+    size = _shape((size,) if isinstance(size, (tuple, list)) else (size,), "randint")
+    array = rng.integers(low, high, size, device)
     return Tensor(array if dtype is None else array.astype(as_dtype(dtype)))
 
 
@@ -96,7 +113,7 @@ def rand_like(t, dtype=None, device=None, requires_grad=False):
 
 def randperm(n, device="cpu"):
     """A random permutation of 0..n-1 as int64, from tinydl's seeded generator."""
-    return Tensor(backend.to_device(rng.permutation(n), device))
+    return Tensor(backend.to_device(rng.permutation(size_int(n, "n", "randperm")), device))
 
 
 def arange(start, end=None, step=1, dtype=None, device="cpu", requires_grad=False):
@@ -113,6 +130,7 @@ def linspace(start, end, steps, dtype=None, device="cpu", requires_grad=False):
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
     xp = backend.array_module_for(device)
     dtype = float32 if dtype is None else as_dtype(dtype)
+    steps = size_int(steps, "steps", "linspace")
     return Tensor(xp.linspace(start, end, steps, dtype=dtype), requires_grad=requires_grad)
 
 
@@ -120,9 +138,12 @@ def eye(n, m=None, dtype=None, device="cpu", requires_grad=False):
     """The n x m identity matrix (m = n by default)."""
     xp = backend.array_module_for(device)
     dtype = float32 if dtype is None else as_dtype(dtype)
+    n, m = size_int(n, "n", "eye"), (None if m is None else size_int(m, "m", "eye"))
     return Tensor(xp.eye(n, m, dtype=dtype), requires_grad=requires_grad)
 
 
 def from_numpy(array):
     """A Tensor sharing memory with a NumPy array (like torch.from_numpy)."""
-    return Tensor(np.asarray(array))
+    array = np.asarray(array)
+    _check_supported_dtype(array.dtype, "from_numpy")
+    return Tensor(array)

@@ -45,6 +45,7 @@ class Tensor:
             # a NumPy scalar (what x.sum() returns) keeps its dtype; lists and Python numbers
             # follow td.tensor's rules (floats -> float32, ints -> int64)
             data = np.asarray(data) if isinstance(data, np.generic) else _to_array(data)
+        _check_supported_dtype(data.dtype, "Tensor")
         if requires_grad and data.dtype.kind != "f":
             raise RuntimeError(f"only floating-point tensors can require gradients, got dtype {data.dtype}")
         self.data = data
@@ -281,7 +282,11 @@ class Tensor:
                 "__setitem__: assigning into a tensor that is part of a recorded graph is not supported; "
                 "build the result with td.where or td.cat instead"
             )
-        self.data[F.shape.checked_index(index, self.data, "__setitem__")] = self._assignable(value)
+        index = F.shape.checked_index(index, self.data, "__setitem__")
+        try:
+            self.data[index] = self._assignable(value)
+        except IndexError as error:
+            raise F.shape.index_error("__setitem__", index, self.shape, error) from None
 
     def _assignable(self, value):
         """``value`` ready to be written into ``self.data``: arrays and lists copied to this tensor's
@@ -489,6 +494,7 @@ def _to_array(value, dtype=None):
     ndarrays keep their dtype; Python floats become float32, ints int64."""
     if isinstance(value, np.ndarray) or isinstance(value, _cupy_ndarray()):
         array = value
+        _check_supported_dtype(array.dtype, "tensor")
     elif isinstance(value, Tensor):
         array = value.data
     else:
@@ -502,6 +508,18 @@ def _to_array(value, dtype=None):
     if dtype is not None:
         array = array.astype(as_dtype(dtype), copy=False)
     return array
+
+
+def _check_supported_dtype(dtype, op):
+    """Refuse arrays tinydl cannot compute with (object, str, complex, dates) at once, rather than
+    letting them fail inside the first op that meets them."""
+    if dtype.kind in "biuf":  # bool, signed and unsigned integers, floats
+        return
+    if dtype.kind == "c":
+        raise TypeError(f"{op}: complex arrays (dtype {dtype}) are not supported: tinydl has no complex numbers; "
+                        "pass the real and imaginary parts (.real, .imag) as separate tensors")
+    raise TypeError(f"{op}: cannot make a tensor from an array of dtype {dtype}; "
+                    "tinydl supports bool, integer and floating-point arrays")
 
 
 def _list_to_array(values):

@@ -26,3 +26,7 @@ from .shape import (
     cat, expand, flatten, getitem, movedim, permute, repeat, reshape, squeeze, stack, transpose, unsqueeze,
 )
 from .spatial import affine_grid, grid_sample
+
+from .inputs import check_all as _check_all  # noqa: E402
+
+_check_all(globals())  # every op above names the argument when given None or a list for a Tensor (inputs.py)

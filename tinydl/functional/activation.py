@@ -7,7 +7,7 @@ import math
 
 from .. import backend
 from ..autograd import Function
-from .elementwise import erf, exp, masked_grad
+from .elementwise import _as_float, erf, exp, masked_grad
 from .reduction import normalize_dims
 
 
@@ -133,22 +133,22 @@ def leaky_relu(x, negative_slope=0.01):
 
 def sigmoid(x):
     """1 / (1 + exp(-x)), computed without overflow."""
-    return Sigmoid()(x)
+    return Sigmoid()(_as_float(x))
 
 
 def tanh(x):
     """The hyperbolic tangent elementwise."""
-    return Tanh()(x)
+    return Tanh()(_as_float(x))
 
 
 def gelu(x):
     """x * Phi(x), the exact (erf) GELU."""
-    return GELU()(x)
+    return GELU()(_as_float(x))
 
 
 def softplus(x):
     """log(1 + exp(x)), computed stably."""
-    return Softplus()(x)
+    return Softplus()(_as_float(x))
 
 
 def _axis(x, dim, name):

@@ -24,6 +24,31 @@ def _pair(a, b):
     return a, b
 
 
+def promoted_dtype(dtypes):
+    """The dtype PyTorch gives to an op on tensors of these dtypes: the highest category
+    (bool < integer < floating point) decides, so float32 beside int64 is float32 (NumPy would
+    say float64); within one category, NumPy's promotion, which is PyTorch's there."""
+    floats = [d for d in dtypes if d.kind == "f"]
+    return np.result_type(*floats) if floats else np.result_type(*dtypes)
+
+
+def _promoted_pair(a, b):
+    """``_pair(a, b)``, with an integer or boolean side cast to the other side's float dtype
+    (PyTorch's type promotion; see ``promoted_dtype``)."""
+    a, b = _pair(a, b)
+    if a.dtype.kind == "f" and b.dtype.kind != "f":
+        b = cast(b, a.dtype)
+    elif b.dtype.kind == "f" and a.dtype.kind != "f":
+        a = cast(a, b.dtype)
+    return a, b
+
+
+def _as_float(x):
+    """x itself if floating point, else x cast to float32: what PyTorch's float-only ops (exp, log,
+    sqrt, sigmoid, ...) do with integer and boolean tensors."""
+    return x if x.dtype.kind == "f" else cast(x, float32)
+
+
 class _Binary(Function):
     """A binary op whose forward broadcasts; shapes that don't broadcast get a clear error."""
 
@@ -95,6 +120,8 @@ class Pow(_Binary):
     """
 
     def compute(self, a, b):
+        if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+            return _integer_power(a, b)
         return a**b
 
     def backward(self, gy):
@@ -107,6 +134,15 @@ class Pow(_Binary):
                 base_zero = (a.data == 0) & (b.data >= 0)
                 gb = sum_to(gy * where(base_zero, 0.0, self.outputs[0] * log(a)), b.shape)
         return ga, gb
+
+
+def _integer_power(a, b):
+    """a ** b for integer arrays, with PyTorch's answer where b < 0 (NumPy refuses): the integer
+    part of 1 / a^|b|, which is 0 except for a = 1 (1) and a = -1 (+1 or -1 by b's parity)."""
+    xp = backend.get_array_module(a)
+    result = a ** xp.abs(b)
+    ones = xp.where(b % 2 == 0, 1, a).astype(result.dtype)  # (+-1)^|b|; 1/(+-1)^|b| is the same number
+    return xp.where(b >= 0, result, xp.where(xp.abs(a) == 1, ones, 0).astype(result.dtype))
 
 
 class Neg(Function):
@@ -265,8 +301,14 @@ class Where(_Binary):
     def __init__(self, condition):
         self.condition = condition
 
-    def compute(self, a, b):
-        return backend.get_array_module(a).where(self.condition, a, b)
+    def forward(self, a, b):
+        try:
+            return backend.get_array_module(a).where(self.condition, a, b)
+        except ValueError:
+            raise ValueError(
+                f"where: condition of shape {tuple(self.condition.shape)} and values of shapes {tuple(a.shape)} "
+                f"and {tuple(b.shape)} cannot be broadcast together"
+            ) from None
 
     def backward(self, gy):
         a, b = self.inputs
@@ -315,30 +357,44 @@ class Clone(Function):
 # ---- the functions users call ---------------------------------------------
 def add(a, b):
     """a + b with broadcasting; either side may be a Python number."""
-    return Add()(*_pair(a, b))
+    return Add()(*_promoted_pair(a, b))
 
 
 def sub(a, b):
     """a - b with broadcasting."""
-    return Sub()(*_pair(a, b))
+    return Sub()(*_promoted_pair(a, b))
 
 
 def mul(a, b):
     """a * b with broadcasting."""
-    return Mul()(*_pair(a, b))
+    return Mul()(*_promoted_pair(a, b))
 
 
 def div(a, b):
-    """a / b with broadcasting (true division: integers give float32)."""
+    """a / b with broadcasting (true division: integers give float32, as in PyTorch)."""
     a, b = _pair(a, b)
     if a.dtype.kind != "f" and b.dtype.kind != "f":  # true division of integers gives floats
         a = cast(a, float32)
-    return Div()(a, b)
+    return Div()(*_promoted_pair(a, b))
 
 
 def pow(a, b):
-    """a ** b with broadcasting (tensor or number on either side)."""
-    return Pow()(*_pair(a, b))
+    """a ** b with broadcasting (tensor or number on either side).
+
+    Integer tensors follow PyTorch: ``t ** -1`` with a negative Python int is refused (the answer
+    is not an integer); a negative integer *tensor* exponent gives the integer part of the result."""
+    _check_integer_power(a, b)
+    return Pow()(*_promoted_pair(a, b))
+
+
+def _check_integer_power(a, b):
+    integer_base = isinstance(a, Tensor) and a.dtype.kind in "iub"
+    negative_int = isinstance(b, (int, np.integer)) and not isinstance(b, (bool, np.bool_)) and b < 0
+    if integer_base and negative_int:
+        raise ValueError(
+            f"pow: integers to negative integer powers are not allowed (a tensor of dtype {a.dtype} and shape "
+            f"{tuple(a.shape)} ** {b}); use a float tensor, e.g. x.float() ** {b}"
+        )
 
 
 def neg(x):
@@ -348,17 +404,17 @@ def neg(x):
 
 def exp(x):
     """e^x elementwise."""
-    return Exp()(x)
+    return Exp()(_as_float(x))
 
 
 def log(x):
     """The natural logarithm elementwise."""
-    return Log()(x)
+    return Log()(_as_float(x))
 
 
 def sqrt(x):
     """The square root elementwise."""
-    return Sqrt()(x)
+    return Sqrt()(_as_float(x))
 
 
 def abs(x):
@@ -368,7 +424,7 @@ def abs(x):
 
 def erf(x):
     """The error function elementwise."""
-    return Erf()(x)
+    return Erf()(_as_float(x))
 
 
 def clamp(x, min=None, max=None):
@@ -380,12 +436,12 @@ def clamp(x, min=None, max=None):
 
 def maximum(a, b):
     """The elementwise larger of a and b (ties split the gradient evenly)."""
-    return Maximum()(*_pair(a, b))
+    return Maximum()(*_promoted_pair(a, b))
 
 
 def minimum(a, b):
     """The elementwise smaller of a and b (ties split the gradient evenly)."""
-    return Minimum()(*_pair(a, b))
+    return Minimum()(*_promoted_pair(a, b))
 
 
 def where(condition, a, b):
@@ -396,12 +452,14 @@ def where(condition, a, b):
     condition = _bool_condition(condition)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor._from_value(a, like=condition)
-    a, b = _pair(a, b)
+    a, b = _promoted_pair(a, b)
     return Where(_condition_on(condition, a.device))(a, b)
 
 
 def _bool_condition(condition):
     """A condition (Tensor, NumPy / CuPy array, list or bool) as a boolean Tensor where it lives."""
+    if condition is None:
+        raise TypeError("where: argument 'condition' must be a Tensor, not NoneType")
     data = condition.data if isinstance(condition, Tensor) else Tensor(condition).data
     return Tensor(data.astype(bool, copy=False))
 

@@ -4,6 +4,7 @@ A reduction's backward undoes the shape change: the upstream gradient is
 reshaped as if ``keepdim=True`` and broadcast back over the reduced axes.
 """
 import builtins
+import numbers
 from collections import namedtuple
 
 from .. import backend
@@ -18,13 +19,20 @@ def normalize_dims(dim, ndim, op="reduction"):
     """``dim`` (None, int or sequence, negative allowed) as a sorted tuple of axes."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = tuple(dim) if isinstance(dim, (tuple, list, range)) else (dim,)
     axes = []
     for d in dims:
+        check_int_dim(d, op)
         if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
             raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
         axes.append(d % builtins.max(ndim, 1) if ndim else 0)
     return tuple(sorted(set(axes)))
+
+
+def check_int_dim(dim, op):
+    """A dim is an int: a float (``sum(1.0)``) is refused rather than passed on to NumPy."""
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r} ({type(dim).__name__})")
 
 
 def _kept_shape(shape, axes):

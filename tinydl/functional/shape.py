@@ -5,6 +5,9 @@ None of these changes a value, they only move values around, so each
 backward moves the gradient back: reshape it back, permute it back, or (for
 indexing) add it into a zero tensor at the positions that were read.
 """
+import operator
+import re
+
 import numpy as np
 
 from .. import backend
@@ -12,7 +15,8 @@ from ..autograd import Function
 from ..device_checks import check
 from ..tensor import Tensor
 from .broadcast import broadcast_to
-from .reduction import normalize_dims
+from .elementwise import cast, promoted_dtype
+from .reduction import check_int_dim, normalize_dims
 
 
 def _sizes(args):
@@ -20,6 +24,21 @@ def _sizes(args):
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         return tuple(args[0])
     return tuple(args)
+
+
+def _int_sizes(args, name, op):
+    """``_sizes(args)`` where every entry must be an int (-1 included): a float is refused, not
+    truncated (``reshape(2.5, 3)``)."""
+    sizes = _sizes(args)
+    result = []
+    for i, s in enumerate(sizes):
+        try:
+            if isinstance(s, (bool, np.bool_)):
+                raise TypeError
+            result.append(operator.index(s))  # ints, NumPy integers, one-element integer Tensors
+        except TypeError:
+            raise TypeError(f"{op}: {name} {sizes} must be ints, got {s!r} ({type(s).__name__}) at position {i}") from None
+    return tuple(result)
 
 
 class Reshape(Function):
@@ -159,10 +178,33 @@ class GetItem(Function):
         self.index, self.advanced = index, advanced
 
     def forward(self, x):
-        return x[self.index]
+        try:
+            return x[self.index]
+        except IndexError as error:
+            raise index_error("getitem", self.index, x.shape, error) from None
 
     def backward(self, gy):
         return IndexAdd(self.index, self.advanced, self.inputs[0].shape)(gy)
+
+
+def index_error(op, index, shape, error):
+    """NumPy's (or CuPy's) IndexError for ``array[index]`` reworded as tinydl's: the op, the index and
+    the tensor's shape, in PyTorch's words ("dimension", not "axis")."""
+    reason = re.sub(r"\baxis\b", "dimension", str(error)).replace("array", "tensor")
+    return IndexError(f"{op}: index {_shown(index)} is invalid for a tensor of shape {tuple(shape)}: {reason}")
+
+
+def _shown(index):
+    """An index as the user wrote it (``[0, 1:3, ...]``), index arrays shortened to their shape."""
+    def item(i):
+        if hasattr(i, "shape"):
+            return f"<index array of shape {tuple(i.shape)}>"
+        if isinstance(i, slice):
+            text = ("" if i.start is None else str(i.start)) + ":" + ("" if i.stop is None else str(i.stop))
+            return text if i.step is None else f"{text}:{i.step}"
+        return "..." if i is Ellipsis else repr(i)
+
+    return "[" + ", ".join(item(i) for i in (index if isinstance(index, tuple) else (index,))) + "]"
 
 
 class IndexAdd(Function):
@@ -215,7 +257,7 @@ class Cat(Function):
 # ---- the functions users call ---------------------------------------------
 def reshape(x, *shape):
     """x with a new shape (one entry may be -1); ``view`` is the same."""
-    shape = tuple(int(s) for s in _sizes(shape))
+    shape = _int_sizes(shape, "shape", "reshape")
     if shape == tuple(x.shape):
         return x
     return Reshape(shape)(x)
@@ -250,6 +292,9 @@ def flatten(x, start_dim=0, end_dim=-1):
     if x.ndim == 0:
         return reshape(x, 1)
     (start,), (end,) = normalize_dims(start_dim, x.ndim, "flatten"), normalize_dims(end_dim, x.ndim, "flatten")
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                         f"for a tensor of shape {tuple(x.shape)}")
     shape = tuple(x.shape)
     return reshape(x, shape[:start] + (-1,) + shape[end + 1 :])
 
@@ -263,6 +308,7 @@ def squeeze(x, dim=None):
 def unsqueeze(x, dim):
     """A new dim of size 1 at ``dim``."""
     ndim = x.ndim + 1
+    check_int_dim(dim, "unsqueeze")
     if not -ndim <= dim < ndim:
         raise IndexError(f"unsqueeze: dim {dim} is out of range for a result with {ndim} dimensions")
     shape = list(x.shape)
@@ -272,7 +318,7 @@ def unsqueeze(x, dim):
 
 def expand(x, *sizes):
     """Broadcast to ``sizes`` without copying; -1 keeps a dimension as it is."""
-    sizes = _sizes(sizes)
+    sizes = _int_sizes(sizes, "sizes", "expand")
     if len(sizes) < x.ndim:
         raise ValueError(f"expand: the number of sizes {sizes} must be at least the tensor's {x.ndim} dims")
     lead = len(sizes) - x.ndim
@@ -282,7 +328,7 @@ def expand(x, *sizes):
 
 def repeat(x, *repeats):
     """x tiled ``repeats`` times along each dim (like np.tile)."""
-    repeats = tuple(int(r) for r in _sizes(repeats))
+    repeats = _int_sizes(repeats, "repeats", "repeat")
     if len(repeats) < x.ndim:
         raise ValueError(f"repeat: {len(repeats)} repeats given for a tensor with {x.ndim} dims; give at least {x.ndim}")
     return Repeat(repeats)(x)
@@ -327,29 +373,43 @@ def getitem(x, index, check_bounds=True):
     return GetItem(index, advanced)(x)
 
 
-def cat(tensors, dim=0):
-    """Tensors joined along an existing dim ``dim``."""
+def _tensor_list(tensors, op):
+    """``tensors`` as a list, or a TypeError: a single Tensor is refused (``list(t)`` would split it into
+    its rows, as PyTorch refuses it too), and so is anything in the sequence that is not a Tensor."""
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{op}: expected a sequence of tensors, got one Tensor of shape {tuple(tensors.shape)}; "
+                        f"pass a list, e.g. {op}([a, b])")
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("cat: expected a non-empty sequence of tensors")
+        raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}: expected a Tensor as element {i} of tensors, got {type(t).__name__}")
+    return tensors
+
+
+def cat(tensors, dim=0):
+    """Tensors joined along an existing dim ``dim``; their dtypes promote as in PyTorch
+    (float32 beside int64 gives float32)."""
+    tensors = _tensor_list(tensors, "cat")
     first = tensors[0]
     (axis,) = normalize_dims(dim, first.ndim, "cat")
     for t in tensors[1:]:
         if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != axis):
             shapes = ", ".join(str(tuple(s.shape)) for s in tensors)
             raise ValueError(f"cat: tensors must have the same shape except in dim {dim}; got {shapes}")
-    return Cat(axis)(*tensors)
+    dtype = promoted_dtype([t.dtype for t in tensors])
+    return Cat(axis)(*(cast(t, dtype) for t in tensors))
 
 
 def stack(tensors, dim=0):
     """Tensors of one shape joined along a new dim ``dim``."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack: expected a non-empty sequence of tensors")
+    tensors = _tensor_list(tensors, "stack")
     if len({tuple(t.shape) for t in tensors}) > 1:
         shapes = ", ".join(str(tuple(s.shape)) for s in tensors)
         raise ValueError(f"stack: all tensors must have the same shape; got {shapes}")
     ndim = tensors[0].ndim + 1
+    check_int_dim(dim, "stack")
     if not -ndim <= dim < ndim:
         raise IndexError(f"stack: dim {dim} is out of range for a result with {ndim} dimensions")
     return cat([unsqueeze(t, dim % ndim) for t in tensors], dim % ndim)

@@ -15,11 +15,18 @@ class _ConvNd(Module):
         """The checks and attributes Conv2d and ConvTranspose2d share."""
         if padding_mode != "zeros":
             raise ValueError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        in_channels = creation.size_int(in_channels, "in_channels", name)
+        out_channels = creation.size_int(out_channels, "out_channels", name)
+        if isinstance(groups, bool) or not isinstance(groups, int):
+            raise TypeError(f"{name}: groups must be an int, got {groups!r} ({type(groups).__name__})")
+        if groups <= 0:
+            raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} and "
                              f"out_channels={out_channels}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride, self.dilation = pair(kernel_size), pair(stride), pair(dilation)
+        self.kernel_size = _kernel_pair(kernel_size, name)
+        self.stride, self.dilation = pair(stride), pair(dilation)
 
     def _make_parameters(self, weight_shape, bias, device, dtype):
         self.weight = Parameter(creation.empty(*weight_shape, device=device, dtype=dtype))
@@ -39,6 +46,14 @@ class _ConvNd(Module):
             if value != default:
                 text += f", {name}={value}"
         return text + ("" if self.bias is not None else ", bias=False")
+
+
+def _kernel_pair(kernel_size, name):
+    """An int or a pair of ints as (kH, kW); a float is refused rather than truncated."""
+    sizes = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size, kernel_size)
+    if len(sizes) != 2:
+        raise ValueError(f"{name}: kernel_size must be an int or a pair of ints, got {kernel_size!r}")
+    return tuple(creation.size_int(k, f"kernel_size {kernel_size!r}", name) for k in sizes)
 
 
 class Conv2d(_ConvNd):

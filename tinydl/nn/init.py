@@ -78,6 +78,8 @@ def ones_(tensor):
 
 def xavier_uniform_(tensor, gain=1.0):
     """U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
+    if tensor.numel() == 0:  # nothing to fill, and fan_in + fan_out = 0 would divide by zero
+        return tensor
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))  # U(-b, b) has std b / sqrt(3)
     return uniform_(tensor, -bound, bound)
@@ -85,12 +87,16 @@ def xavier_uniform_(tensor, gain=1.0):
 
 def xavier_normal_(tensor, gain=1.0):
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    if tensor.numel() == 0:  # nothing to fill, and fan_in + fan_out = 0 would divide by zero
+        return tensor
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """U(-b, b) with b = sqrt(3) * gain / sqrt(fan) (fan_in or fan_out by ``mode``)."""
+    if tensor.numel() == 0:  # nothing to fill (nn.Linear(0, 3)), and fan = 0 would divide by zero
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound)
@@ -98,6 +104,8 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """N(0, std^2) with std = gain / sqrt(fan) (fan_in or fan_out by ``mode``)."""
+    if tensor.numel() == 0:  # nothing to fill, and fan = 0 would divide by zero
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std)
 

@@ -7,10 +7,15 @@ from .module import Module, Parameter
 
 class Linear(Module):
     """weight (out_features, in_features), bias (out_features,), PyTorch's default initialization
-    (``init.layer_default_``): W and b ~ U(-1/sqrt(in_features), 1/sqrt(in_features))."""
+    (``init.layer_default_``): W and b ~ U(-1/sqrt(in_features), 1/sqrt(in_features)).
+
+    ``in_features=0`` is allowed, as in PyTorch: the weight is empty, the bias is zero, and the
+    output is the bias."""
 
     def __init__(self, in_features, out_features, bias=True, device="cpu", dtype=None):
         super().__init__()
+        in_features = creation.size_int(in_features, "in_features", "Linear")
+        out_features = creation.size_int(out_features, "out_features", "Linear")
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(creation.empty(out_features, in_features, device=device, dtype=dtype))
         if bias:
