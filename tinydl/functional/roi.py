@@ -18,6 +18,8 @@ docs/roi.md derives everything here.
   (oh, H) and one (ow, W) matrix of averaged bilinear weights, and its
   gradient the transposed product (``RoIAlign`` <-> ``RoIAlignTransposed``).
   This is also faster than the batched gather it replaced (docs/roi.md, 3.4).
+  Only the samples of a bin that land on the image are computed (``_samples_on_image``),
+  so a huge box costs no more memory than one the image's size.
 
 Neither op sends a gradient to the boxes.
 """
@@ -44,15 +46,18 @@ def _round_half_away(v, xp):
 def _pool_bin_edges(start, size, out, limit, xp):
     """Integer bins [lo, hi) along one axis for every box.
 
-    start: (K,) int, the rounded box start; size: (K,) float, its size in pixels (>= 1).
-    Bin p of a box covers floor(p * size/out) .. ceil((p+1) * size/out), shifted
-    by the box start and clipped to the image [0, limit].  Returns lo, hi (K, out).
+    start: (K,) float64 holding whole numbers, the rounded box start; size: (K,) float, its size
+    in pixels (>= 1).  Bin p of a box covers floor(p * size/out) .. ceil((p+1) * size/out), shifted
+    by the box start and clipped to the image [0, limit].  Returns lo, hi (K, out) int.
+    The sums stay in float64 until clipped, so that a box corner past int64 (1e30) cannot overflow;
+    below 2**53 they are exact, the integer arithmetic of torchvision.
     """
     bin_size = size / out  # (K,)
     p = xp.arange(out, dtype=bin_size.dtype)
-    lo = xp.floor(p * bin_size[:, None]).astype(np.int64) + start[:, None]
-    hi = xp.ceil((p + 1) * bin_size[:, None]).astype(np.int64) + start[:, None]
-    return xp.clip(lo, 0, limit), xp.clip(hi, 0, limit)
+    with np.errstate(over="ignore"):  # a bin edge past the dtype's range is inf, clipped to the image below
+        lo = xp.floor(p * bin_size[:, None]) + start[:, None]
+        hi = xp.ceil((p + 1) * bin_size[:, None]) + start[:, None]
+    return xp.clip(lo, 0, limit).astype(np.int64), xp.clip(hi, 0, limit).astype(np.int64)
 
 
 def _roi_pool_boxes(rois, output_size, spatial_scale, shape, xp):
@@ -61,11 +66,13 @@ def _roi_pool_boxes(rois, output_size, spatial_scale, shape, xp):
     _, _, height, width = shape
     oh, ow = output_size
     batch = rois[:, 0].astype(np.int64)  # (K,)
-    x1, y1, x2, y2 = (_round_half_away(rois[:, i] * spatial_scale, xp).astype(np.int64) for i in range(1, 5))
+    # the rounded corners, whole numbers kept in float64 (an int64 would overflow past 9.2e18)
+    x1, y1, x2, y2 = (_round_half_away(rois[:, i] * spatial_scale, xp).astype(np.float64) for i in range(1, 5))
     roi_w = xp.maximum(x2 - x1 + 1, 1)  # an inverted box is forced to 1 pixel
     roi_h = xp.maximum(y2 - y1 + 1, 1)
-    h_lo, h_hi = _pool_bin_edges(y1, roi_h.astype(rois.dtype), oh, height, xp)  # (K, oh)
-    w_lo, w_hi = _pool_bin_edges(x1, roi_w.astype(rois.dtype), ow, width, xp)  # (K, ow)
+    largest = np.finfo(rois.dtype).max  # a side past the dtype's range (6e38 in float32) is kept finite
+    h_lo, h_hi = _pool_bin_edges(y1, xp.minimum(roi_h, largest).astype(rois.dtype), oh, height, xp)  # (K, oh)
+    w_lo, w_hi = _pool_bin_edges(x1, xp.minimum(roi_w, largest).astype(rois.dtype), ow, width, xp)  # (K, ow)
     return batch, h_lo, h_hi, w_lo, w_hi
 
 
@@ -169,12 +176,61 @@ class BoxGather(Function):
 
 
 # ---- RoIAlign: bilinear samples, no quantization (docs/roi.md, section 3) ----
-def _bilinear_taps(start, bin_size, grid, out, size, xp):
-    """Sample positions along one axis and their two linear-interpolation taps.
+MAX_GRID = 2**53  # samples per bin along an axis; beyond, their count and positions are not exact numbers
+MAX_SAMPLES = 2**22  # sample positions one box may read on the image along one axis (out x run): ~250 MB
+
+
+def _sample_position(start, bin_size, grid, i):
+    """Where sample i of bin p sits along one axis, t = start + p * bin_size + (i + 0.5) * bin_size / grid,
+    in torchvision's order of operations.  start, bin_size, grid: (K, 1, 1); i: (K, out, G) int."""
+    xp = backend.get_array_module(start)
+    p = xp.arange(i.shape[1], dtype=start.dtype)[None, :, None]
+    n = xp.maximum(grid, 1).astype(start.dtype)  # 1 for an empty grid: no division by 0
+    return start + p * bin_size + (i.astype(start.dtype) + 0.5) * bin_size / n
+
+
+def _first_true(predicate, n, steps, xp):
+    """The smallest i in [0, n] (n: an int array) at which ``predicate(i)`` holds, for a predicate that
+    is false and then true along i (i = n counts as true): a bisection of ``steps`` halvings per entry."""
+    lo, hi = xp.zeros_like(n), n
+    for _ in range(steps):
+        mid = (lo + hi) // 2
+        ok = predicate(mid)
+        searching = lo < hi
+        hi = xp.where(searching & ok, mid, hi)
+        lo = xp.where(searching & ~ok, mid + 1, lo)
+    return lo
+
+
+def _samples_on_image(start, bin_size, grid, out, size, xp):
+    """first, end (K, out, 1): the samples i of each bin that can read the image, the t in [-1, size]
+    (torchvision's border rule), are those in [first, end).
+
+    t moves one way along i (up if bin_size >= 0, down if not), so they form one run, found by
+    bisection.  A box far larger than the image has a huge grid but a short run: the memory of
+    ``_bilinear_taps`` follows the image, not the box (torchvision loops, which needs no memory)."""
+    s, b, g = start[:, None, None], bin_size[:, None, None], grid[:, None, None]
+    count = xp.broadcast_to(xp.maximum(g, 0), (len(start), out, 1))
+    rising = b >= 0
+
+    def u(i):  # t, or -t where t falls along i: nondecreasing in i
+        t = _sample_position(s, b, g, i)
+        return xp.where(rising, t, -t)
+
+    low, high = xp.where(rising, -1, -size), xp.where(rising, size, 1)  # -1 <= t <= size, in terms of u
+    steps = int(count.max()).bit_length() + 1 if count.size else 0
+    first = _first_true(lambda i: u(i) >= low, count, steps, xp)
+    end = _first_true(lambda i: u(i) > high, count, steps, xp)  # written so that a NaN t is in no run
+    return first, end
+
+
+def _bilinear_taps(start, bin_size, grid, first, end, run, size, xp):
+    """The samples along one axis that read the image, and their two linear-interpolation taps.
 
     start, bin_size: (K,) float, where the box starts and how long a bin is (in pixels);
-    grid: (K,) int, samples per bin (the padded grid is G = the largest; a box with fewer,
-    or with grid <= 0, gets weight 0 on the rest).  Sample i of bin p sits at
+    grid: (K,) int, samples per bin; first, end (K, out, 1): each bin's samples on the image
+    (``_samples_on_image``), padded to the longest run G = ``run`` (padding gets weight 0).
+    Sample i of bin p sits at
 
         t = start + p * bin_size + (i + 0.5) * bin_size / grid
 
@@ -183,14 +239,10 @@ def _bilinear_taps(start, bin_size, grid, out, size, xp):
     is clamped to 0; t >= size - 1 reads the last pixel with weight 1.
     Returns taps (K, out, G, 2) int [low, high] and weights (K, out, G, 2).
     """
-    g = max(0, int(grid.max())) if grid.size else 0
-    p = xp.arange(out, dtype=start.dtype)[None, :, None]
-    i = xp.arange(g, dtype=start.dtype)[None, None, :]
-    s, b = start[:, None, None], bin_size[:, None, None]
-    n = xp.maximum(grid, 1).astype(start.dtype)[:, None, None]  # 1 where the grid is empty: no division by 0
-    t = s + p * b + (i + 0.5) * b / n  # (K, out, G), evaluated in torchvision's order
+    i = first + xp.arange(run)  # (K, out, G)
+    t = _sample_position(start[:, None, None], bin_size[:, None, None], grid[:, None, None], i)
 
-    used = (i < grid[:, None, None]) & (t >= -1) & (t <= size)  # written so that a NaN is not used
+    used = (i < end) & (t >= -1) & (t <= size)  # written so that a NaN is not used
     t = xp.maximum(xp.where(used, t, 0), 0)
     low = t.astype(np.int64)  # floor, as t >= 0
     last = low >= size - 1
@@ -210,25 +262,52 @@ def _roi_align_boxes(rois, output_size, spatial_scale, sampling_ratio, aligned, 
     batch = rois[:, 0].astype(np.int64)
     offset = 0.5 if aligned else 0.0  # aligned: pixel (h, w) has its centre at (h + 0.5, w + 0.5)
     x1, y1, x2, y2 = (rois[:, i] * spatial_scale - offset for i in range(1, 5))  # no rounding
-    roi_w, roi_h = x2 - x1, y2 - y1
+    with np.errstate(over="ignore"):  # a side past the dtype's range is inf, refused below
+        roi_w, roi_h = x2 - x1, y2 - y1
     if not aligned:  # the legacy op forces degenerate and inverted boxes to 1 x 1
         roi_w, roi_h = xp.maximum(roi_w, 1.0), xp.maximum(roi_h, 1.0)
     if sampling_ratio > 0:
         grid_h = grid_w = xp.full(k, sampling_ratio, dtype=np.int64)
     else:  # adaptive: about one sample per pixel of bin, a different count for every box
-        grid_h, grid_w = xp.ceil(roi_h / oh).astype(np.int64), xp.ceil(roi_w / ow).astype(np.int64)
+        grid_h, grid_w = xp.ceil(roi_h / oh), xp.ceil(roi_w / ow)
+        too_many = ~((grid_h <= MAX_GRID) & (grid_w <= MAX_GRID))  # written so that NaN is refused too
+        if bool(too_many.any()):
+            first = int(xp.nonzero(too_many)[0][0])
+            raise ValueError(
+                f"roi_align: box {first} {backend.to_numpy(rois[first]).tolist()} would need "
+                f"({float(grid_h[first]):.3g}, {float(grid_w[first]):.3g}) samples per bin (ceil(box side / output "
+                f"side), spatial_scale={spatial_scale}); at most 2**53 are supported: pass a sampling_ratio > 0"
+            )
+        grid_h, grid_w = grid_h.astype(np.int64), grid_w.astype(np.int64)
     return batch, y1, x1, roi_h / oh, roi_w / ow, grid_h, grid_w
 
 
-def _sampling_matrix(start, bin_size, grid, out, size, xp):
+def _sampling_matrix(start, bin_size, grid, first, end, run, size, xp):
     """A (out, size) for one box along one axis: row p averages the linear-interpolation weights
     of the ``grid`` samples of bin p, so that the bin's value along this axis is A @ row_of_pixels.
-    start, bin_size, grid: this box's (1,) arrays."""
-    taps, weights = _bilinear_taps(start, bin_size, grid, out, size, xp)  # (1, out, G, 2) each
+    start, bin_size, grid: this box's (1,) arrays; first, end: its (1, out, 1) runs of samples,
+    the longest ``run`` long."""
+    out = first.shape[1]
+    taps, weights = _bilinear_taps(start, bin_size, grid, first, end, run, size, xp)  # (1, out, G, 2) each
     a = xp.zeros((out, size), dtype=weights.dtype)
     bins = xp.broadcast_to(xp.arange(out)[:, None, None], taps.shape[1:])  # (out, G, 2)
     backend.scatter_add(a, (bins, taps[0]), weights[0])  # low == high at the last pixel: the weights add
     return a / max(int(grid[0]), 1)
+
+
+def _longest_runs(rois, first, end, sampling_ratio, axis):
+    """Every box's longest run of samples on the image along ``axis``, as a host list (one read).
+    Refuses a box whose out x run sample positions exceed MAX_SAMPLES: only a huge sampling_ratio
+    can ask for that, as adaptive sampling puts at most about 2 samples per pixel."""
+    out = first.shape[1]
+    runs = backend.to_numpy((end - first).max(axis=(1, 2))).tolist() if out else [0] * len(rois)
+    for k, run in enumerate(runs):
+        if out * run > MAX_SAMPLES:
+            raise ValueError(
+                f"roi_align: box {k} {backend.to_numpy(rois[k]).tolist()} would read {out} x {run} sample "
+                f"positions along {axis} (sampling_ratio={sampling_ratio}); at most {MAX_SAMPLES}: lower sampling_ratio"
+            )
+    return runs
 
 
 def _roi_align_matrices(rois, shape, output_size, spatial_scale, sampling_ratio, aligned, xp):
@@ -241,12 +320,16 @@ def _roi_align_matrices(rois, shape, output_size, spatial_scale, sampling_ratio,
     batch, y1, x1, bin_h, bin_w, grid_h, grid_w = _roi_align_boxes(
         rois, output_size, spatial_scale, sampling_ratio, aligned, xp
     )
+    rows = _samples_on_image(y1, bin_h, grid_h, oh, height, xp)  # (first, end), each (K, oh, 1)
+    cols = _samples_on_image(x1, bin_w, grid_w, ow, width, xp)
     a_y = xp.zeros((len(rois), oh, height), dtype=rois.dtype)
     a_x = xp.zeros((len(rois), ow, width), dtype=rois.dtype)
+    runs_y = _longest_runs(rois, *rows, sampling_ratio, "y")
+    runs_x = _longest_runs(rois, *cols, sampling_ratio, "x")
     for k in range(len(rois)):
         box = slice(k, k + 1)
-        a_y[k] = _sampling_matrix(y1[box], bin_h[box], grid_h[box], oh, height, xp)
-        a_x[k] = _sampling_matrix(x1[box], bin_w[box], grid_w[box], ow, width, xp)
+        a_y[k] = _sampling_matrix(y1[box], bin_h[box], grid_h[box], *(r[box] for r in rows), runs_y[k], height, xp)
+        a_x[k] = _sampling_matrix(x1[box], bin_w[box], grid_w[box], *(c[box] for c in cols), runs_x[k], width, xp)
     return batch, a_y, a_x
 
 
@@ -430,7 +513,16 @@ def _check(x, boxes, output_size, spatial_scale, op):
         raise TypeError(f"{op}: input must be floating point, got {x.dtype}")
     if not isinstance(spatial_scale, numbers.Real) or not np.isfinite(spatial_scale) or spatial_scale <= 0:
         raise ValueError(f"{op}: spatial_scale must be a positive number, got {spatial_scale!r}")
-    return _rois(x, boxes, op), _output_size(output_size, op)
+    rois = _rois(x, boxes, op)
+    xp = backend.get_array_module(rois)
+    with np.errstate(over="ignore"):
+        scaled = rois[:, 1:] * spatial_scale
+    if not bool(xp.isfinite(scaled).all()):
+        raise ValueError(
+            f"{op}: boxes times spatial_scale={spatial_scale} overflow {rois.dtype} "
+            f"(the largest box coordinate is {float(xp.abs(rois[:, 1:]).max()):.3g})"
+        )
+    return rois, _output_size(output_size, op)
 
 
 def roi_pool(x, boxes, output_size, spatial_scale=1.0):
@@ -456,6 +548,12 @@ def roi_align(x, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, align
     axis; <= 0: ceil(box side / output side) of them, per box.  aligned=True shifts the
     box by half a pixel so that pixel centres sit at integer + 0.5 (torchvision.ops.roi_align).
     The gradient flows to x only, never to the boxes.
+
+    Only the samples that land on the image are computed, so memory follows the image, not the
+    box: a box a billion pixels wide costs what a box the image's size costs.  Refused with a
+    ValueError: a box needing more than 2**53 samples per bin (adaptive sampling of a box past
+    ~6e16 pixels), or reading more than MAX_SAMPLES = 2**22 sample positions along an axis (a
+    huge sampling_ratio).
     """
     rois, size = _check(x, boxes, output_size, spatial_scale, "roi_align")
     if not isinstance(sampling_ratio, numbers.Integral) or isinstance(sampling_ratio, bool):
