@@ -78,8 +78,11 @@ def save(obj, path):
     entries = {f"a{i}": a for i, a in enumerate(arrays)}
     entries[_STRUCTURE] = np.frombuffer(structure, dtype=np.uint8)
     target = os.path.realpath(os.fspath(path))  # through a symlink, as open(path, "wb") goes
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(errno.ENOENT, f"save: cannot write {path!r}: its folder does not exist", folder)
     mode = _mode_to_keep(target)
-    temporary = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.tmp")
+    temporary = os.path.join(folder, f".{os.path.basename(target)}.tmp")
     _remove_if_present(temporary)  # left by a save that was killed
     # O_EXCL and O_NOFOLLOW: never write into a file or link someone planted there meanwhile
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
@@ -186,7 +189,7 @@ def load(path, max_bytes=MAX_BYTES):
             raise CheckpointError(f"load: {path!r} {error}") from None
         except _DAMAGED as error:
             raise CheckpointError(
-                f"load: {path!r} is damaged or not a tinydl checkpoint ({type(error).__name__}: {error})"
+                f"load: {path!r} is truncated, damaged or not a tinydl checkpoint ({type(error).__name__}: {error})"
             ) from None
 
 
