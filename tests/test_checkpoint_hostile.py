@@ -392,6 +392,16 @@ def test_the_default_limit_is_documented_and_checked(saved):
         td.load(saved, max_bytes=0)
 
 
+def test_the_structure_entry_is_bounded(saved, monkeypatch):
+    from tinydl import serialization
+
+    monkeypatch.setattr(serialization, "MAX_STRUCTURE_BYTES", 100)  # 64 MiB by default
+    with pytest.raises(td.CheckpointError, match="over the 100 allowed"):
+        td.load(saved)
+    with pytest.raises(ValueError, match="over the 100 that load accepts"):
+        td.save(sample_checkpoint(), saved)
+
+
 def test_files_in_the_older_format_still_load(tmp_path):
     path = tmp_path / "old.npz"  # what save wrote before arrays were declared with dtype and shape
     np.savez(path, __structure__=np.frombuffer(b'{"dict": [["w", {"array": "a0"}], ["t", {"tensor": "a1"}]]}',

@@ -77,7 +77,12 @@ def save(obj, path):
         )
     entries = {f"a{i}": a for i, a in enumerate(arrays)}
     entries[_STRUCTURE] = np.frombuffer(structure, dtype=np.uint8)
-    target = os.path.realpath(os.fspath(path))  # through a symlink, as open(path, "wb") goes
+    _write_replacing(os.fspath(path), entries)
+
+
+def _write_replacing(path, entries):
+    """np.savez ``entries`` to ``.<name>.tmp``, then rename it over the file ``path`` leads to."""
+    target = os.path.realpath(path)  # through a symlink, as open(path, "wb") goes
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise FileNotFoundError(errno.ENOENT, f"save: cannot write {path!r}: its folder does not exist", folder)
@@ -317,10 +322,7 @@ class _ArrayReader:
         return name[: -len(".npy")]
 
     def structure_bytes(self):
-        info = self.members[_STRUCTURE]
-        if info.file_size > MAX_STRUCTURE_BYTES:
-            raise CheckpointError(f"has a {_STRUCTURE} entry of {info.file_size} bytes, over {MAX_STRUCTURE_BYTES}")
-        array = self._read_member(_STRUCTURE, declared=None)
+        array = self._read_member(_STRUCTURE, declared=None, max_nbytes=MAX_STRUCTURE_BYTES)
         if array.dtype != np.uint8 or array.ndim != 1:
             raise CheckpointError(f"has a {_STRUCTURE} entry of dtype {array.dtype}, shape {array.shape}, not 1-D bytes")
         return array.tobytes()
@@ -346,7 +348,7 @@ class _ArrayReader:
         if self.unread:
             raise CheckpointError(f"holds arrays its structure does not declare: {sorted(self.unread)}")
 
-    def _read_member(self, name, declared):
+    def _read_member(self, name, declared, max_nbytes=None):
         """The array in the member ``name``; ``declared`` is its (dtype, shape) in the structure, or None."""
         info = self.members[name]
         with self.archive.open(info) as stream:
@@ -361,6 +363,8 @@ class _ArrayReader:
             stored = info.file_size - stream.tell()
             if nbytes != stored:
                 raise CheckpointError(f"has {what}, which takes {nbytes} bytes, but the archive holds {stored}")
+            if max_nbytes is not None and nbytes > max_nbytes:
+                raise CheckpointError(f"has {what}, which takes {nbytes} bytes, over the {max_nbytes} allowed")
             if nbytes == 0:
                 return np.empty(shape, dtype)
             buffer = np.empty(nbytes, np.uint8)
