@@ -346,7 +346,8 @@ class _ArrayReader:
 
     def check_all_read(self):
         if self.unread:
-            raise CheckpointError(f"holds arrays its structure does not declare: {sorted(self.unread)}")
+            names = sorted(self.unread)
+            raise CheckpointError(f"holds {len(names)} arrays its structure does not declare: {_short(names)}")
 
     def _read_member(self, name, declared, max_nbytes=None):
         """The array in the member ``name``; ``declared`` is its (dtype, shape) in the structure, or None."""
