@@ -35,7 +35,7 @@ class Adam(Optimizer):
             raise TypeError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
         for i, beta in enumerate(betas):
             check_number(name, f"betas[{i}]", beta, high=1.0, label=f"beta parameter at index {i}")
-        group["betas"] = tuple(betas)
+        group["betas"] = tuple(betas)  # a list from a checkpoint or a caller becomes the usual pair
         check_number(name, "weight_decay", group["weight_decay"])
 
     def update(self, param, grad, state, group):

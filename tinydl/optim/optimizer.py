@@ -134,10 +134,12 @@ class Optimizer:
             group = dict(mine)
             for k, v in saved.items():
                 if k != "params":
-                    group[k] = copy.deepcopy(tuple(v) if isinstance(v, list) and k == "betas" else v)
-            self.check_group(group)
+                    group[k] = copy.deepcopy(v)
+            self.check_group(group)  # also turns Adam's betas back into a tuple (a checkpoint may hold a list)
             loaded.append(group)
-        self.param_groups, self.state = loaded, state
+        for mine, group in zip(self.param_groups, loaded):  # in place: whoever holds a group sees the change
+            mine.update(group)
+        self.state = state
 
     @staticmethod
     def _saved_state(state_dict, count, name):
@@ -162,6 +164,8 @@ class Optimizer:
                         f"{tuple(p.shape)}, got {tuple(getattr(v, 'shape', ()))}"
                     )
                 restored[k] = backend.to_device(v.astype(p.dtype) if v.dtype.kind == "f" else v, p.device)
+            elif getattr(v, "ndim", 0) > 0:  # an array of a subclass that does not name it in ``buffers``
+                restored[k] = backend.to_device(v, p.device)
             else:  # a number, such as the step count
                 restored[k] = v.item() if hasattr(v, "item") else v
         return restored
