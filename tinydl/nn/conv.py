@@ -4,7 +4,7 @@ Default initialization is PyTorch's (``init.layer_default_``), with
 fan_in = weight.shape[1] * kH * kW.
 """
 from .. import creation
-from ..functional.conv import conv2d, conv_transpose2d
+from ..functional import conv2d, conv_transpose2d  # the checked public ops (functional/inputs.py)
 from ..functional.windows import pair
 from . import init
 from .module import Module, Parameter
