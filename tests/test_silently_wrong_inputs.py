@@ -50,7 +50,8 @@ def test_bce_weight_that_enlarges_the_loss_is_refused(op, name, device):
     """Case: a (2, N, C) weight / pos_weight broadcast the (N, C) loss into a (2, N, C) one."""
     p = leaf(np.full((4, 3), 0.3), device)
     t = td.tensor(np.full((4, 3), 0.5), device=device)
-    with pytest.raises(ValueError, match=rf"{op}: {name} of shape \(2, 4, 3\) does not broadcast to the input's shape \(4, 3\)"):
+    message = rf"{op}: {name} of shape \(2, 4, 3\) does not broadcast to the input's shape \(4, 3\)"
+    with pytest.raises(ValueError, match=message):
         getattr(F, op)(p, t, reduction="none", **{name: td.tensor(np.ones((2, 4, 3)), device=device)})
     # a weight that broadcasts without enlarging the loss is still fine
     assert getattr(F, op)(p, t, reduction="none", **{name: td.tensor(np.ones((4, 1)), device=device)}).shape == (4, 3)
@@ -321,7 +322,8 @@ def test_roi_align_refuses_an_absurd_sample_count(device):
     """Case: a 1e30 box's adaptive sample count overflowed int64 (output 0); a sampling_ratio of 1e9
     would allocate gigabytes. Both are refused, naming the op, the box and the count."""
     x = leaf(np.ones((1, 1, 8, 8)), device)
-    with pytest.raises(ValueError, match=r"roi_align: box 0 \[0.0, 0.0, 0.0, 1e\+30, 1e\+30\] would need .* samples per bin"):
+    box = r"box 0 \[0.0, 0.0, 0.0, 1e\+30, 1e\+30\]"
+    with pytest.raises(ValueError, match=rf"roi_align: {box} would need .* samples per bin"):
         F.roi_align(x, td.tensor(np.array([[0, 0, 0, 1e30, 1e30]]), device=device), 2)
     with pytest.raises(ValueError, match=r"roi_align: box 0 .* would read 2 x 1000000000 sample positions along y"):
         F.roi_align(x, td.tensor(np.array([[0, 0, 0, 4.0, 4.0]]), device=device), 2, sampling_ratio=10**9)

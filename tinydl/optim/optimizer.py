@@ -117,7 +117,8 @@ class Optimizer:
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(
-                f"{name}: the checkpoint has {len(groups)} parameter groups, this optimizer has {len(self.param_groups)}"
+                f"{name}: the checkpoint has {len(groups)} parameter groups, "
+                f"this optimizer has {len(self.param_groups)}"
             )
         for mine, saved in zip(self.param_groups, groups):
             if len(mine["params"]) != len(saved["params"]):
@@ -149,7 +150,9 @@ class Optimizer:
             if not isinstance(i, numbers.Integral) and not (isinstance(i, str) and i.isdigit()):
                 raise ValueError(f"{name}: state keys are parameter indices, got {i!r}")
             if not 0 <= int(i) < count:
-                raise ValueError(f"{name}: the checkpoint has state for parameter {i}, this optimizer has {count} parameters")
+                raise ValueError(
+                    f"{name}: the checkpoint has state for parameter {i}, this optimizer has {count} parameters"
+                )
             pairs.append((int(i), values))
         return pairs
 
