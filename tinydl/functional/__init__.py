@@ -29,4 +29,7 @@ from .spatial import affine_grid, grid_sample
 
 from .inputs import check_all as _check_all  # noqa: E402
 
-_check_all(globals())  # every op above names the argument when given None or a list for a Tensor (inputs.py)
+# Every public op above is replaced here by a wrapper that first checks its Tensor arguments by
+# parameter name, so F.relu(None) names the op and the argument (inputs.py). The ops' own modules
+# keep the unwrapped functions: tinydl's internal calls do not pay the check.
+_check_all(globals())

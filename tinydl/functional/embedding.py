@@ -64,6 +64,8 @@ def embedding(indices, weight, padding_idx=None):
     ``padding_idx``: that row receives no gradient (its value is still read).
     """
     op = "embedding"
+    if indices is None:
+        raise TypeError(f"{op}: indices must be an integer Tensor, not None")
     if not isinstance(weight, Tensor) or weight.ndim != 2:
         shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise ValueError(f"{op}: weight must be a 2-d Tensor (num_embeddings, embedding_dim), got {shape}")

@@ -10,7 +10,7 @@ import warnings
 
 from .. import creation
 from ..functional.normalization import batch_norm, instance_norm, layer_norm
-from ..tensor import int64
+from ..tensor import Tensor, int64
 from . import init
 from .module import Module, Parameter
 
@@ -55,6 +55,8 @@ class _NormBase(Module):
             init.zeros_(self.bias)
 
     def _check_input_dim(self, x):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{type(self).__name__}: input must be a Tensor, not {type(x).__name__}")
         dims = self._input_dims
         if x.ndim not in dims:
             expected = " or ".join(f"{d}D" for d in dims)
