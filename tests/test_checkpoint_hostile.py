@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tinydl as td
+from tinydl import serialization
 
 # TINYDL_FUZZ_EXAMPLES=N runs each fuzz test on N examples (a long run outside CI); the
 # profile decides otherwise (25 in CI).
@@ -185,25 +186,57 @@ def test_fuzz_structure_edits(tmp_path_factory, data):
     check_fuzzed(path, sample_checkpoint(), may_differ=True)
 
 
+DESCRS = ["<f8", "<f4", "|u1", "<i8", ">f8", "|O", "<U2", "|V8", "|b1", "<c16", [("a", "<f4")], [("o", "|O")]]
+LITERAL = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**20), 10**20) | st.floats()
+    | st.text(st.characters(max_codepoint=255), max_size=3) | st.sampled_from(DESCRS[:-2]),
+    lambda children: st.lists(children, max_size=3) | st.lists(children, max_size=3).map(tuple)
+    | st.dictionaries(st.integers(0, 3) | st.sampled_from(["descr", "shape"]), children, max_size=2),
+    max_leaves=5,
+)
+HEADER_KEYS = ["descr", "fortran_order", "shape"]
+# pieces that unbalance brackets, open quotes or tokens (numpy's own parser leaked tokenize.TokenError on these)
+DAMAGE = st.sampled_from(["(", ")", "{", "}", "[", "]", ",", ":", "'", "'''", '"', "\\", "\n", "#", "L", "0x", "1e"])
+
+
+@st.composite
+def npy_header_texts(draw):
+    """An .npy header dict as text: the three keys with values that are often right, often any literal
+    (bools in shapes, strings, nested tuples), sometimes a key missing or one more (unhashable, of
+    another type), and sometimes damaged text: a cut or an inserted piece."""
+    values = {
+        "descr": draw(st.sampled_from(DESCRS) | LITERAL),
+        "fortran_order": draw(st.booleans() | LITERAL),
+        "shape": draw(st.lists(st.sampled_from([0, 1, 2, 3, 8]) | st.integers(-1, 10**13) | st.booleans(),
+                               max_size=3).map(tuple) | LITERAL),
+    }
+    items = [f"{key!r}: {value!r}" for key, value in values.items()]
+    if draw(st.booleans()):  # drop a key, or add one (any literal as its text: [] is an unhashable key)
+        if draw(st.booleans()):
+            del items[draw(st.integers(0, 2))]
+        else:
+            items.insert(draw(st.integers(0, 3)), f"{draw(LITERAL)!r}: {draw(LITERAL)!r}")
+    text = "{" + ", ".join(items) + ", }"
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.just("") | DAMAGE) + text[at + draw(st.integers(0, 4)):]
+    return text
+
+
 @_LONG_RUN
 @given(
-    name=st.sampled_from(["model/w", "model/b", "t", "empty"]),
-    descr=st.sampled_from(["<f8", "<f4", "|u1", "<i8", ">f8", "|O", "<U2", "|V8", "|b1", "<c16", "[('a', '<f4')]"]),
-    shape=st.lists(st.integers(0, 10**13) | st.sampled_from([0, 1, 2, 3, 8]), max_size=3).map(tuple),
-    fortran=st.booleans(),
+    name=st.sampled_from(["model/w", "model/b", "t", "empty", "structure"]),
+    header=npy_header_texts(),
     compression=st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]),
 )
-def test_fuzz_npy_header_edits_repacked_with_valid_checksums(tmp_path_factory, name, descr, shape, fortran, compression):
+def test_fuzz_npy_header_edits_repacked_with_valid_checksums(tmp_path_factory, name, header, compression):
     path = tmp_path_factory.mktemp("fuzz") / "ckpt.npz"
     original = sample_checkpoint()
     td.save(original, path)
-    member = {"model/w": "a0.npy", "model/b": "a1.npy", "t": "a2.npy", "empty": "a3.npy"}[name]
+    member = {"model/w": "a0.npy", "model/b": "a1.npy", "t": "a2.npy", "empty": "a3.npy",
+              "structure": "__structure__.npy"}[name]
     entries = members(path)
-    data = np.load(io.BytesIO(entries[member])).tobytes()
-    descr_text = descr if descr.startswith("[") else repr(descr)
-    entries[member] = npy_with_header(
-        f"{{'descr': {descr_text}, 'fortran_order': {fortran}, 'shape': {shape!r}, }}", data
-    )
+    entries[member] = npy_with_header(header, np.load(io.BytesIO(entries[member])).tobytes())
     repack(path, entries, compression)
     check_fuzzed(path, original)
 
@@ -392,10 +425,96 @@ def test_the_default_limit_is_documented_and_checked(saved):
         td.load(saved, max_bytes=0)
 
 
-def test_the_structure_entry_is_bounded(saved, monkeypatch):
-    from tinydl import serialization
+SMALL_HEADERS = {
+    "unhashable-key": "{[]: 1}",
+    "unorderable-keys": "{1: 2, 'descr': '<f8'}",
+    "unbalanced": "{'descr': '<f8', 'fortran_order': False, 'shape': (3, }",
+    "unterminated-quote": "{'descr': '''<f8, 'fortran_order': False, 'shape': (1,), }",
+    "bool-in-shape": "{'descr': '<f8', 'fortran_order': False, 'shape': (True,), }",
+    "int-fortran-order": "{'descr': '<f8', 'fortran_order': 0, 'shape': (1,), }",
+    "list-shape": "{'descr': '<f8', 'fortran_order': False, 'shape': [1], }",
+    "nested-too-deep": "{'descr': " + "(" * 300 + ")" * 300 + "}",
+}
 
-    monkeypatch.setattr(serialization, "MAX_STRUCTURE_BYTES", 100)  # 64 MiB by default
+
+@pytest.mark.parametrize("member", ["a0", "__structure__"])
+@pytest.mark.parametrize("header", SMALL_HEADERS.values(), ids=SMALL_HEADERS.keys())
+def test_forged_npy_header_texts_are_checkpoint_errors(tmp_path, member, header):
+    path = tmp_path / "ckpt.npz"  # a0 holds one float64, so a shape (True,) passes as (1,)
+    td.save({"w": np.arange(1.0)}, path)
+    entries = members(path)  # these leaked TypeError and tokenize.TokenError
+    entries[member + ".npy"] = npy_with_header(header, np.load(io.BytesIO(entries[member + ".npy"])).tobytes())
+    repack(path, entries)
+    with pytest.raises(td.CheckpointError, match="ckpt.npz") as caught:
+        td.load(path)
+    assert repr(member) in str(caught.value)
+
+
+@pytest.mark.parametrize("member", ["a0", "__structure__"])
+def test_a_huge_declared_npy_header_is_refused_before_it_is_read(tmp_path, member):
+    path = tmp_path / "ckpt.npz"
+    td.save({"w": np.arange(1.0)}, path)
+    entries = members(path)  # a v2.0 header declaring 1.5 GiB: NumPy read all of it before checking its limit
+    entries[member + ".npy"] = b"\x93NUMPY\x02\x00" + (3 * 2**29).to_bytes(4, "little") + b" " * 2**23
+    repack(path, entries, zipfile.ZIP_DEFLATED)
+    assert path.stat().st_size < 2**16
+    tracemalloc.start()
+    try:
+        with pytest.raises(td.CheckpointError, match="header of 1610612736 bytes"):
+            td.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+
+
+def test_a_fortran_order_header_is_refused_for_that_reason(saved):
+    entries = members(saved)  # a1: float32 (2, 3), declared so; save writes C order
+    data = np.load(io.BytesIO(entries["a1.npy"])).tobytes()
+    entries["a1.npy"] = npy_with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", data)
+    repack(saved, entries)
+    with pytest.raises(td.CheckpointError, match="'a1'.*Fortran order"):
+        td.load(saved)
+
+
+def list_nodes(count):
+    return ('{"list": [' + ", ".join(['{"list": []}'] * count) + "]}").encode()
+
+
+def peak_of_load(path, max_bytes):
+    """(td.load's result or the CheckpointError it raised, the peak memory it allocated)."""
+    tracemalloc.start()
+    try:
+        try:
+            outcome = td.load(path, max_bytes=max_bytes)
+        except td.CheckpointError as error:
+            outcome = error
+        return outcome, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_structure_memory_is_bounded_by_max_bytes(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    repack(path, {"__structure__.npy": npy_bytes(np.frombuffer(list_nodes(70_000), np.uint8))})  # 0.98 MB
+    outcome, peak = peak_of_load(path, max_bytes=2**20)  # parsed, it took 21 MiB
+    assert isinstance(outcome, td.CheckpointError) and "over the 65536 allowed" in str(outcome)
+    assert peak < 2**20
+    assert td.load(path, max_bytes=2**27) == [[]] * 70_000  # 1 MB of JSON is within 128 MiB / 128
+
+
+def test_a_structure_at_the_limit_loads_within_max_bytes(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    text = list_nodes(4_600)  # 64 KB: just under the 64 KiB the structure may take under any max_bytes
+    assert len(text) <= serialization.structure_limit(2**21) == 2**16
+    repack(path, {"__structure__.npy": npy_bytes(np.frombuffer(text, np.uint8))})
+    outcome, peak = peak_of_load(path, max_bytes=2**21)
+    assert outcome == [[]] * 4_600 and peak < 2**21
+
+
+def test_the_structure_limit_of_save_is_the_default_one_of_load(saved, monkeypatch):
+    assert serialization.structure_limit(td.load.__defaults__[0]) == 2**25  # 4 GiB / 128: 32 MiB of JSON
+    monkeypatch.setattr(serialization, "structure_limit", lambda max_bytes: 100)
     with pytest.raises(td.CheckpointError, match="over the 100 allowed"):
         td.load(saved)
     with pytest.raises(ValueError, match="over the 100 that load accepts"):

@@ -19,14 +19,15 @@ disk, then renamed over it.  A rename is atomic, so a save killed at any moment
 leaves the old checkpoint (or none), never half a new one, plus at most that one
 temporary file, which the next save to the same path replaces.
 """
+import ast
+import contextlib
 import errno
 import json
 import math
 import os
 import stat
-import struct
+import warnings
 import zipfile
-import zlib
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -36,7 +37,11 @@ from .tensor import Tensor
 
 _STRUCTURE = "__structure__"
 MAX_BYTES = 4 * 2**30  # td.load's default limit on a checkpoint's size once decompressed
-MAX_STRUCTURE_BYTES = 64 * 2**20  # the JSON nesting: parsed, it takes about ten times its text in memory
+# The JSON nesting may take max_bytes / 128 bytes (at least 64 KiB): parsed, JSON takes up to about
+# 35 times its text in memory (a list of empty lists: 64 bytes of Python objects per 3 bytes of text).
+STRUCTURE_SHARE = 128
+MIN_STRUCTURE_BYTES = 2**16
+MAX_NPY_HEADER_BYTES = 10_000  # the .npy header dict's length limit, as numpy.lib.format's (np.load's)
 MAX_DEPTH = 100  # levels of dicts, lists and tuples; a model's state dict has three or four
 _CHUNK = 2**20  # arrays are decompressed into place one MiB at a time, so nothing is held twice
 _ENCRYPTED = 0x1 | 0x40  # zip flag bits: traditional and strong encryption
@@ -70,10 +75,11 @@ def save(obj, path):
     """
     arrays = []
     structure = json.dumps(_encode(obj, arrays, depth=0)).encode("utf-8")
-    if len(structure) > MAX_STRUCTURE_BYTES:
+    limit = structure_limit(MAX_BYTES)  # what load accepts with its default max_bytes
+    if len(structure) > limit:
         raise ValueError(
             f"save: the nesting of dicts, lists and numbers takes {len(structure)} bytes of JSON, over "
-            f"the {MAX_STRUCTURE_BYTES} that load accepts; store long lists of numbers as arrays"
+            f"the {limit} that load accepts; store long lists of numbers as arrays"
         )
     entries = {f"a{i}": a for i, a in enumerate(arrays)}
     entries[_STRUCTURE] = np.frombuffer(structure, dtype=np.uint8)
@@ -168,11 +174,25 @@ def _remove_if_present(path):
 
 # ---------------------------------------------------------------- load
 
-# What reading a damaged zip or .npy member can raise (zipfile raises NotImplementedError for an
-# unsupported feature, RuntimeError for a password, OSError for a seek outside the file).
-_DAMAGED = (
-    zipfile.BadZipFile, zlib.error, struct.error, EOFError, OSError, ValueError, RuntimeError, OverflowError, LookupError
-)
+def structure_limit(max_bytes):
+    """The most bytes of structure JSON ``load`` reads under ``max_bytes``, so that, parsed, it takes
+    at most about a quarter of ``max_bytes`` (or 2 MiB)."""
+    return max(max_bytes // STRUCTURE_SHARE, MIN_STRUCTURE_BYTES)
+
+
+@contextlib.contextmanager
+def _reading(what):
+    """Any error zipfile or NumPy raises while reading ``what`` (BadZipFile, zlib.error, EOFError,
+    NotImplementedError, RuntimeError for a password, ...) means a damaged file: a CheckpointError.
+    MemoryError is not the file's fault once its sizes are checked, so it propagates."""
+    try:
+        yield
+    except (CheckpointError, MemoryError):
+        raise
+    except Exception as error:
+        raise CheckpointError(
+            f"is truncated, damaged or not a tinydl checkpoint: {what} ({type(error).__name__}: {error})"
+        ) from None
 
 
 def load(path, max_bytes=MAX_BYTES):
@@ -180,9 +200,10 @@ def load(path, max_bytes=MAX_BYTES):
 
     Any file that is not a valid checkpoint raises ``CheckpointError`` (a ``ValueError``) naming
     the file and what is wrong; pickled content is refused and never run.  ``max_bytes``
-    (default 4 GiB) bounds the checkpoint's arrays once decompressed, as the zip directory and
-    the .npy headers declare them, checked before anything is allocated; pass a larger value
-    for larger checkpoints.  A missing or unreadable file raises the usual ``OSError``.
+    (default 4 GiB) bounds the memory ``load`` takes: the checkpoint's arrays once decompressed,
+    as the zip directory and the .npy headers declare them, checked before anything is allocated,
+    and the structure's JSON, which may take ``max_bytes / 128`` (at least 64 KiB) of text; pass
+    a larger value for larger checkpoints.  A missing or unreadable file raises the usual ``OSError``.
     """
     path = os.fspath(path)
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
@@ -192,10 +213,6 @@ def load(path, max_bytes=MAX_BYTES):
             return _read_checkpoint(file, max_bytes)
         except CheckpointError as error:
             raise CheckpointError(f"load: {path!r} {error}") from None
-        except _DAMAGED as error:
-            raise CheckpointError(
-                f"load: {path!r} is truncated, damaged or not a tinydl checkpoint ({type(error).__name__}: {error})"
-            ) from None
 
 
 def _read_checkpoint(file, max_bytes):
@@ -209,7 +226,9 @@ def _read_checkpoint(file, max_bytes):
         raise CheckpointError("holds pickled data (an old torch.save file?); tinydl refuses to unpickle (it can run code)")
     if not start.startswith(b"PK"):
         raise CheckpointError("is not a zip archive (.npz), so not a tinydl checkpoint")
-    with zipfile.ZipFile(file) as archive:
+    with _reading("its zip directory"):
+        archive = zipfile.ZipFile(file)
+    with archive:
         reader = _ArrayReader(archive, max_bytes)
         obj = _decode(_read_structure(reader.structure_bytes()), reader, depth=0)
         reader.check_all_read()
@@ -302,6 +321,7 @@ class _ArrayReader:
         if _STRUCTURE not in self.members:
             raise CheckpointError(f"is an .npz file but not a tinydl checkpoint (no {_STRUCTURE} entry)")
         self.unread = set(self.members) - {_STRUCTURE}
+        self.max_bytes = max_bytes
 
     @staticmethod
     def _check_member(info):
@@ -322,7 +342,7 @@ class _ArrayReader:
         return name[: -len(".npy")]
 
     def structure_bytes(self):
-        array = self._read_member(_STRUCTURE, declared=None, max_nbytes=MAX_STRUCTURE_BYTES)
+        array = self._read_member(_STRUCTURE, declared=None, max_nbytes=structure_limit(self.max_bytes))
         if array.dtype != np.uint8 or array.ndim != 1:
             raise CheckpointError(f"has a {_STRUCTURE} entry of dtype {array.dtype}, shape {array.shape}, not 1-D bytes")
         return array.tobytes()
@@ -352,14 +372,15 @@ class _ArrayReader:
     def _read_member(self, name, declared, max_nbytes=None):
         """The array in the member ``name``; ``declared`` is its (dtype, shape) in the structure, or None."""
         info = self.members[name]
-        with self.archive.open(info) as stream:
+        with _reading(f"the entry {name!r}"), self.archive.open(info) as stream:
             shape, fortran_order, dtype = _read_npy_header(stream, name)
             what = f"the array {name!r} (header: dtype {dtype.str}, shape {shape})"
-            # save writes C order, so a declared array's header says fortran_order False
-            if declared is not None and ((dtype.str, shape) != declared or fortran_order):
+            if declared is not None and (dtype.str, shape) != declared:
                 raise CheckpointError(
                     f"has {what}, which does not match its declaration (dtype {declared[0]}, shape {declared[1]})"
                 )
+            if declared is not None and fortran_order:  # older files (no declarations) may hold Fortran order
+                raise CheckpointError(f"has {what} in Fortran order; save writes every declared array in C order")
             nbytes = dtype.itemsize * math.prod(shape)  # Python ints: no overflow
             stored = info.file_size - stream.tell()
             if nbytes != stored:
@@ -374,24 +395,60 @@ class _ArrayReader:
                 if not chunk:
                     raise CheckpointError(f"is truncated in the array {name!r}")
                 buffer[start : start + len(chunk)] = np.frombuffer(chunk, np.uint8)
-        return buffer.view(dtype).reshape(shape, order="F" if fortran_order else "C")
+            return buffer.view(dtype).reshape(shape, order="F" if fortran_order else "C")
 
 
 def _read_npy_header(stream, name):
-    """(shape, fortran_order, dtype) from an .npy header, refusing object dtypes (they need pickle)."""
-    version = npy_format.read_magic(stream)
-    if version == (1, 0):
-        shape, fortran_order, dtype = npy_format.read_array_header_1_0(stream)
-    elif version == (2, 0):
-        shape, fortran_order, dtype = npy_format.read_array_header_2_0(stream)
-    else:
+    """(shape, fortran_order, dtype) from an .npy header, read and checked here, not by NumPy:
+    NumPy reads a header of any declared length before checking it, and its parser leaks TypeError
+    and tokenize.TokenError on forged dicts.  Object dtypes are refused (they need pickle)."""
+    magic = stream.read(8)
+    if len(magic) < 8 or magic[:6] != b"\x93NUMPY":
+        raise CheckpointError(f"has an entry {name!r} that is not an .npy array (no .npy magic)")
+    version = (magic[6], magic[7])
+    if version not in ((1, 0), (2, 0)):
         raise CheckpointError(f"has the array {name!r} in .npy format version {version}, which save never writes")
+    length_size = 2 if version == (1, 0) else 4
+    length_bytes = stream.read(length_size)  # little-endian
+    length = int.from_bytes(length_bytes, "little")
+    if length > MAX_NPY_HEADER_BYTES:  # refused before reading it
+        raise CheckpointError(
+            f"has the array {name!r} with an .npy header of {length} bytes, over the {MAX_NPY_HEADER_BYTES} allowed"
+        )
+    raw = stream.read(length)
+    if len(length_bytes) < length_size or len(raw) < length:
+        raise CheckpointError(f"is truncated in the .npy header of the array {name!r}")
+    text = raw.decode("latin1")
+    try:
+        with warnings.catch_warnings():  # forged text: no SyntaxWarning for an invalid escape in it
+            warnings.simplefilter("ignore")
+            header = ast.literal_eval(text)
+    except Exception as error:  # SyntaxError, ValueError, RecursionError, MemoryError on forged text
+        raise CheckpointError(
+            f"has the array {name!r} with an .npy header that is not a Python literal: {_short(text)} "
+            f"({type(error).__name__})"
+        ) from None
+    return _checked_npy_header(header, name)
+
+
+def _checked_npy_header(header, name):
+    bad = f"has the array {name!r} with a malformed .npy header {_short(header)}"
+    if type(header) is not dict or header.keys() != {"descr", "fortran_order", "shape"}:
+        raise CheckpointError(bad)
+    shape, fortran_order = header["shape"], header["fortran_order"]
+    # type(...) is int: a bool is an int to NumPy, and (True,) == (1,) would pass the declaration check
+    if type(shape) is not tuple or any(type(n) is not int or n < 0 for n in shape):
+        raise CheckpointError(bad)
+    if type(fortran_order) is not bool:
+        raise CheckpointError(bad)
+    try:
+        dtype = npy_format.descr_to_dtype(header["descr"])
+    except Exception as error:  # any forged descr: TypeError, ValueError, ...
+        raise CheckpointError(f"{bad}: its descr is not a dtype ({type(error).__name__})") from None
     if dtype.hasobject:
         raise CheckpointError(
             f"has the array {name!r} of dtype object: it holds pickled data; tinydl refuses to unpickle (it can run code)"
         )
-    if any(n < 0 for n in shape):
-        raise CheckpointError(f"has the array {name!r} with a negative size in its shape {shape}")
     return shape, fortran_order, dtype
 
 
