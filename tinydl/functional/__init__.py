@@ -20,6 +20,7 @@ from .loss import (
 from .normalization import adaptive_instance_norm, batch_norm, instance_norm, layer_norm
 from .pool import adaptive_avg_pool2d, avg_pool2d, interpolate, max_pool2d, max_unpool2d
 from .recurrent import gru, lstm, rnn_relu, rnn_tanh
+from .cells import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
 from .roi import roi_align, roi_pool
 from .reduction import argmax, argmin, logsumexp, max, mean, min, std, sum, var
 from .shape import (

@@ -13,6 +13,7 @@ from .loss import (
 )
 from .module import Module, Parameter
 from .recurrent import GRU, LSTM, RNN, RNNBase
+from .cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from .roi import RoIAlign, RoIPool
 from .normalization import BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d, Upsample
