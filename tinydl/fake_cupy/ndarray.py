@@ -190,41 +190,7 @@ class ndarray:
             value = value._a
         self._a.fill(value)
 
-    def item(self):
-        counters.sync()
-        return self._a.item()
-
-    def tolist(self):
-        counters.sync()
-        return self._a.tolist()
-
-    def __float__(self):
-        counters.sync()
-        return float(self._a)
-
-    def __int__(self):
-        counters.sync()
-        return int(self._a)
-
-    def __complex__(self):
-        counters.sync()
-        return complex(self._a)
-
-    def __bool__(self):
-        counters.sync()
-        return bool(self._a)
-
-    def __repr__(self):
-        counters.sync()
-        return repr(self._a)
-
-    def __str__(self):
-        counters.sync()
-        return str(self._a)
-
-    def __format__(self, spec):
-        counters.sync()
-        return format(self._a, spec)
+    # item, tolist, float(a), int(a), complex(a), bool(a), repr, str, format: see _reading below
 
     # -- what CuPy refuses ----------------------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
@@ -357,6 +323,23 @@ for _dunder, _ufunc in [("lt", "less"), ("le", "less_equal"), ("gt", "greater"),
     setattr(ndarray, f"__{_dunder}__", _comparison(_ufunc))
 
 ndarray.__hash__ = None
+
+
+def _reading(convert):
+    """A method that turns the device values into a host value: the host waits for the device (a sync)."""
+    def read(self, *args):
+        counters.sync()
+        return convert(self._a, *args)
+
+    read.__name__ = getattr(convert, "__name__", "read")
+    return read
+
+
+for _name, _convert in [
+    ("item", np.ndarray.item), ("tolist", np.ndarray.tolist), ("__float__", float), ("__int__", int),
+    ("__complex__", complex), ("__bool__", bool), ("__repr__", repr), ("__str__", str), ("__format__", format),
+]:
+    setattr(ndarray, _name, _reading(_convert))
 
 
 def _inplace(name):

@@ -7,8 +7,6 @@ loops (greedy NMS, matching detections to ground truth) ask a question of one
 number at a time, which on a GPU would be one sync each; one copy to the host
 up front is cheaper.
 """
-import numpy as np
-
 from .. import backend
 from ..tensor import Tensor
 
