@@ -73,10 +73,17 @@ def _caller():
     if frame is None:
         return "?"
     where = _location(frame)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_TINYDL + os.sep):
+    if not _in_tinydl(frame):
+        return where  # the user's own line asked directly
+    while frame is not None and _in_tinydl(frame):
         frame = frame.f_back
-    return where if frame is None or frame.f_code.co_filename.startswith("<") or where == _location(frame) \
-        else f"{where} <- {_location(frame)}"
+    if frame is None or frame.f_code.co_filename.startswith("<"):
+        return where  # no user line to name (an interactive prompt, an exec'd string)
+    return f"{where} <- {_location(frame)}"
+
+
+def _in_tinydl(frame):
+    return os.path.abspath(frame.f_code.co_filename).startswith(_TINYDL + os.sep)
 
 
 def _location(frame):
