@@ -282,17 +282,18 @@ def _roi_align_boxes(rois, output_size, spatial_scale, sampling_ratio, aligned, 
     return batch, y1, x1, roi_h / oh, roi_w / ow, grid_h, grid_w
 
 
-def _sampling_matrix(start, bin_size, grid, first, end, run, size, xp):
-    """A (out, size) for one box along one axis: row p averages the linear-interpolation weights
-    of the ``grid`` samples of bin p, so that the bin's value along this axis is A @ row_of_pixels.
-    start, bin_size, grid: this box's (1,) arrays; first, end: its (1, out, 1) runs of samples,
-    the longest ``run`` long."""
-    out = first.shape[1]
-    taps, weights = _bilinear_taps(start, bin_size, grid, first, end, run, size, xp)  # (1, out, G, 2) each
-    a = xp.zeros((out, size), dtype=weights.dtype)
-    bins = xp.broadcast_to(xp.arange(out)[:, None, None], taps.shape[1:])  # (out, G, 2)
-    backend.scatter_add(a, (bins, taps[0]), weights[0])  # low == high at the last pixel: the weights add
-    return a / max(int(grid[0]), 1)
+def _sampling_matrices(start, bin_size, grid, first, end, run, size, xp):
+    """A (K, out, size) for K boxes along one axis: row p of box k averages the linear-interpolation
+    weights of the ``grid[k]`` samples of bin p, so that the bin's value along this axis is
+    A[k] @ row_of_pixels.  start, bin_size, grid: (K,) arrays; first, end: their (K, out, 1) runs
+    of samples, padded to the same longest ``run`` (``_roi_align_matrices`` groups boxes by it)."""
+    K, out = first.shape[:2]
+    taps, weights = _bilinear_taps(start, bin_size, grid, first, end, run, size, xp)  # (K, out, G, 2) each
+    a = xp.zeros((K, out, size), dtype=weights.dtype)
+    boxes = xp.broadcast_to(xp.arange(K)[:, None, None, None], taps.shape)  # (K, out, G, 2)
+    bins = xp.broadcast_to(xp.arange(out)[None, :, None, None], taps.shape)
+    backend.scatter_add(a, (boxes, bins, taps), weights)  # low == high at the last pixel: the weights add
+    return a / xp.maximum(grid, 1).astype(a.dtype)[:, None, None]
 
 
 def _longest_runs(rois, first, end, sampling_ratio, axis):
@@ -326,11 +327,25 @@ def _roi_align_matrices(rois, shape, output_size, spatial_scale, sampling_ratio,
     a_x = xp.zeros((len(rois), ow, width), dtype=rois.dtype)
     runs_y = _longest_runs(rois, *rows, sampling_ratio, "y")
     runs_x = _longest_runs(rois, *cols, sampling_ratio, "x")
-    for k in range(len(rois)):
-        box = slice(k, k + 1)
-        a_y[k] = _sampling_matrix(y1[box], bin_h[box], grid_h[box], *(r[box] for r in rows), runs_y[k], height, xp)
-        a_x[k] = _sampling_matrix(x1[box], bin_w[box], grid_w[box], *(c[box] for c in cols), runs_x[k], width, xp)
+    for a, start, bin_size, grid, (first, end), runs, size in ((a_y, y1, bin_h, grid_h, rows, runs_y, height),
+                                                               (a_x, x1, bin_w, grid_w, cols, runs_x, width)):
+        for group in _same_run_groups(runs, first.shape[1]):  # usually one or two groups for all the boxes
+            run, group = runs[group[0]], xp.asarray(group)
+            a[group] = _sampling_matrices(start[group], bin_size[group], grid[group], first[group], end[group],
+                                          run, size, xp)
     return batch, a_y, a_x
+
+
+def _same_run_groups(runs, out):
+    """The boxes' indices grouped by their longest run (a host list of ints), each group cut so that
+    it holds at most MAX_SAMPLES sample positions: one batched ``_sampling_matrices`` per group."""
+    runs = np.asarray(runs, dtype=np.int64)
+    groups = []
+    for run in np.unique(runs):
+        members = np.nonzero(runs == run)[0]
+        chunk = max(1, MAX_SAMPLES // max(int(out * run), 1))
+        groups += [members[i:i + chunk] for i in range(0, len(members), chunk)]
+    return groups
 
 
 class RoIAlign(Function):
