@@ -11,7 +11,11 @@ vision examples need:
   padded with -1, so a row holds every object of one scene and the arrays
   batch like any others (``scenes.objects(i)`` drops the padding);
 - ``masks``  (N, H, W) int64, the class of every pixel: 0 background,
-  1 + class index where a shape is visible (later shapes cover earlier ones).
+  1 + class index where a shape is visible (later shapes cover earlier ones);
+- instance masks, ``scenes.instance_masks()`` (N, M, H, W) bool, the pixels
+  where each object is visible (for Mask R-CNN): recomputed from the boxes and
+  labels on demand rather than stored, so ``images, boxes, labels, masks =
+  make_shapes(...)`` keeps unpacking into four arrays.
 
 Everything is computed for all scenes at once: for each object slot, every
 pixel of every scene is tested against that scene's shape with broadcasting,
@@ -28,7 +32,9 @@ SHAPE_CLASSES = ("circle", "square", "triangle")
 
 
 class ShapesScenes(namedtuple("ShapesScenes", ["images", "boxes", "labels", "masks"])):
-    """``images`` (N, 3, H, W) float32 in [0, 1]; ``boxes`` (N, M, 4); ``labels`` (N, M); ``masks`` (N, H, W)."""
+    """``images`` (N, 3, H, W) float32 in [0, 1]; ``boxes`` (N, M, 4); ``labels`` (N, M); ``masks`` (N, H, W).
+
+    The per-object masks come from ``instance_masks(index)``, the rest are fields."""
 
     __slots__ = ()
 
@@ -39,6 +45,36 @@ class ShapesScenes(namedtuple("ShapesScenes", ["images", "boxes", "labels", "mas
         """Scene ``i``'s real objects: boxes (k, 4) and labels (k,), the padding removed."""
         keep = self.labels[i] >= 0
         return self.boxes[i][keep], self.labels[i][keep]
+
+    def instance_masks(self, index=slice(None)):
+        """(n, M, H, W) bool: for each object slot of the scenes ``index`` selects, the pixels where that
+        object is visible; padding slots are all False.
+
+        ``index`` is anything that indexes the scene axis: an int (then the result is (M, H, W), like
+        ``scenes.masks[i]``), a slice or an index array.  The shapes are painted again from the boxes and
+        labels in slot order, which is make_shapes' painting order, so a later object hides the part of
+        an earlier one under it: the instance masks of a scene are disjoint and, labelled ``class + 1``,
+        add up to ``masks``.  At make_shapes' defaults every object stays visible (each later box covers at
+        most a tenth of its box, ``max_overlap=0.1``); with a larger ``max_overlap`` (0.4 already, in
+        small images) later objects may hide an earlier one entirely, leaving its mask empty.
+        """
+        try:
+            boxes, labels = self.boxes[index], self.labels[index]
+        except (IndexError, TypeError) as error:
+            raise IndexError(f"ShapesScenes.instance_masks: index {index!r} does not select among the "
+                             f"{len(self)} scenes ({error})") from None
+        one_scene = labels.ndim == 1
+        if one_scene:
+            boxes, labels = boxes[None], labels[None]
+        n, M = labels.shape
+        S = self.masks.shape[-1]
+        visible = np.zeros((n, M, S, S), dtype=bool)
+        covered = np.zeros((n, S, S), dtype=bool)  # pixels painted by the objects after slot m
+        for m in reversed(range(M)):  # from the last painted (on top) down
+            here = _rasterize(boxes[:, m], labels[:, m], S)  # padding (label -1) paints nothing
+            visible[:, m] = here & ~covered
+            covered |= here
+        return visible[0] if one_scene else visible
 
     def dataset(self, *fields):
         """A TensorDataset of the named fields, e.g. ``scenes.dataset("images", "masks")``."""
@@ -97,7 +133,8 @@ def make_shapes(n, image_size=64, min_objects=1, max_objects=3, size_range=(0.12
     images += noise * gen.standard_normal(size=images.shape, dtype=np.float32)
 
     # 3. A dropped object leaves a hole in its row: move the real objects to the front (in
-    #    painting order) so that the -1 padding is only at the end of each row.
+    #    painting order: the sort is stable, which instance_masks relies on) so that the -1
+    #    padding is only at the end of each row.
     front = np.argsort(labels < 0, axis=1, kind="stable")                   # (n, M) real objects first
     labels = np.take_along_axis(labels, front, axis=1)
     boxes = np.take_along_axis(boxes, front[:, :, None], axis=1)
