@@ -1,14 +1,19 @@
-"""Instance masks for Mask R-CNN: make_shapes' per-object masks.
+"""Instance masks for Mask R-CNN: make_shapes' per-object masks, mask IoU, pasting box-grid masks.
 
 make_shapes' ``instance_masks`` is checked against the semantic ``masks`` it must
-add up to.
+add up to; ``mask_iou`` against plain per-pair pixel counts; ``paste_masks`` on
+hand cases (pixel centres in the box, the bilinear read) and on the round trip
+RoIAlign crop -> paste.
 """
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import tinydl as td
+import tinydl.functional as F
 from tinydl.data import make_shapes
+from tinydl.vision import mask_iou, paste_masks
 
 CROWDED = dict(min_objects=5, max_objects=5)  # objects dropped mid-row, so padding moved to the end
 
@@ -91,3 +96,170 @@ def test_instance_masks_bad_index_names_the_method(index):
     scenes = make_shapes(7, image_size=16, seed=0)
     with pytest.raises(IndexError, match="instance_masks.*7 scenes"):
         scenes.instance_masks(index)
+
+
+# ---- mask_iou ----------------------------------------------------------------------------
+def rectangle(x1, y1, x2, y2, size=8):
+    """(size, size) bool with the pixels [y1:y2, x1:x2] set."""
+    mask = np.zeros((size, size), dtype=bool)
+    mask[y1:y2, x1:x2] = True
+    return mask
+
+
+def test_mask_iou_hand_cases():
+    a = np.stack([rectangle(0, 0, 4, 4), rectangle(0, 0, 0, 0), rectangle(2, 0, 4, 2)])  # 16, 0 and 4 pixels
+    b = np.stack([rectangle(0, 0, 4, 4), rectangle(2, 0, 6, 4), rectangle(6, 6, 8, 8), rectangle(0, 0, 0, 0)])
+    expected = np.array([
+        [1.0, 8 / 24, 0.0, 0.0],  # the same; half of it shared; disjoint; an empty mask
+        [0.0, 0.0, 0.0, 0.0],  # empty against anything (empty union against the empty mask): 0
+        [4 / 16, 4 / 16, 0.0, 0.0],  # inside both
+    ])
+    got = mask_iou(a, b)
+    assert got.shape == (3, 4) and got.dtype == np.float64
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@st.composite
+def mask_pairs(draw):
+    h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    k, g = draw(st.integers(0, 4)), draw(st.integers(0, 4))
+    bits = st.lists(st.booleans(), min_size=h * w, max_size=h * w)
+    a = np.array([draw(bits) for _ in range(k)], dtype=bool).reshape(k, h, w)
+    b = np.array([draw(bits) for _ in range(g)], dtype=bool).reshape(g, h, w)
+    return a, b
+
+
+@given(mask_pairs())
+def test_mask_iou_equals_counting_each_pair(pair):
+    a, b = pair
+    expected = np.zeros((len(a), len(b)))
+    for i in range(len(a)):
+        for j in range(len(b)):
+            union = np.logical_or(a[i], b[j]).sum()
+            expected[i, j] = np.logical_and(a[i], b[j]).sum() / union if union else 0.0
+    np.testing.assert_allclose(mask_iou(a, b), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(mask_iou(b, a), expected.T, rtol=1e-12, atol=1e-12)
+
+
+def test_mask_iou_takes_numbers_and_tensors(device):
+    a = np.stack([rectangle(0, 0, 4, 4), rectangle(2, 2, 6, 6)])
+    expected = mask_iou(a, a)
+    np.testing.assert_allclose(mask_iou(a.astype(np.float32), a.astype(np.int64)), expected, atol=1e-12)
+    got = mask_iou(td.tensor(a, device=device), td.tensor(a.astype(np.float32), device=device))
+    assert isinstance(got, np.ndarray)
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    assert mask_iou([], a).shape == (0, 2)
+
+
+@pytest.mark.parametrize("a, b, error, message", [
+    (np.zeros((2, 8)), np.zeros((1, 8, 8)), ValueError, r"mask_iou: a must have shape \(K, H, W\).*\(2, 8\)"),
+    (np.zeros((2, 8, 8)), np.zeros((1, 8, 7)), ValueError, r"mask_iou: .*same image size.*\(2, 8, 8\).*\(1, 8, 7\)"),
+    (np.full((1, 4, 4), 0.3), np.zeros((1, 4, 4)), ValueError, r"mask_iou: a .* only 0 and 1.*threshold"),
+    (np.zeros((1, 4, 4)), np.full((1, 4, 4), "x"), TypeError, r"mask_iou: b must be bool.*dtype"),
+])
+def test_mask_iou_errors(a, b, error, message):
+    with pytest.raises(error, match=message):
+        mask_iou(a, b)
+
+
+# ---- paste_masks -------------------------------------------------------------------------
+@st.composite
+def boxes_in_an_image(draw, height=12, width=16):
+    """(k, 4) float boxes with corners anywhere around a height x width image (also partly outside);
+    often on the half-pixel lattice, so that edges pass through pixel centres."""
+    k = draw(st.integers(0, 4))
+    halves = draw(st.booleans())
+    rows = []
+    for _ in range(k):
+        if halves:
+            x1, y1 = draw(st.integers(-6, 2 * width)) / 2, draw(st.integers(-6, 2 * height)) / 2
+            w, h = draw(st.integers(0, 2 * width)) / 2, draw(st.integers(0, 2 * height)) / 2
+        else:
+            x1, y1 = draw(st.floats(-3, width)), draw(st.floats(-3, height))
+            w, h = draw(st.floats(0, width)), draw(st.floats(0, height))
+        rows.append([x1, y1, x1 + w, y1 + h])
+    return np.array(rows, dtype=np.float64).reshape(k, 4)
+
+
+@given(boxes_in_an_image(), st.integers(1, 7))
+def test_an_all_ones_mask_covers_exactly_the_pixel_centres_in_its_box(boxes, m):
+    pasted = paste_masks(np.ones((len(boxes), m, m)), boxes, (12, 16))
+    assert pasted.shape == (len(boxes), 12, 16) and pasted.dtype == bool
+    np.testing.assert_array_equal(pasted, centres_inside(boxes, 12, 16))
+
+
+def test_a_box_edge_through_pixel_centres_includes_them():
+    pasted = paste_masks(np.ones((1, 3, 3)), [[1.5, 0.5, 3.5, 1.0]], (3, 5))
+    np.testing.assert_array_equal(pasted[0], [[0, 1, 1, 1, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]])
+
+
+def test_pixels_outside_the_box_stay_false_at_any_threshold():
+    pasted = paste_masks(np.zeros((1, 4, 4)), [[2, 3, 6, 7]], 10, threshold=-1.0)
+    np.testing.assert_array_equal(pasted[0], centres_inside([[2, 3, 6, 7]], 10, 10)[0])
+
+
+@given(boxes_in_an_image(), st.sampled_from([2, 4, 8, 28]))
+def test_a_mask_on_its_left_half_gives_the_left_half_of_the_box(boxes, m):
+    grid = np.zeros((len(boxes), m, m))
+    grid[:, :, : m // 2] = 1.0
+    pasted = paste_masks(grid, boxes, (12, 16))
+    middle = (boxes[:, 0] + boxes[:, 2]) / 2  # the read crosses 0.5 exactly here
+    xs = np.arange(16) + 0.5
+    inside = centres_inside(boxes, 12, 16)
+    left = np.broadcast_to(xs[None, None, :] < middle[:, None, None] - 1e-9, inside.shape)
+    right = np.broadcast_to(xs[None, None, :] > middle[:, None, None] + 1e-9, inside.shape)
+    assert pasted[inside & left].all()
+    assert not pasted[right].any() and not pasted[~inside].any()
+
+
+def test_paste_reads_the_grid_bilinearly_at_pixel_centres():
+    # box [0, 4] with 2 cells: cell centres at x = 1 and 3; the pixel centres 0.5, 1.5, 2.5, 3.5
+    # read 0 (clamped), 0.25, 0.75, 1 (clamped) of the grid [0, 1]
+    grid = np.array([[[0.0, 1.0], [0.0, 1.0]]])
+    for threshold, columns in [(0.5, [0, 0, 1, 1]), (0.25, [0, 1, 1, 1]), (0.26, [0, 0, 1, 1]),
+                               (0.75, [0, 0, 1, 1]), (0.76, [0, 0, 0, 1]), (1.0, [0, 0, 0, 1])]:
+        pasted = paste_masks(grid, [[0, 0, 4, 4]], (5, 6), threshold=threshold)
+        expected = np.zeros((5, 6), dtype=bool)
+        expected[:4, :4] = np.array(columns, dtype=bool)[None, :]
+        np.testing.assert_array_equal(pasted[0], expected, err_msg=f"threshold {threshold}")
+    # and along y, on a box that does not start at 0: cell centres at y = 3 and 5
+    pasted = paste_masks(np.array([[[0.0, 0.0], [1.0, 1.0]]]), [[1, 2, 3, 6]], 7, threshold=0.7)
+    np.testing.assert_array_equal(pasted[0, :, 1], [0, 0, 0, 0, 1, 1, 0])  # y centres 4.5 (0.75), 5.5 (1)
+
+
+def test_roi_align_crop_pasted_back_recovers_the_shape(device):
+    # Mask R-CNN's training target (the RoIAlign crop of the object's mask on its box) and its
+    # inference step (paste the grid into the box) undo each other up to the 28 x 28 resolution
+    scenes = make_shapes(8, image_size=64, seed=11)  # shapes of 15 to 40 pixels
+    instances = scenes.instance_masks()
+    for i in range(len(scenes)):
+        boxes, _ = scenes.objects(i)
+        k = len(boxes)
+        truth = instances[i, :k]  # (k, 64, 64)
+        planes = td.tensor(truth[:, None].astype(np.float32), device=device)  # each object its own image
+        rois = td.tensor(np.concatenate([np.arange(k)[:, None], boxes], axis=1).astype(np.float32), device=device)
+        crops = F.roi_align(planes, rois, (28, 28), spatial_scale=1.0, aligned=True)[:, 0]  # (k, 28, 28)
+        pasted = paste_masks(crops, td.tensor(boxes, device=device), 64)
+        in_box = truth & centres_inside(boxes, 64, 64)
+        ious = np.diag(mask_iou(pasted, in_box))
+        assert (ious > 0.9).all(), f"scene {i}: IoUs {ious}"
+
+
+def test_paste_masks_of_no_detections():
+    pasted = paste_masks(np.zeros((0, 28, 28)), np.zeros((0, 4)), (5, 7))
+    assert pasted.shape == (0, 5, 7) and pasted.dtype == bool
+
+
+@pytest.mark.parametrize("masks, boxes, size, threshold, error, message", [
+    (np.ones((1, 3, 4, 4)), [[0, 0, 2, 2]], 8, 0.5, ValueError, r"paste_masks: masks .*\(K, m, m\).*\(1, 3, 4, 4\)"),
+    (np.ones((2, 4, 4)), [[0, 0, 2, 2]], 8, 0.5, ValueError, r"paste_masks: .*one box per mask.*\(2, 4, 4\).*\(1, 4\)"),
+    (np.ones((1, 4, 4)), [[2, 0, 1, 2]], 8, 0.5, ValueError, r"paste_masks: boxes must be \[x1, y1, x2, y2\]"),
+    (np.full((1, 4, 4), np.nan), [[0, 0, 2, 2]], 8, 0.5, ValueError, r"paste_masks: masks .*NaN"),
+    (np.ones((1, 4, 4)), [[0, 0, 2, 2]], 0, 0.5, ValueError, r"paste_masks: image_size .* got 0"),
+    (np.ones((1, 4, 4)), [[0, 0, 2, 2]], (8, 2.5), 0.5, ValueError, r"paste_masks: image_size"),
+    (np.ones((1, 4, 4)), [[0, 0, 2, 2]], 8, None, TypeError, r"paste_masks: threshold .* None"),
+    (np.full((1, 4, 4), "x"), [[0, 0, 2, 2]], 8, 0.5, TypeError, r"paste_masks: masks must hold numbers"),
+])
+def test_paste_masks_errors(masks, boxes, size, threshold, error, message):
+    with pytest.raises(error, match=message):
+        paste_masks(masks, boxes, size, threshold=threshold)
