@@ -1,9 +1,10 @@
-"""Instance masks for Mask R-CNN: make_shapes' per-object masks, mask IoU, pasting box-grid masks.
+"""Instance masks for Mask R-CNN: make_shapes' per-object masks, mask IoU, pasting box-grid masks, mask AP.
 
 make_shapes' ``instance_masks`` is checked against the semantic ``masks`` it must
 add up to; ``mask_iou`` against plain per-pair pixel counts; ``paste_masks`` on
 hand cases (pixel centres in the box, the bilinear read) and on the round trip
-RoIAlign crop -> paste.
+RoIAlign crop -> paste; ``mask_mean_average_precision`` on hand cases and against
+``mean_average_precision`` where masks are the boxes' own pixels.
 """
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 import tinydl as td
 import tinydl.functional as F
 from tinydl.data import make_shapes
-from tinydl.vision import mask_iou, paste_masks
+from tinydl.vision import mask_iou, mask_mean_average_precision, mean_average_precision, paste_masks
 
 CROWDED = dict(min_objects=5, max_objects=5)  # objects dropped mid-row, so padding moved to the end
 
@@ -263,3 +264,98 @@ def test_paste_masks_of_no_detections():
 def test_paste_masks_errors(masks, boxes, size, threshold, error, message):
     with pytest.raises(error, match=message):
         paste_masks(masks, boxes, size, threshold=threshold)
+
+
+# ---- mask AP ---------------------------------------------------------------------------
+def test_perfect_masks_score_one():
+    scenes = make_shapes(6, image_size=32, seed=4)
+    instances = scenes.instance_masks()
+    predictions, targets = [], []
+    for i in range(len(scenes)):
+        _, labels = scenes.objects(i)
+        masks = instances[i, :len(labels)]
+        predictions.append((masks, np.linspace(0.9, 0.5, len(labels)), labels))
+        targets.append((masks, labels))
+    result = mask_mean_average_precision(predictions, targets, num_classes=3)
+    assert result.map == pytest.approx(1.0, abs=1e-12)
+
+
+def test_a_mask_of_iou_0_4_is_a_false_positive_at_0_5_and_a_true_positive_at_0_3():
+    truth = rectangle(0, 0, 5, 2)[None]  # 10 pixels
+    guess = rectangle(0, 0, 2, 2)[None]  # 4 of them: IoU 0.4
+    assert mask_iou(guess, truth)[0, 0] == pytest.approx(0.4, abs=1e-12)
+    predictions, targets = [(guess, [0.9], [0])], [(truth, [0])]
+    at_half = mask_mean_average_precision(predictions, targets, num_classes=1, iou_threshold=0.5)
+    at_0_3 = mask_mean_average_precision(predictions, targets, num_classes=1, iou_threshold=0.3)
+    assert at_half.map == 0.0 and at_0_3.map == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(at_half.curves[0].precision, [0.0], atol=1e-12)
+
+
+def test_a_duplicate_mask_is_a_false_positive():
+    truth = rectangle(0, 0, 4, 4)[None]
+    predictions = [(np.concatenate([truth, truth]), [0.9, 0.8], [0, 0])]
+    result = mask_mean_average_precision(predictions, [(truth, [0])], num_classes=1)
+    np.testing.assert_allclose(result.curves[0].precision, [1.0, 0.5], atol=1e-12)
+    np.testing.assert_allclose(result.curves[0].recall, [1.0, 1.0], atol=1e-12)
+    assert result.map == pytest.approx(1.0, abs=1e-12)
+
+
+@st.composite
+def box_shaped_detections(draw, size=10, num_classes=2):
+    """Images of integer boxes with labels (and scores for the predictions), each box also as its pixels."""
+    def boxes(n):
+        rows = []
+        for _ in range(n):
+            x1, y1 = draw(st.integers(0, size - 1)), draw(st.integers(0, size - 1))
+            rows.append([x1, y1, draw(st.integers(x1 + 1, size)), draw(st.integers(y1 + 1, size))])
+        return np.array(rows, dtype=np.float64).reshape(n, 4)
+
+    def pixels(b):
+        return np.array([rectangle(*map(int, row), size=size) for row in b], dtype=bool).reshape(len(b), size, size)
+
+    box_predictions, mask_predictions, box_targets, mask_targets = [], [], [], []
+    for _ in range(draw(st.integers(1, 3))):
+        k, g = draw(st.integers(0, 5)), draw(st.integers(0, 4))
+        p, t = boxes(k), boxes(g)
+        scores = np.array(draw(st.lists(st.sampled_from([0.2, 0.5, 0.9]), min_size=k, max_size=k)))
+        labels = np.array(draw(st.lists(st.integers(0, num_classes - 1), min_size=k, max_size=k)), dtype=np.int64)
+        truth_labels = np.array(draw(st.lists(st.integers(0, num_classes - 1), min_size=g, max_size=g)),
+                                dtype=np.int64)
+        box_predictions.append((p, scores, labels))
+        mask_predictions.append((pixels(p), scores, labels))
+        box_targets.append((t, truth_labels))
+        mask_targets.append((pixels(t), truth_labels))
+    return box_predictions, box_targets, mask_predictions, mask_targets
+
+
+@given(box_shaped_detections(), st.sampled_from([0.1, 0.3, 0.5, 0.75]))
+def test_box_shaped_masks_score_as_their_boxes(sets, threshold):
+    box_predictions, box_targets, mask_predictions, mask_targets = sets
+    by_boxes = mean_average_precision(box_predictions, box_targets, 2, iou_threshold=threshold)
+    by_masks = mask_mean_average_precision(mask_predictions, mask_targets, 2, iou_threshold=threshold)
+    np.testing.assert_allclose(by_masks.ap, by_boxes.ap, rtol=1e-12, atol=1e-12)  # nan where no ground truth
+    for mine, theirs in zip(by_masks.curves, by_boxes.curves):
+        np.testing.assert_allclose(mine.precision, theirs.precision, rtol=1e-12, atol=1e-12)
+
+
+def test_mask_ap_takes_tensors_and_empty_predictions(device):
+    truth = rectangle(0, 0, 4, 4)[None]
+    predictions = [(td.tensor(truth, device=device), td.tensor([0.9], device=device), td.tensor([1], device=device)),
+                   ([], [], [])]
+    targets = [(truth, [1]), (rectangle(2, 2, 5, 5)[None], np.array([1]))]
+    result = mask_mean_average_precision(predictions, targets, num_classes=2)
+    assert np.isnan(result.ap[0]) and result.ap[1] == pytest.approx(0.5, abs=1e-12)
+
+
+@pytest.mark.parametrize("predictions, targets, num_classes, message", [
+    ([(np.ones((1, 4, 4), bool), [0.5], [0])], [], 1, r"one entry per image"),
+    ([(np.ones((1, 4, 4), bool), [0.5], [0])], [(np.ones((1, 4, 5), bool), [0])], 1, r"same image size"),
+    ([(np.ones((1, 4, 4), bool), [0.5], [3])], [(np.ones((1, 4, 4), bool), [0])], 2, r"labels must be class"),
+    ([(np.ones((1, 4, 4), bool), [0.5])], [(np.ones((1, 4, 4), bool), [0])], 1, r"must be a tuple \(masks"),
+    ([(np.ones((1, 4, 4), bool), [0.5, 0.1], [0])], [(np.ones((1, 4, 4), bool), [0])], 1, r"scores must have"),
+    ([(np.full((1, 4, 4), 0.7), [0.5], [0])], [(np.ones((1, 4, 4), bool), [0])], 1, r"only 0 and 1"),
+    ([(np.ones((1, 4, 4), bool), [0.5], [0])], [(np.ones((1, 4, 4), bool), [0])], 0, r"num_classes"),
+])
+def test_mask_ap_errors_name_the_function(predictions, targets, num_classes, message):
+    with pytest.raises(ValueError, match="mask_mean_average_precision: .*" + message):
+        mask_mean_average_precision(predictions, targets, num_classes)

@@ -18,7 +18,9 @@ Challenge", IJCV 2010; the all-point AP of the VOC 2010+ development kit):
    ``AP = sum_k (r_k - r_{k-1}) * max_{j >= k} p_j``, with r_0 = 0.
 
 Boxes are continuous ``[x1, y1, x2, y2]`` (no "+ 1 pixel" as in the old VOC
-code) and there are no "difficult" objects.  The metrics take NumPy arrays, CuPy
+code) and there are no "difficult" objects.  ``mask_mean_average_precision``
+scores instance masks the same way, matching by mask IoU instead of box IoU
+(COCO's "segm" idea with VOC's AP; the masks live in masks.py).  The metrics take NumPy arrays, CuPy
 arrays or tinydl Tensors (on any device), copy them to the host, compute with
 NumPy and are not differentiable.
 """
@@ -29,6 +31,7 @@ from collections import namedtuple
 import numpy as np
 
 from .boxes import _iou, as_boxes, as_labels, as_scores, as_threshold
+from .masks import _mask_iou, as_masks
 
 APResult = namedtuple("APResult", ["ap", "precision", "recall"])
 APResult.__doc__ = """One class's ``ap`` (a float), its ``precision`` and ``recall`` (K,) along its K detections."""
@@ -46,15 +49,18 @@ def _all_point_area(precision, recall):
     return float(np.sum(steps * envelope))
 
 
-def _average_precision(boxes, scores, truths, threshold):
-    """AP of one class from checked per-image lists: boxes (k_i, 4), scores (k_i,), truths (g_i, 4)."""
+def _average_precision(boxes, scores, truths, threshold, overlap=_iou):
+    """AP of one class from checked per-image lists: boxes (k_i, 4), scores (k_i,), truths (g_i, 4).
+
+    ``overlap(detections, truths) -> (k_i, g_i)`` scores a match: box IoU, or ``_mask_iou`` for
+    mask AP, where ``boxes`` and ``truths`` are masks (k_i, H, W) and (g_i, H, W)."""
     # 1. In each image, every detection's best ground truth (as a number counted over all
     #    images, -1 where the image has none) and its IoU with it.
     best_gt, best_iou = [], []
     first_gt = 0  # the number of ground truths in the images before this one
     for image_boxes, image_truths in zip(boxes, truths):  # a loop over images; each is one broadcast
         if len(image_truths):
-            iou = _iou(image_boxes, image_truths)  # (k_i, g_i)
+            iou = overlap(image_boxes, image_truths)  # (k_i, g_i)
             best_gt.append(first_gt + iou.argmax(axis=1))  # argmax: the first of equal IoUs, as VOC
             best_iou.append(iou.max(axis=1))
         else:
@@ -88,6 +94,24 @@ def _average_precision(boxes, scores, truths, threshold):
     return APResult(_all_point_area(precision, recall), precision, recall)
 
 
+def _mean_over_classes(regions, scores, labels, truths, truth_labels, num_classes, threshold, overlap):
+    """Each class's AP (its detections against its ground truths) and their mean, as a MAPResult."""
+    curves = []
+    for c in range(num_classes):  # each class on its own: its detections and its ground truths
+        curves.append(_average_precision(
+            [r[l == c] for r, l in zip(regions, labels)],
+            [s[l == c] for s, l in zip(scores, labels)],
+            [g[gl == c] for g, gl in zip(truths, truth_labels)],
+            threshold,
+            overlap,
+        ))
+    ap = np.array([curve.ap for curve in curves], dtype=np.float64)
+    with warnings.catch_warnings():  # nanmean of all-nan warns "Mean of empty slice"; nan is the answer
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = float(np.nanmean(ap))
+    return MAPResult(mean, ap, curves)
+
+
 # ---- checking the arguments --------------------------------------------------------
 def _same_length(op, **lists):
     """Raise unless every per-image list has the same length (one entry per image)."""
@@ -105,6 +129,12 @@ def _check_classes(labels, num_classes, op, name):
             f"{op}: {name} must be class indices in [0, {num_classes}), got {int(labels[bad][0])} "
             f"(drop padding such as make_shapes' -1 labels first: scenes.objects(i))"
         )
+
+
+def _check_num_classes(num_classes, op):
+    """Raise unless ``num_classes`` is a positive int."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
+        raise ValueError(f"{op}: num_classes must be a positive int, got {num_classes!r}")
 
 
 def _unpack(entry, parts, op, name):
@@ -153,8 +183,7 @@ def mean_average_precision(predictions, targets, num_classes, iou_threshold=0.5)
     """
     op = "mean_average_precision"
     _same_length(op, predictions=predictions, targets=targets)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
-        raise ValueError(f"{op}: num_classes must be a positive int, got {num_classes!r}")
+    _check_num_classes(num_classes, op)
     threshold = as_threshold(iou_threshold, op)
 
     boxes, scores, labels, truths, truth_labels = [], [], [], [], []
@@ -169,16 +198,37 @@ def mean_average_precision(predictions, targets, num_classes, iou_threshold=0.5)
         truth_labels.append(as_labels(gl, len(truths[-1]), op, f"targets[{i}] labels"))
         _check_classes(truth_labels[-1], num_classes, op, f"targets[{i}] labels")
 
-    curves = []
-    for c in range(num_classes):  # each class on its own: its detections and its ground truths
-        curves.append(_average_precision(
-            [b[l == c] for b, l in zip(boxes, labels)],
-            [s[l == c] for s, l in zip(scores, labels)],
-            [g[gl == c] for g, gl in zip(truths, truth_labels)],
-            threshold,
-        ))
-    ap = np.array([curve.ap for curve in curves], dtype=np.float64)
-    with warnings.catch_warnings():  # nanmean of all-nan warns "Mean of empty slice"; nan is the answer
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = float(np.nanmean(ap))
-    return MAPResult(mean, ap, curves)
+    return _mean_over_classes(boxes, scores, labels, truths, truth_labels, num_classes, threshold, _iou)
+
+
+def mask_mean_average_precision(predictions, targets, num_classes, iou_threshold=0.5):
+    """``mean_average_precision`` with masks instead of boxes (mask AP), as a ``MAPResult(map, ap, curves)``.
+
+    predictions: a list over images of ``(masks (k, H, W), scores (k,), labels (k,))``;
+    targets: a list over the same images of ``(masks (g, H, W), labels (g,))``; masks are bool
+    (or all 0 and 1), such as ``paste_masks``' output and make_shapes' ``instance_masks``.
+    The same VOC all-point AP per class, mean over the classes with ground truth, but a
+    detection matches a ground truth by mask IoU (pixels in both / pixels in either), COCO's
+    "segm" idea scored the VOC way.
+    """
+    op = "mask_mean_average_precision"
+    _same_length(op, predictions=predictions, targets=targets)
+    _check_num_classes(num_classes, op)
+    threshold = as_threshold(iou_threshold, op)
+
+    masks, scores, labels, truths, truth_labels = [], [], [], [], []
+    for i, (prediction, target) in enumerate(zip(predictions, targets)):
+        m, s, l = _unpack(prediction, ("masks (k, H, W)", "scores (k,)", "labels (k,)"), op, f"predictions[{i}]")
+        masks.append(as_masks(m, op, f"predictions[{i}] masks"))
+        scores.append(as_scores(s, len(masks[-1]), op, f"predictions[{i}] scores"))
+        labels.append(as_labels(l, len(masks[-1]), op, f"predictions[{i}] labels"))
+        _check_classes(labels[-1], num_classes, op, f"predictions[{i}] labels")
+        g, gl = _unpack(target, ("masks (g, H, W)", "labels (g,)"), op, f"targets[{i}]")
+        truths.append(as_masks(g, op, f"targets[{i}] masks"))
+        truth_labels.append(as_labels(gl, len(truths[-1]), op, f"targets[{i}] labels"))
+        _check_classes(truth_labels[-1], num_classes, op, f"targets[{i}] labels")
+        if len(masks[-1]) and len(truths[-1]) and masks[-1].shape[1:] != truths[-1].shape[1:]:
+            raise ValueError(f"{op}: predictions[{i}] masks and targets[{i}] masks must have the same image "
+                             f"size, got shapes {masks[-1].shape} and {truths[-1].shape}")
+    return _mean_over_classes(masks, scores, labels, truths, truth_labels, num_classes, threshold, _mask_iou)
+
