@@ -80,8 +80,8 @@ def as_threshold(iou_threshold, op):
 
 # ---- area and IoU ---------------------------------------------------------------
 def _area(boxes):
-    """(N, 4) checked boxes -> (N,) areas."""
-    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    """(..., 4) checked boxes -> (...) areas."""
+    return (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
 
 
 def box_area(boxes):
@@ -90,12 +90,12 @@ def box_area(boxes):
 
 
 def _iou(a, b):
-    """(N, 4), (M, 4) checked boxes -> (N, M) IoU, every pair at once by broadcasting."""
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])  # (N, M, 2) corners of the intersections
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])  # (N, M, 2)
-    sides = np.clip(bottom_right - top_left, 0, None)  # (N, M, 2) width, height; 0 where they don't overlap
-    inter = sides[..., 0] * sides[..., 1]  # (N, M)
-    union = _area(a)[:, None] + _area(b)[None, :] - inter  # (N, M)
+    """(..., N, 4), (..., M, 4) checked boxes -> (..., N, M) IoU, every pair at once by broadcasting."""
+    top_left = np.maximum(a[..., :, None, :2], b[..., None, :, :2])  # (..., N, M, 2) corners of the intersections
+    bottom_right = np.minimum(a[..., :, None, 2:], b[..., None, :, 2:])  # (..., N, M, 2)
+    sides = np.clip(bottom_right - top_left, 0, None)  # (..., N, M, 2) width, height; 0 where they don't overlap
+    inter = sides[..., 0] * sides[..., 1]  # (..., N, M)
+    union = _area(a)[..., :, None] + _area(b)[..., None, :] - inter  # (..., N, M)
     # two empty boxes (zero area) have an empty union: call their IoU 0, not 0/0 = nan
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
@@ -108,6 +108,18 @@ def box_iou(a, b):
     the union is empty (two zero-area boxes), where 0/0 would give nan.
     """
     return _iou(as_boxes(a, "box_iou", "a"), as_boxes(b, "box_iou", "b"))
+
+
+def batched_box_iou(a, b):
+    """``box_iou`` for each image of a batch: (B, N, 4), (B, M, 4) -> (B, N, M), no loop over images.
+
+    Used to match every image's anchors or proposals with its (padded) ground truths at once."""
+    a, b = to_host(a), to_host(b)
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.shape[2] != 4 or b.shape[2] != 4:
+        raise ValueError(f"batched_box_iou: need boxes of shapes (B, N, 4) and (B, M, 4), got "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    a, b = (x if x.dtype.kind == "f" else x.astype(np.float64) for x in (a, b))  # integer boxes, as box_iou
+    return _iou(a, b)
 
 
 # ---- non-maximum suppression ----------------------------------------------------
