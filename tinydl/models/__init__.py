@@ -3,4 +3,6 @@ from .dcgan import DCGAN, Discriminator, Generator, dcgan_init, gradient_penalty
 from .policy import PolicyNetwork
 from .unet import UNet
 from .vae import VAE
+from .faster_rcnn import (Detections, FasterRCNN, MaskHead, RegionProposalNetwork, RoIHead, RoISample, mask_loss,
+                          mask_targets, roi_head_loss, rpn_loss)
 from .yolo import TinyYOLO, YOLOTargets, decode, decode_boxes, encode_targets, yolo_loss
