@@ -463,3 +463,14 @@ def test_sample_balanced_with_no_candidates_or_images(shape):
 def test_sample_balanced_errors(matched, num_samples, fraction):
     with pytest.raises(ValueError, match="sample_balanced: "):
         sample_balanced(matched, num_samples, fraction, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: encode_boxes(np.ones((1, 4)), np.ones((1, 4)), (1.0, 2.0)), "encode_boxes: weights"),
+    (lambda: decode_boxes(np.zeros((1, 4)), np.ones((1, 4)), (1.0, 0.0, 1.0, 1.0)), "decode_boxes: weights"),
+    (lambda: match_by_iou(np.zeros((1, 1, 1)), np.ones((1, 1), bool), "a", 0.3), "match_by_iou"),
+    (lambda: clip_boxes(np.ones((1, 4)), "x"), "clip_boxes: image_size"),
+])
+def test_bad_weights_thresholds_and_sizes_name_the_function(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -26,6 +26,7 @@ with any leading shape, ``(..., 4)``; they are bookkeeping, not layers, so
 they take no Tensors and make no graph.
 """
 import math
+import numbers
 
 import numpy as np
 
@@ -34,6 +35,15 @@ from .. import backend
 # exp(tw) is capped at 1000 / 16 (torchvision's bound): an untrained network's wild
 # tw = 50 would otherwise overflow to an infinite box.
 MAX_LOG_SCALE = math.log(1000.0 / 16)
+
+
+def _weights(weights, op):
+    """The four box-coding weights (wx, wy, ww, wh), checked: positive finite numbers."""
+    weights = tuple(weights) if isinstance(weights, (tuple, list)) else None
+    if (weights is None or len(weights) != 4 or not all(isinstance(w, numbers.Real) and not isinstance(w, bool)
+                                                         and math.isfinite(w) and w > 0 for w in weights)):
+        raise ValueError(f"{op}: weights must be four positive numbers (wx, wy, ww, wh), got {weights!r}")
+    return weights
 
 
 def _centre_size(boxes):
@@ -51,7 +61,7 @@ def encode_boxes(boxes, reference, weights=(1.0, 1.0, 1.0, 1.0)):
     if boxes.shape[-1:] != (4,) or reference.shape[-1:] != (4,):
         raise ValueError(f"encode_boxes: boxes and reference must end in 4 coordinates, got shapes "
                          f"{tuple(boxes.shape)} and {tuple(reference.shape)}")
-    wx, wy, ww, wh = weights
+    wx, wy, ww, wh = _weights(weights, "encode_boxes")
     x, y, w, h = _centre_size(boxes)
     xa, ya, wa, ha = _centre_size(reference)
     return xp.stack([wx * (x - xa) / wa, wy * (y - ya) / ha,
@@ -66,7 +76,7 @@ def decode_boxes(deltas, reference, weights=(1.0, 1.0, 1.0, 1.0)):
     if deltas.shape[-1:] != (4,) or reference.shape[-1:] != (4,):
         raise ValueError(f"decode_boxes: deltas and reference must end in 4 numbers, got shapes "
                          f"{tuple(deltas.shape)} and {tuple(reference.shape)}")
-    wx, wy, ww, wh = weights
+    wx, wy, ww, wh = _weights(weights, "decode_boxes")
     xa, ya, wa, ha = _centre_size(reference)
     x = xa + deltas[..., 0] / wx * wa
     y = ya + deltas[..., 1] / wy * ha
@@ -78,6 +88,8 @@ def decode_boxes(deltas, reference, weights=(1.0, 1.0, 1.0, 1.0)):
 def clip_boxes(boxes, image_size):
     """Boxes (..., 4) cut to the image ``[0, W] x [0, H]``; ``image_size`` is (H, W) or one int for a square."""
     xp = backend.get_array_module(boxes)
-    H, W = (image_size, image_size) if np.ndim(image_size) == 0 else image_size
+    H, W = (image_size, image_size) if np.ndim(image_size) == 0 else tuple(image_size)
+    if not all(isinstance(n, numbers.Real) and not isinstance(n, bool) and n >= 0 for n in (H, W)):
+        raise ValueError(f"clip_boxes: image_size must be a size >= 0 or a pair (H, W), got {image_size!r}")
     limit = xp.asarray([W, H, W, H], dtype=boxes.dtype)
     return xp.minimum(xp.maximum(boxes, 0), limit)

@@ -21,6 +21,8 @@ which are real), and there is no Python loop over images or candidates.  The
 functions take NumPy arrays (the detector does its bookkeeping on the host)
 and a NumPy ``Generator`` for the random choices.
 """
+import numbers
+
 import numpy as np
 
 NEGATIVE, IGNORED = -1, -2  # what match_by_iou writes for a candidate without an object
@@ -36,7 +38,7 @@ def match_by_iou(iou, valid, high, low, keep_best=False):
     candidate that ties its highest IoU, if that is above 0) become positive,
     matched to their own best truth, as torchvision's Matcher does.
     """
-    if not 0 <= low <= high <= 1:
+    if not all(isinstance(t, numbers.Real) and not isinstance(t, bool) for t in (low, high)) or not 0 <= low <= high <= 1:
         raise ValueError(f"match_by_iou: need 0 <= low <= high <= 1, got low={low}, high={high}")
     if iou.ndim != 3 or valid.shape != (iou.shape[0], iou.shape[2]):
         raise ValueError(f"match_by_iou: iou must be (N, K, M) and valid (N, M), got shapes "
