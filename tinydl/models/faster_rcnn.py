@@ -44,6 +44,7 @@ import numpy as np
 from .. import backend, nn
 from .. import functional as F
 from ..autograd import no_grad
+from ..creation import tensor
 from ..rng import generator
 from ..tensor import Tensor
 from ..vision import (IGNORED, batched_box_iou, batched_nms, clip_boxes, decode_boxes, encode_boxes, grid_anchors,
@@ -332,7 +333,8 @@ class FasterRCNN(nn.Module):
         self.eval()
         try:
             with no_grad():
-                images = images if isinstance(images, Tensor) else Tensor(np.asarray(images, dtype=np.float32))
+                device = next(iter(self.parameters())).device  # NumPy images go to the model's device
+                images = images if isinstance(images, Tensor) else tensor(images, dtype=np.float32, device=device)
                 results = []
                 for start in range(0, images.shape[0], batch_size):
                     results += self._detect_batch(images[start:start + batch_size], score_threshold,
