@@ -33,6 +33,9 @@ METRIC_KEYS = {  # every key of each example's metrics.json after a smoke run, o
                       "test_scenes", "cpu_seconds", "steps_to_target"},
     "train_yolo.py": {"map50", "ap_per_class", "map75", "ap75_per_class", "epochs", "steps", "val_scenes",
                       "val_map_history"},
+    "train_faster_rcnn.py": {"map50", "map75", "ap_per_class", "ap75_per_class", "roi", "epochs", "steps",
+                             "stopped_early", "val_scenes", "train_seconds", "inference_ms_per_image"},  # --mask adds
+    # mask_map50 (test_faster_rcnn.py checks that run)
 }
 COMMON_KEYS = {"seconds", "seed", "device"}  # common.write_metrics adds seed and device
 
@@ -249,7 +252,7 @@ def test_dcgan_learning_rate_decay_schedule():
     assert all(train_dcgan.decay_factor(epoch, 10, 1.0) == 1.0 for epoch in range(10))  # 1.0: never decays
 
 
-# ---- the two examples whose CPU smoke runs are in test_unet.py and test_yolo.py: here on cuda --------
+# ---- the examples whose CPU smoke runs are in test_unet.py, test_yolo.py, test_faster_rcnn.py: here on cuda
 def test_train_unet_smoke_on_cuda(tmp_path, cuda):
     metrics = smoke("train_unet.py", tmp_path, cuda, "--width", "4")
     assert metrics["steps"] == 4 and 0 <= metrics["miou"] <= 1
@@ -262,4 +265,10 @@ def test_train_yolo_smoke_on_cuda(tmp_path, cuda):
     metrics = smoke("train_yolo.py", tmp_path, cuda, "--width", "4")
     assert set(metrics["ap_per_class"]) == {"circle", "square", "triangle"}
     assert 0 <= metrics["map75"] <= metrics["map50"] <= 1
+    assert (tmp_path / "detections.png").stat().st_size > 0
+
+
+def test_train_faster_rcnn_smoke_on_cuda(tmp_path, cuda):
+    metrics = smoke("train_faster_rcnn.py", tmp_path, cuda, "--width", "4")
+    assert metrics["roi"] == "align" and 0 <= metrics["map75"] <= metrics["map50"] <= 1
     assert (tmp_path / "detections.png").stat().st_size > 0
