@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from test_examples import METRIC_KEYS, COMMON_KEYS, assert_finite, run_example, smoke
+from test_examples import COMMON_KEYS, METRIC_KEYS, assert_finite, run_example, smoke
 
 import tinydl as td
 from tinydl.data import make_shapes
@@ -278,7 +278,7 @@ def test_propose_is_top_n_min_size_and_nms_of_the_decoded_anchors():
 def test_detect_fields_scores_and_per_class_nms():
     td.manual_seed(0)
     model = FasterRCNN(width=2)
-    # background 0, classes 1, -1 and 0: class 1's probability is about 0.07, under the threshold
+    # logits of background and classes 0, 1, 2 near (0, 1, -1, 0): class 1's probability ~0.07 < 0.1
     model.roi_head.class_logits.bias.data[:] = [0.0, 1.0, -1.0, 0.0]
     images = make_shapes(2, seed=8).images
     detections = model.detect(images, score_threshold=0.1, nms_threshold=0.4, max_detections=40)
