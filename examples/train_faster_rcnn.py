@@ -45,7 +45,7 @@ def evaluate(model, scenes):
     """Detections on ``scenes`` and the MAPResults at box IoU 0.5 and 0.75 (and mask IoU 0.5, or None),
     plus the inference time per image in milliseconds."""
     start = time.perf_counter()
-    detections = model.detect(scenes.images)
+    detections = model.detect(td.tensor(scenes.images, device=_device(model)))
     ms_per_image = 1000 * (time.perf_counter() - start) / len(scenes)
     targets = [scenes.objects(i) for i in range(len(scenes))]
     boxes_only = [(d.boxes, d.scores, d.labels) for d in detections]
@@ -69,6 +69,10 @@ def _axes(rows, cols, size=2.6):
 
     fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size), squeeze=False)
     return plt, fig, axes
+
+
+def _device(model):
+    return model.rpn.conv.weight.device
 
 
 def _show(ax, image, title=""):
@@ -110,10 +114,11 @@ def save_anchors(model, scenes, path):
 
 def save_proposals(model, scenes, path, count=3):
     """For a few held-out scenes: the 300 best-scoring decoded anchors before NMS, and what NMS keeps."""
+    count = min(count, len(scenes))
     plt, fig, axes = _axes(2, count)
     model.eval()
     with td.no_grad():
-        _, logits, deltas = model(td.tensor(scenes.images[:count]))
+        _, logits, deltas = model(td.tensor(scenes.images[:count], device=_device(model)))
         before = model.propose(logits, deltas, 300, 300, nms_threshold=1.0)  # no suppression
         after = model.propose(logits, deltas, 300, 10)
     model.train()
@@ -132,8 +137,10 @@ def save_rois(model, scenes, path):
     RoI with RoIAlign's 7x7 bins and 2x2 bilinear samples per bin next to RoIPool's bins rounded to the
     feature grid (stride 4): the quantization that RoIAlign removes."""
     plt, fig, axes = _axes(1, 3, 3.2)
+    model.eval()  # batch norm with its running statistics, and without updating them
     with td.no_grad():
-        _, logits, deltas = model(td.tensor(scenes.images[:1]))
+        _, logits, deltas = model(td.tensor(scenes.images[:1], device=_device(model)))
+    model.train()
     proposals = model.propose(logits, deltas, 300, 150)
     boxes = scenes.boxes[:1].astype(np.float64)
     rois, classes, _ = model.sample_rois(proposals, boxes, scenes.labels[:1], np.random.default_rng(0))
@@ -174,6 +181,9 @@ def save_detections(scenes, detections, path, rows=3, cols=5, show_threshold=0.3
     """Held-out scenes with the detections scoring >= show_threshold (and their masks), truths dashed."""
     plt, fig, axes = _axes(rows, cols, 2.2)
     for i, ax in enumerate(axes.ravel()):
+        if i >= len(scenes):
+            ax.axis("off")
+            continue
         image = scenes.images[i].copy()
         d = detections[i]
         keep = d.scores >= show_threshold
@@ -191,6 +201,30 @@ def save_detections(scenes, detections, path, rows=3, cols=5, show_threshold=0.3
             ax.text(x1, y1 - 1, f"{SHAPE_CLASSES[label]} {score:.2f}", color="black", fontsize=6.5,
                     bbox={"facecolor": CLASS_COLOURS[label], "edgecolor": "none", "pad": 0.6})
     fig.suptitle(f"held-out scenes: detections (score >= {show_threshold}), ground truth dashed", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def save_masks(scenes, detections, path, count=6, show_threshold=0.3):
+    """Top: held-out scenes.  Bottom: each detection's pasted mask in its class colour, with the
+    outline of the true instance masks in white."""
+    import matplotlib.colors as mcolors
+
+    count = min(count, len(scenes))
+    plt, fig, axes = _axes(2, count, 2.2)
+    instances = scenes.instance_masks(slice(0, count))  # (count, M, S, S)
+    for i in range(count):
+        _show(axes[0, i], scenes.images[i])
+        d = detections[i]
+        painted = np.zeros_like(scenes.images[i])  # (3, S, S) black
+        keep = d.scores >= show_threshold
+        for mask, label in zip(d.masks[keep], d.labels[keep]):
+            painted[:, mask] = np.array(mcolors.to_rgb(CLASS_COLOURS[label]), dtype=np.float32)[:, None]
+        _show(axes[1, i], painted, f"{int(keep.sum())} masks")
+        for truth in instances[i][scenes.labels[i] >= 0]:
+            axes[1, i].contour(truth.astype(float), levels=[0.5], colors="white", linewidths=0.7)
+    fig.suptitle("predicted masks (class colours) and the true instance outlines (white)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -248,6 +282,8 @@ def train(args):
                        title=f"Faster R-CNN ({args.roi}) loss terms, per step")
     save_pr_curves({0.5: at_50, 0.75: at_75}, f"{args.out}/pr_curves.png")
     save_detections(val, detections, f"{args.out}/detections.png")
+    if args.mask:
+        save_masks(val, detections, f"{args.out}/masks.png")
     save_anchors(model, val, f"{args.out}/anchors.png")
     save_proposals(model, val, f"{args.out}/proposals.png")
     save_rois(model, val, f"{args.out}/rois.png")

@@ -34,16 +34,19 @@ CLASS_COLOURS = ("tab:orange", "tab:cyan", "tab:pink")  # one per class, for the
 
 
 def evaluate(model, scenes, conf_threshold=0.01):
-    """The model's detections on ``scenes`` and their MAPResults at IoU 0.5 (the headline) and 0.75.
+    """The model's detections on ``scenes``, their MAPResults at IoU 0.5 (the headline) and 0.75, and
+    the milliseconds per image that ``detect`` took.
 
     A low ``conf_threshold`` keeps nearly every box: AP integrates precision over all recalls,
     so the ranking, not a threshold, decides the score.  At IoU 0.75 a box must fit much
     more tightly to count: that number shows how well the boxes are placed."""
+    start = time.perf_counter()
     detections = model.detect(scenes.images, conf_threshold=conf_threshold, iou_threshold=0.5)
+    ms_per_image = 1000 * (time.perf_counter() - start) / len(scenes)
     targets = [scenes.objects(i) for i in range(len(scenes))]
     results = {iou: mean_average_precision(detections, targets, num_classes=len(SHAPE_CLASSES), iou_threshold=iou)
                for iou in (0.5, 0.75)}
-    return detections, results[0.5], results[0.75]
+    return detections, results[0.5], results[0.75], ms_per_image
 
 
 def cosine_lr(base_lr, step, total_steps, final_fraction=0.02):
@@ -160,7 +163,7 @@ def main(argv=None):
         progress["epoch"] = epoch + 1
         postfix = {"loss": f"{np.mean(progress['loss']['total'][-steps_per_epoch:]):.3f}"}
         if (epoch + 1) % args.eval_every == 0 and epoch + 1 < args.epochs:  # the last epoch is evaluated below
-            _, at_50, at_75 = evaluate(model, val)
+            _, at_50, at_75, _ = evaluate(model, val)
             progress["val_map"].append([epoch + 1, at_50.map, at_75.map])
             postfix["val mAP@0.5"], postfix["@0.75"] = f"{at_50.map:.3f}", f"{at_75.map:.3f}"
             common.save_checkpoint(args, model, optimizer, progress)
@@ -169,7 +172,7 @@ def main(argv=None):
             print(f"train_yolo: stopping after {args.max_minutes} minutes, at epoch {epoch + 1}")
             break
 
-    detections, result, at_75 = evaluate(model, val)
+    detections, result, at_75, ms_per_image = evaluate(model, val)
     if not progress["val_map"] or progress["val_map"][-1][0] != progress["epoch"]:
         progress["val_map"].append([progress["epoch"], result.map, at_75.map])
     common.save_checkpoint(args, model, optimizer, progress)
@@ -182,7 +185,9 @@ def main(argv=None):
         "map50": result.map, "ap_per_class": dict(zip(SHAPE_CLASSES, result.ap.tolist())),
         "map75": at_75.map, "ap75_per_class": dict(zip(SHAPE_CLASSES, at_75.ap.tolist())),
         "epochs": progress["epoch"], "steps": progress["step"], "val_scenes": args.val_scenes,
-        "val_map_history": progress["val_map"], "seconds": seconds})  # history rows: epoch, mAP@0.5, mAP@0.75
+        "stopped_early": progress["epoch"] < args.epochs,  # the --max-minutes budget ran out first
+        "val_map_history": progress["val_map"],  # rows: epoch, mAP@0.5, mAP@0.75
+        "inference_ms_per_image": ms_per_image, "seconds": seconds})
     per_class = ", ".join(f"{name} {ap:.3f}" for name, ap in metrics["ap_per_class"].items())
     print(f"mAP@0.5 {result.map:.3f} ({per_class}), mAP@0.75 {at_75.map:.3f} on {args.val_scenes} held-out scenes "
           f"after {progress['step']} steps in {seconds:.0f} s")

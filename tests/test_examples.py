@@ -32,7 +32,7 @@ METRIC_KEYS = {  # every key of each example's metrics.json after a smoke run, o
                       "dilated_bottleneck", "width", "depth", "parameters", "epochs", "steps", "batch_size",
                       "test_scenes", "cpu_seconds", "steps_to_target"},
     "train_yolo.py": {"map50", "ap_per_class", "map75", "ap75_per_class", "epochs", "steps", "val_scenes",
-                      "val_map_history"},
+                      "stopped_early", "val_map_history", "inference_ms_per_image"},
     "train_faster_rcnn.py": {"map50", "map75", "ap_per_class", "ap75_per_class", "roi", "epochs", "steps",
                              "stopped_early", "val_scenes", "train_seconds", "inference_ms_per_image"},  # --mask adds
     # mask_map50 (test_faster_rcnn.py checks that run)
