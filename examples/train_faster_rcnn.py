@@ -342,7 +342,7 @@ def main(argv=None):
     parser.add_argument("--max-minutes", type=float, default=7.0, help="stop training after this long")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.epochs, args.scenes_per_epoch, args.batch_size, args.val_scenes = 1, 16, 8, 16
+        args.epochs, args.scenes_per_epoch, args.batch_size, args.val_scenes = 1, 16, 8, 6
     return compare(args) if args.compare else train(args)
 
 
