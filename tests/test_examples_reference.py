@@ -18,6 +18,7 @@ EXAMPLES = [  # (script, extra arguments, whether it convolves)
     ("transformer_sort.py", (), False),
     ("train_unet.py", (), True),
     ("train_yolo.py", (), True),
+    ("train_faster_rcnn.py", ("--width", "4", "--roi", "pool"), True),  # pool: RoIPoolPerBox, the plain loop
 ]
 
 
