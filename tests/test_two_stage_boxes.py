@@ -470,6 +470,7 @@ def test_sample_balanced_errors(matched, num_samples, fraction):
     (lambda: decode_boxes(np.zeros((1, 4)), np.ones((1, 4)), (1.0, 0.0, 1.0, 1.0)), "decode_boxes: weights"),
     (lambda: match_by_iou(np.zeros((1, 1, 1)), np.ones((1, 1), bool), "a", 0.3), "match_by_iou"),
     (lambda: clip_boxes(np.ones((1, 4)), "x"), "clip_boxes: image_size"),
+    (lambda: clip_boxes(np.ones((1, 4)), (64, 64, 3)), r"clip_boxes: image_size .*\(64, 64, 3\)"),
 ])
 def test_bad_weights_thresholds_and_sizes_name_the_function(call, message):
     with pytest.raises(ValueError, match=message):

@@ -88,8 +88,9 @@ def decode_boxes(deltas, reference, weights=(1.0, 1.0, 1.0, 1.0)):
 def clip_boxes(boxes, image_size):
     """Boxes (..., 4) cut to the image ``[0, W] x [0, H]``; ``image_size`` is (H, W) or one int for a square."""
     xp = backend.get_array_module(boxes)
-    H, W = (image_size, image_size) if np.ndim(image_size) == 0 else tuple(image_size)
-    if not all(isinstance(n, numbers.Real) and not isinstance(n, bool) and n >= 0 for n in (H, W)):
+    pair = (image_size, image_size) if np.ndim(image_size) == 0 else tuple(image_size)
+    if len(pair) != 2 or not all(isinstance(n, numbers.Real) and not isinstance(n, bool) and n >= 0 for n in pair):
         raise ValueError(f"clip_boxes: image_size must be a size >= 0 or a pair (H, W), got {image_size!r}")
+    H, W = pair
     limit = xp.asarray([W, H, W, H], dtype=boxes.dtype)
     return xp.minimum(xp.maximum(boxes, 0), limit)
