@@ -458,6 +458,9 @@ def test_sample_balanced_with_no_candidates_or_images(shape):
         (np.zeros((1, 4), np.int64), 4, -0.1),
         (np.zeros(4, np.int64), 4, 0.5),  # one image must still be (1, K)
         (np.zeros((1, 2, 4), np.int64), 4, 0.5),
+        (np.zeros((1, 4), np.int64), 2.5, 0.5),  # a count must be an int: 2.5 took 1 positive + 2 negatives
+        (np.zeros((1, 4), np.int64), None, 0.5),
+        (np.zeros((1, 4), np.int64), 4, None),
     ],
 )
 def test_sample_balanced_errors(matched, num_samples, fraction):

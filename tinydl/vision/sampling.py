@@ -74,8 +74,10 @@ def sample_balanced(matched, num_samples, positive_fraction, gen):
     random, then fills up to ``num_samples`` with negatives at random (fewer
     if it has not enough).  IGNORED candidates are never taken.
     """
-    if num_samples < 1 or not 0 <= positive_fraction <= 1:
-        raise ValueError(f"sample_balanced: need num_samples >= 1 and 0 <= positive_fraction <= 1, "
+    count_ok = isinstance(num_samples, numbers.Integral) and not isinstance(num_samples, bool) and num_samples >= 1
+    fraction_ok = isinstance(positive_fraction, numbers.Real) and 0 <= positive_fraction <= 1
+    if not (count_ok and fraction_ok):
+        raise ValueError(f"sample_balanced: need an int num_samples >= 1 and a number 0 <= positive_fraction <= 1, "
                          f"got {num_samples}, {positive_fraction}")
     if matched.ndim != 2:
         raise ValueError(f"sample_balanced: matched must be (N, K), one row per image, got shape {matched.shape}")
