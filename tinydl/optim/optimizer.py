@@ -10,6 +10,7 @@ import copy
 import numbers
 
 from .. import backend
+from ..autograd import enable_grad
 from ..tensor import Tensor
 
 
@@ -73,8 +74,17 @@ class Optimizer:
                 elif p.grad is not None:
                     p.grad.data[...] = 0
 
-    def step(self):
-        """One update of every parameter that has a gradient."""
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss (or None).
+
+        ``closure``, as in PyTorch, is a function that clears the gradients, recomputes the loss,
+        calls ``backward()`` and returns the loss; it runs first, with gradients recorded even
+        inside ``no_grad``, so the update uses the gradients it computed."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        self._opt_called = True  # lets a learning-rate scheduler warn when it is stepped first
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -87,6 +97,7 @@ class Optimizer:
                 if p not in self.state:
                     self.state[p] = {}
                 self.update(p.data, p.grad.data, self.state[p], group)
+        return loss
 
     def update(self, param, grad, state, group):
         raise NotImplementedError
