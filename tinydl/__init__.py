@@ -20,6 +20,8 @@ from .tensor import Tensor, bool_, float16, float32, float64, int32, int64
 bool = bool_  # td.bool, like torch.bool
 from . import data, functional, nn, optim, vision  # noqa: E402
 from .serialization import CheckpointError, load, save  # noqa: E402
+from . import utils  # noqa: E402  (tinydl.utils.data, PyTorch's import path)
+from .generator import Generator  # noqa: E402
 from . import distributions  # noqa: E402  (torch.distributions)
 
 __version__ = "0.1.0"
