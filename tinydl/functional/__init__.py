@@ -27,6 +27,8 @@ from .shape import (
     cat, expand, flatten, getitem, movedim, permute, repeat, reshape, squeeze, stack, transpose, unsqueeze,
 )
 from .spatial import affine_grid, grid_sample
+from .padding import pad
+from .pixel_shuffle import pixel_shuffle, pixel_unshuffle
 
 from .inputs import check_all as _check_all  # noqa: E402
 

@@ -10,6 +10,7 @@ ordinary Mul provides (and its double backward too).  The mask comes from
 tinydl's seeded generator on x's device, so ``td.manual_seed`` reproduces it.
 """
 import numbers
+import warnings
 
 import numpy as np
 
@@ -55,13 +56,39 @@ def dropout2d(x, p=0.5, training=True):
 
     Neighbouring pixels of a feature map are strongly correlated, so dropping
     single pixels barely regularizes a convolutional layer; dropping whole
-    channels does (Tompson et al. 2015).  A 3-d input is read as (N, C, L),
-    as PyTorch currently does.
+    channels does (Tompson et al. 2015).  As in PyTorch, any input of 2 or more
+    dims is read as (N, C, ...), one draw per (n, c), with PyTorch's warnings:
+    a 3-d input is taken as (N, C, L), and a 2-d (N, C) input (where each
+    "channel" is a single number, so this is plain dropout) is deprecated.
     """
     _check("dropout2d", x, p)
-    if x.ndim not in (3, 4):
-        raise ValueError(f"dropout2d: expected a 3-d (N, C, L) or 4-d (N, C, H, W) input, got shape {tuple(x.shape)}")
+    _warn_unusual_dims(x)
     if not training or p == 0:
         return x
     mask_shape = x.shape[:2] + (1,) * (x.ndim - 2)  # (N, C, 1, 1): one draw per channel, broadcast over H, W
     return x * _scaled_mask(mask_shape, p, x)
+
+
+def _warn_unusual_dims(x):
+    """PyTorch 2.13's warnings (same words) for inputs that are not (N, C, H, W); below 2 dims, its error."""
+    if x.ndim < 2:
+        raise ValueError(f"dropout2d: feature dropout requires at least 2 dimensions in the input, got shape "
+                         f"{tuple(x.shape)}")
+    if x.ndim not in (3, 4):
+        warnings.warn(
+            f"dropout2d: Received a {x.ndim}-D input to dropout2d, which is deprecated "
+            "and will result in an error in a future release. To retain the behavior "
+            "and silence this warning, please use dropout instead. Note that dropout2d "
+            "exists to provide channel-wise dropout on inputs with 2 spatial dimensions, "
+            "a channel dimension, and an optional batch dimension (i.e. 3D or 4D inputs).",
+            stacklevel=3,
+        )
+    if x.ndim == 3:
+        warnings.warn(
+            "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+            "1D dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
+            "is the channel dim. This behavior will change in a future release to interpret the "
+            "input as one without a batch dimension, i.e. shape (C, H, W). To maintain the 1D "
+            "channel-wise dropout behavior, please switch to using dropout1d instead.",
+            stacklevel=3,
+        )

@@ -4,6 +4,8 @@ Most are short compositions of differentiable ops, so their gradients (and
 second derivatives) come for free.  ``binary_cross_entropy`` is its own op so
 that its input gradient stays finite where its logs are clamped, as in PyTorch.
 """
+import warnings
+
 import numpy as np
 
 from .. import backend
@@ -36,35 +38,68 @@ def _same_shape(input, target, op):
     return target
 
 
-def mse_loss(input, target, reduction="mean"):
+def legacy_reduction(size_average, reduce, reduction):
+    """PyTorch's mapping of the deprecated ``size_average`` / ``reduce`` arguments onto ``reduction``,
+    with its warning: given either, reduce=False gives 'none', else size_average=False 'sum', else
+    'mean' (None counts as True), and ``reduction`` is ignored; given neither, ``reduction`` stands."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    mapped = "none" if not reduce else ("mean" if size_average else "sum")
+    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{mapped}' instead.",
+                  stacklevel=3)
+    return mapped
+
+
+def _weighted(loss, weight, reduction, op, mean="over weights"):
+    """An elementwise ``weight`` (the input's shape) times each loss term, as PyTorch 2.13's mse_loss,
+    l1_loss and huber_loss take it; 'mean' is the sum over the sum of the weights (mse, l1), or the
+    plain mean of the weighted terms (huber), as in PyTorch."""
+    if weight is None:
+        return _reduce(loss, reduction, op)
+    if tuple(np.shape(weight)) != tuple(loss.shape):
+        raise ValueError(f"{op}: weight of shape {tuple(np.shape(weight))} and input of shape {tuple(loss.shape)} "
+                         "must have the same size")
+    weighted = loss * Tensor._from_value(weight, like=loss)
+    if reduction == "mean" and mean == "over weights":
+        return weighted.sum() / Tensor._from_value(weight, like=loss).sum()
+    return _reduce(weighted, reduction, op)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """(input - target)^2."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     d = input - _same_shape(input, target, "mse_loss")
-    return _reduce(d * d, reduction, "mse_loss")
+    return _weighted(d * d, weight, reduction, "mse_loss")
 
 
-def l1_loss(input, target, reduction="mean"):
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """|input - target|."""
-    return _reduce((input - _same_shape(input, target, "l1_loss")).abs(), reduction, "l1_loss")
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    return _weighted((input - _same_shape(input, target, "l1_loss")).abs(), weight, reduction, "l1_loss")
 
 
-def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if not beta >= 0:  # written so that NaN is refused too, as PyTorch refuses it
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
     if beta == 0:
-        return l1_loss(input, target, reduction)
+        return l1_loss(input, target, reduction=reduction)
     d = input - _same_shape(input, target, "smooth_l1_loss")
     a = d.abs()
     return _reduce(where(a.data < beta, 0.5 * d * d / beta, a - 0.5 * beta), reduction, "smooth_l1_loss")
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0):
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
     if not delta > 0:  # a delta <= 0 (or NaN) would give negative losses; PyTorch refuses it too
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     d = input - _same_shape(input, target, "huber_loss")
     a = d.abs()
-    return _reduce(where(a.data < delta, 0.5 * d * d, delta * (a - 0.5 * delta)), reduction, "huber_loss")
+    loss = where(a.data < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
+    return _weighted(loss, weight, reduction, "huber_loss", mean="plain")
 
 
 def _broadcastable(weight, input, name, op):
@@ -104,8 +139,9 @@ class BinaryCrossEntropy(Function):
         return gp, gt
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """Cross-entropy of probabilities ``input`` in [0, 1] against targets in [0, 1]."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     target = _same_shape(input, target, "binary_cross_entropy")
     xp = backend.get_array_module(input.data)
     outside = xp.any((input.data < 0) | (input.data > 1))  # read at once on the CPU, with the next read on a GPU
@@ -116,9 +152,11 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
+                                     pos_weight=None):
     """BCE on logits x, stable for any x: l = pos_weight t softplus(-x) + (1 - t) softplus(x),
     since -log sigmoid(x) = softplus(-x) and -log(1 - sigmoid(x)) = softplus(x)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     target = _same_shape(input, target, "binary_cross_entropy_with_logits")
     positive = target * softplus(-input)
     if pos_weight is not None:
@@ -171,13 +209,14 @@ def _class_weights(weight, input, op):
     return backend.to_device(weight, input.device).astype(input.dtype, copy=False)
 
 
-def nll_loss(input, target, reduction="mean", ignore_index=-100, weight=None):
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood: l_n = -w[t_n] input[n, t_n], skipping targets equal to ignore_index.
 
     input (N, C) or (N, C, d1, ...) holds log-probabilities, target (N,) or
     (N, d1, ...) class indices.  'mean' divides by the total weight of the
     targets that are not ignored (their count when weight is None).
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     target = _target_beside(input, target, "nll_loss")
     out_shape = tuple(target.shape)  # the shape of reduction='none' losses (0-d for a single sample)
     if input.ndim == 1:  # a single sample: (C,) with a 0-d target
@@ -210,9 +249,15 @@ def nll_loss(input, target, reduction="mean", ignore_index=-100, weight=None):
     return _reduce(losses, reduction, "nll_loss")
 
 
-def cross_entropy(logits, target, reduction="mean", ignore_index=-100, weight=None):
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                  label_smoothing=0.0):
     """log_softmax over dim 1, then nll_loss.  ``target`` holds class indices, or,
-    when it is floating point and shaped like ``logits``, class probabilities."""
+    when it is floating point and shaped like ``input`` (the logits), class probabilities."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if label_smoothing != 0.0:
+        raise NotImplementedError(f"cross_entropy: label_smoothing={label_smoothing!r} is not supported; "
+                                  "smooth the targets yourself and pass them as class probabilities")
+    logits = input
     if logits.ndim == 0:
         raise ValueError("cross_entropy: logits must have at least 1 dim (C,) or (N, C, ...)")
     dim = 0 if logits.ndim == 1 else 1
@@ -234,4 +279,4 @@ def cross_entropy(logits, target, reduction="mean", ignore_index=-100, weight=No
         if reduction == "mean" and logits.ndim > 1:
             return losses.sum() / (losses.data.size)
         return _reduce(losses, reduction, "cross_entropy")
-    return nll_loss(log_p, target, reduction, ignore_index, weight)
+    return nll_loss(log_p, target, weight, ignore_index=ignore_index, reduction=reduction)

@@ -11,7 +11,7 @@ fan_in = in * k1 * k2 * ..., fan_out = out * k1 * k2 * ....
 """
 import math
 
-from .. import rng
+from .. import backend, rng
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -118,3 +118,34 @@ def layer_default_(weight, bias=None):
         fan_in, _ = calculate_fan_in_and_fan_out(weight)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
         uniform_(bias, -bound, bound)
+
+
+def orthogonal_(tensor, gain=1, generator=None):
+    """Fill with a (semi-)orthogonal matrix times ``gain`` (Saxe et al. 2014), PyTorch's recipe.
+
+    The tensor is viewed as (rows, cols) = (shape[0], the product of the rest). A Gaussian matrix of
+    the taller orientation is QR-factored; Q has orthonormal columns.  QR is unique only up to the
+    signs of R's diagonal, so Q's columns are multiplied by those signs: that makes Q uniformly
+    distributed over the orthogonal matrices.  Then rows <= cols gives orthonormal rows
+    (W W^T = I), rows >= cols orthonormal columns (W^T W = I).
+    """
+    if generator is not None:
+        raise NotImplementedError("orthogonal_: generator= is not supported; seed tinydl's generator with "
+                                  "td.manual_seed instead")
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape "
+                         f"{tuple(tensor.shape)}")
+    if tensor.numel() == 0:  # nothing to fill
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    a = rng.standard_normal((rows, cols), tensor.dtype, tensor.device)
+    if rows < cols:
+        a = a.T  # QR of the tall matrix (cols, rows)
+    xp = backend.get_array_module(a)
+    q, r = xp.linalg.qr(a)  # q (tall, short) with orthonormal columns
+    q = q * xp.sign(xp.diagonal(r))  # the sign fix: column j times sign(r_jj)
+    if rows < cols:
+        q = q.T
+    tensor.data[...] = (q * gain).reshape(tensor.shape).astype(tensor.dtype, copy=False)
+    return tensor
