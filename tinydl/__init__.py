@@ -12,6 +12,11 @@ from .functional import (  # the ops PyTorch also offers as torch.NAME
     abs, argmax, argmin, cat, clamp, erf, exp, flatten, log, logsumexp, matmul, max, maximum, mean, min, minimum,
     permute, relu, reshape, sigmoid, softmax, sqrt, squeeze, stack, std, sum, tanh, transpose, unsqueeze, var, where,
 )
+from .functional import (  # more of them (issue 20); all, any and round hide the builtins in this module only
+    all, any, argsort, bmm, ceil, chunk, cos, cumsum, dot, eq, flip, floor, gather, ge, gt, index_select, isfinite,
+    isnan, le, logical_not, lt, masked_fill, masked_select, mm, multinomial, narrow, ne, norm, outer, prod, roll,
+    round, sign, sin, sort, split, t, topk, tril, triu, unbind,
+)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .kernels import use_reference_kernels
 from .rng import manual_seed

@@ -24,6 +24,7 @@ import functools
 import heapq
 import itertools
 import traceback
+import warnings
 import weakref
 
 from . import backend
@@ -333,12 +334,17 @@ def _checked_grad(function, i, x, gx):
     return gx if gx.dtype == x.dtype else gx.to(x.dtype)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=False):
     """Gradients of ``outputs`` w.r.t. ``inputs``, returned as a tuple; ``.grad`` is untouched.
 
     With ``create_graph=True`` the returned gradients are themselves part of a
-    graph and can be differentiated again (double backward).
+    graph and can be differentiated again (double backward). ``only_inputs`` is
+    accepted and ignored, as in PyTorch, which deprecated it (only_inputs=False warns).
     """
+    if not only_inputs:
+        warnings.warn("grad: only_inputs argument is deprecated and is ignored now (defaults to True). To accumulate "
+                      "gradient for other parts of the graph, please use backward.", FutureWarning, stacklevel=2)
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None:

@@ -532,6 +532,192 @@ def _list_to_array(values):
         return _stack_on_device(values)
     if any(isinstance(v, Tensor) for v in values):
         values = [v.data if isinstance(v, Tensor) else v for v in values]
+    def t(self):
+        return F.t(self)
+
+    def view_as(self, other):
+        return F.view_as(self, other)
+
+    def narrow(self, dim, start, length):
+        return F.narrow(self, dim, start, length)
+
+    def split(self, split_size, dim=0):
+        return F.split(self, split_size, dim)
+
+    def chunk(self, chunks, dim=0):
+        return F.chunk(self, chunks, dim)
+
+    def unbind(self, dim=0):
+        return F.unbind(self, dim)
+
+    def flip(self, *dims):
+        return F.flip(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (list, tuple)) else dims)
+
+    def roll(self, shifts, dims=None):
+        return F.roll(self, shifts, dims)
+
+    def tril(self, diagonal=0):
+        return F.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return F.triu(self, diagonal)
+
+    # ---- comparisons and tests (boolean results, no gradient) ------------
+    def eq(self, other):
+        return F.eq(self, other)
+
+    def ne(self, other):
+        return F.ne(self, other)
+
+    def lt(self, other):
+        return F.lt(self, other)
+
+    def le(self, other):
+        return F.le(self, other)
+
+    def gt(self, other):
+        return F.gt(self, other)
+
+    def ge(self, other):
+        return F.ge(self, other)
+
+    def isnan(self):
+        return F.isnan(self)
+
+    def isfinite(self):
+        return F.isfinite(self)
+
+    def logical_not(self):
+        return F.logical_not(self)
+
+    def all(self, dim=None, keepdim=False):
+        return F.all(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim=False):
+        return F.any(self, dim, keepdim)
+
+    # ---- more elementwise ops and reductions -----------------------------
+    def sin(self):
+        return F.sin(self)
+
+    def cos(self):
+        return F.cos(self)
+
+    def round(self, decimals=0):
+        return F.round(self, decimals=decimals)
+
+    def floor(self):
+        return F.floor(self)
+
+    def ceil(self):
+        return F.ceil(self)
+
+    def sign(self):
+        return F.sign(self)
+
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        return F.norm(self, p, dim, keepdim, dtype)
+
+    def prod(self, dim=None, keepdim=False, dtype=None):
+        return F.prod(self, dim, keepdim, dtype)
+
+    def cumsum(self, dim, dtype=None):
+        return F.cumsum(self, dim, dtype)
+
+    # ---- products ---------------------------------------------------------
+    def mm(self, mat2):
+        return F.mm(self, mat2)
+
+    def bmm(self, mat2):
+        return F.bmm(self, mat2)
+
+    def dot(self, other):
+        return F.dot(self, other)
+
+    def outer(self, vec2):
+        return F.outer(self, vec2)
+
+    # ---- selecting, sorting, sampling ------------------------------------
+    def gather(self, dim, index):
+        return F.gather(self, dim, index)
+
+    def index_select(self, dim, index):
+        return F.index_select(self, dim, index)
+
+    def masked_select(self, mask):
+        return F.masked_select(self, mask)
+
+    def masked_fill(self, mask, value):
+        return F.masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask, value):
+        return F.masked_fill_(self, mask, value)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        return F.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return F.argsort(self, dim, descending, stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return F.topk(self, k, dim, largest, sorted)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        return F.multinomial(self, num_samples, replacement, generator=generator)
+
+    # ---- new tensors with this one's dtype and device ----------------------
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        from .creation import tensor
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        from .creation import zeros
+        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        from .creation import ones
+        return ones(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        from .creation import empty
+        return empty(*size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        from .creation import full
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+def is_tensor(obj):
+    """True for a tinydl Tensor (``td.is_tensor``, as ``torch.is_tensor``)."""
+    return isinstance(obj, Tensor)
+
+
+def _to_arguments(args, kwargs):
+    """(device, dtype, copy) from ``Tensor.to``'s positional and keyword arguments (None: unchanged)."""
+    device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)  # accepted: tinydl's copies between devices are synchronous
+    if kwargs:
+        raise TypeError(f"to: unexpected keyword argument(s) {sorted(kwargs)}; it takes device, dtype, non_blocking and copy")
+    flags = [value for value in args if isinstance(value, (bool, np.bool_))]  # to(dtype, non_blocking, copy)
+    if len(flags) > 1:
+        copy = flags[1]
+    for value in args:
+        if isinstance(value, Tensor):
+            device, dtype = value.device, value.dtype
+        elif isinstance(value, str) and value.startswith(("cpu", "cuda", "gpu")):
+            device = value  # td.device is a str too
+        elif value is not None and not isinstance(value, (bool, np.bool_)):
+            dtype = value
+    if device is not None:
+        device = backend.normalize_device(device)
+    if dtype is not None:
+        try:
+            dtype = as_dtype(dtype)
+        except TypeError:
+            raise TypeError(f"to: expected a device, a dtype or a tensor, got {dtype!r} ({type(dtype).__name__})") from None
+    return device, dtype, bool(copy)
+
     return np.asarray(values)
 
 

@@ -27,6 +27,19 @@ from .shape import (
     cat, expand, flatten, getitem, movedim, permute, repeat, reshape, squeeze, stack, transpose, unsqueeze,
 )
 from .spatial import affine_grid, grid_sample
+from .cumulative import cumsum  # cumulative ... views: the tensor ops of issue 20
+from .logical import all, any, isfinite, isnan, logical_not
+from .norm import norm
+from .products import bmm, dot, mm, outer, prod
+from .reorder import flip, roll
+from .rounding import ceil, floor, round, sign
+from .sampling import multinomial
+from .select import gather, index_select, masked_fill, masked_fill_, masked_select
+from .slicing import chunk, narrow, split, unbind
+from .sorting import argsort, sort, topk
+from .triangular import tril, triu
+from .trig import cos, sin
+from .views import t, view_as
 from .padding import pad
 from .pixel_shuffle import pixel_shuffle, pixel_unshuffle
 

@@ -25,11 +25,13 @@ from ..tensor import Tensor
 TENSORS = {
     "x", "input", "logits", "weight", "bias", "theta", "grid", "indices", "content", "style", "q", "k", "v",
     "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh", "running_mean", "running_var", "attn_mask", "pos_weight",
+    "mask", "index", "mat2", "vec2", "tensor", "other",  # masked_fill, gather, mm / bmm, outer, dot, view_as
 }
 ARRAY_LIKE = {"a", "b", "target", "boxes", "condition"}
 LOSS_WEIGHTS = {"weight", "pos_weight"}  # the losses take class / element weights as lists or arrays too
 LOSSES = {"binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss"}
 NONE_ALLOWED = {"running_mean", "running_var"}  # batch_norm without running statistics
+NOT_TENSORS = {("topk", "k"), ("getitem", "index")}  # a number / any index there (attention's k is a Tensor)
 
 
 def _is_array(value):
@@ -38,6 +40,8 @@ def _is_array(value):
 
 def _kind(op, name):
     """How argument ``name`` of ``op`` is checked: "tensor", "array-like", or None (not at all)."""
+    if (op, name) in NOT_TENSORS:
+        return None
     if name in ARRAY_LIKE or (op in LOSSES and name in LOSS_WEIGHTS):
         return "array-like"
     return "tensor" if name in TENSORS else None
