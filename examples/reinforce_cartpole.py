@@ -21,9 +21,9 @@ with the greedy policy (the most probable action).
 ``--device cuda`` puts the policy network, its gradients, Adam's state and
 every training tensor on the GPU.  The environment (gymnasium's CartPole) is
 plain Python on the host, so each environment step costs two transfers: the
-observation (4 numbers) is copied to the device, and the 2 action
-probabilities are read back (a sync) to sample the action the environment
-needs as a Python int.  Each update then copies the batch's observations,
+observation (4 numbers) is copied to the device, and the action, sampled there
+from ``Categorical(probs)``, is read back (a sync) as the Python int the
+environment needs.  Each update then copies the batch's observations,
 actions and advantages (or returns) to the device (three copies) and needs no
 sync (the range check of the action indices is read back with the next
 readout, tinydl/device_checks.py).  With a network this small and two
@@ -38,6 +38,7 @@ import common
 import tinydl as td
 import tinydl.functional as F
 from tinydl import optim
+from tinydl.distributions import Categorical
 from tinydl.models import PolicyNetwork
 
 
@@ -51,20 +52,22 @@ def rewards_to_go(rewards, gamma):
 
 
 @td.no_grad()
-def act(policy, observation, rng, device, greedy=False):
-    """One action from pi(. | s): the observation goes to the device, the probabilities come back."""
+def act(policy, observation, device, greedy=False):
+    """One action from pi(. | s), drawn on the device with tinydl's seeded generator; the greedy one
+    takes the most probable action. The observation goes to the device, the action comes back."""
     log_probs, _ = policy(td.tensor(observation[None].astype(np.float32), device=device))  # host -> device
-    p = np.exp(log_probs.numpy()[0].astype(np.float64))  # device -> host: the environment needs an int
-    return int(p.argmax()) if greedy else int(rng.choice(len(p), p=p / p.sum()))
+    probs = log_probs.exp()[0]  # pi(. | s), (2,)
+    action = probs.argmax() if greedy else Categorical(probs).sample()
+    return action.item()  # device -> host: the environment needs an int
 
 
-def play(env, policy, rng, device, seed=None, greedy=False):
+def play(env, policy, device, seed=None, greedy=False):
     """One episode: observations (T, 4), actions (T,), rewards (T,), as host arrays."""
     observation, _ = env.reset(seed=seed)
     observations, actions, rewards = [], [], []
     done = False
     while not done:
-        action = act(policy, observation, rng, device, greedy)
+        action = act(policy, observation, device, greedy)
         observations.append(observation)
         actions.append(action)
         observation, reward, terminated, truncated, _ = env.step(action)
@@ -74,8 +77,7 @@ def play(env, policy, rng, device, seed=None, greedy=False):
 
 
 def evaluate(env, policy, episodes, seed, device):
-    rng = np.random.default_rng(seed)
-    return [float(play(env, policy, rng, device, seed=seed + i, greedy=True)[2].sum()) for i in range(episodes)]
+    return [float(play(env, policy, device, seed=seed + i, greedy=True)[2].sum()) for i in range(episodes)]
 
 
 def update_policy(policy, optimizer, episodes, args):
@@ -85,7 +87,8 @@ def update_policy(policy, optimizer, episodes, args):
     to_go = np.concatenate([rewards_to_go(r, args.gamma) for _, _, r in episodes]).astype(np.float32)
 
     log_probs, values = policy(observations)  # (T, 2), (T,) or None
-    chosen = log_probs[td.arange(len(actions), device=args.device), actions]  # log pi(a_t | s_t)
+    m = Categorical(log_probs.exp())  # pi(. | s_t) for every step t
+    chosen = m.log_prob(actions)  # log pi(a_t | s_t), (T,)
     if args.baseline == "value":
         returns = td.tensor(to_go, device=args.device)
         advantage = returns - values.detach()
@@ -93,7 +96,7 @@ def update_policy(policy, optimizer, episodes, args):
     else:
         advantage = td.tensor((to_go - to_go.mean()) / (to_go.std() + 1e-8), device=args.device)
         value_loss = 0.0
-    entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
+    entropy = m.entropy().mean()  # H(pi(. | s_t)) = -sum_a pi log pi, averaged over t
     loss = -(chosen * advantage).mean() - args.entropy * entropy + value_loss
     optimizer.zero_grad()
     loss.backward()
@@ -125,11 +128,12 @@ def main(argv=None):
     optimizer = optim.Adam(policy.parameters(), lr=args.lr)
     progress = common.load_checkpoint(args, policy, optimizer) or {"update": 0, "returns": []}
     returns_history = progress["returns"]
-    rng = np.random.default_rng([args.seed, progress["update"]])
+    if progress["update"]:  # resumed: actions from a stream of its own, not a replay of the first updates' one
+        td.manual_seed(args.seed * 100_000 + progress["update"])
 
     bar = common.progress(range(progress["update"], args.max_updates), desc="training", unit="update")
     for update in bar:
-        episodes = [play(env, policy, rng, args.device,
+        episodes = [play(env, policy, args.device,
                          seed=args.seed * 100_000 + update * args.episodes_per_update + i)
                     for i in range(args.episodes_per_update)]
         returns_history += [float(r.sum()) for _, _, r in episodes]

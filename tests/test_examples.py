@@ -142,7 +142,7 @@ def test_reinforce_cartpole_smoke(tmp_path, device, baseline):
 
 @pytest.mark.parametrize("baseline", ["normalize", "value"])
 def test_reinforce_cartpole_transfers_are_the_ones_its_docstring_counts(cuda, baseline):
-    """On cuda an environment step costs one copy (the observation) and one sync (the probabilities
+    """On cuda an environment step costs one copy (the observation) and one sync (the sampled action
     read back); an update three copies (its batch) and no sync.  Counted by the stand-in."""
     if not backend.FAKE_GPU:
         pytest.skip("only the CuPy stand-in counts transfers")
@@ -160,7 +160,7 @@ def test_reinforce_cartpole_transfers_are_the_ones_its_docstring_counts(cuda, ba
     policy = PolicyNetwork(4, 2, value_head=baseline == "value").to(cuda)
     optimizer = optim.Adam(policy.parameters(), lr=1e-3)
     with counters.counting() as seen:
-        rc.act(policy, np.zeros(4, dtype=np.float32), np.random.default_rng(0), cuda)
+        rc.act(policy, np.zeros(4, dtype=np.float32), cuda)
     assert (seen.total_copies, seen.total_syncs) == (1, 1), seen.report()
     episodes = [(np.zeros((3, 4), np.float32), np.array([0, 1, 0]), np.ones(3))] * 2
     args = argparse.Namespace(device=cuda, gamma=0.99, entropy=0.01, baseline=baseline)
