@@ -54,6 +54,14 @@ class LBFGS(Optimizer):
                 f"got {group['line_search_fn']!r}"
             )
 
+    def _restored_state(self, p, i, values, name):
+        """As the base class's, and the history lists' arrays go to the parameters' device too."""
+        restored = super()._restored_state(p, i, values, name)
+        for key in ("old_dirs", "old_stps"):
+            if key in restored:
+                restored[key] = [backend.to_device(v, p.device) for v in restored[key]]
+        return restored
+
     # ---- the parameters as one flat vector
     def _flat_grad(self):
         xp = backend.get_array_module(self._params[0].data)
