@@ -24,6 +24,14 @@ import tinydl.nn as nn
 from tinydl import optim
 
 
+def warmup_cosine(step, warmup, steps):
+    """The lr factor at ``step``: a linear warm-up over ``warmup`` steps, then a cosine decay to 5%."""
+    if step < warmup:
+        return min(1.0, (step + 1) / warmup)
+    t = (step - warmup) / max(1, steps - warmup)
+    return 0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * t))
+
+
 def make_batch(rng, batch, length):
     x = rng.integers(0, 10, size=(batch, length))
     return x, np.sort(x, axis=1)
@@ -101,17 +109,17 @@ def main(argv=None):
 
     model = SortingTransformer(length=args.length).to(args.device)
     optimizer = optim.Adam(model.parameters(), lr=args.lr)
+    # lr = args.lr * warmup_cosine(step); created before the checkpoint is loaded, as in PyTorch
+    scheduler = optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, args.warmup, args.steps))
     progress = common.load_checkpoint(args, model, optimizer) or {"step": 0, "losses": []}
+    if "scheduler" in progress:
+        scheduler.load_state_dict(progress["scheduler"])
     losses = progress["losses"]
     train_rng = np.random.default_rng([args.seed, progress["step"]])
     x_test, y_test = make_batch(np.random.default_rng(10_000 + args.seed), args.test_size, args.length)
 
     bar = common.progress(range(progress["step"], args.steps), desc="training", unit="step")
     for step in bar:
-        for group in optimizer.param_groups:  # linear warm-up, then cosine decay to 5% of lr
-            t = (step - args.warmup) / max(1, args.steps - args.warmup)
-            group["lr"] = args.lr * (min(1.0, (step + 1) / args.warmup) if step < args.warmup
-                                     else 0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * t)))
         x, y = make_batch(train_rng, args.batch_size, args.length)
         logits = model(td.tensor(x, device=args.device))
         loss = F.cross_entropy(logits.reshape(-1, 10), td.tensor(y.reshape(-1), device=args.device))
@@ -119,14 +127,17 @@ def main(argv=None):
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        scheduler.step()
         losses.append(loss.item())
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
         if (step + 1) % 500 == 0:
-            common.save_checkpoint(args, model, optimizer, {"step": step + 1, "losses": losses})
+            common.save_checkpoint(args, model, optimizer,
+                                   {"step": step + 1, "losses": losses, "scheduler": scheduler.state_dict()})
 
     accuracy = sequence_accuracy(model, x_test, y_test, args.device)
     seconds = time.time() - start
-    common.save_checkpoint(args, model, optimizer, {"step": args.steps, "losses": losses})
+    common.save_checkpoint(args, model, optimizer,
+                           {"step": args.steps, "losses": losses, "scheduler": scheduler.state_dict()})
     common.plot_curves(f"{args.out}/loss.png", {"cross-entropy": losses}, smooth=20, log_y=True,
                        title="Transformer learning to sort digits")
     save_attention_plot(model, x_test[0], f"{args.out}/attention.png", args.device)

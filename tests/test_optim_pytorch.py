@@ -501,3 +501,28 @@ def test_a_state_dict_of_another_scheduler_is_refused():
     scheduler = lr_scheduler.CosineAnnealingLR(two_groups(td), T_max=5)
     with pytest.raises(ValueError, match=r"missing keys \['T_max', 'eta_min'\].*unexpected keys \['gamma', 'step_size'\]"):
         scheduler.load_state_dict(saved)
+
+
+# ---------------------------------------------------------------- an example that uses a scheduler
+
+
+def test_transformer_sort_checkpoints_its_scheduler_and_resumes_it(tmp_path, monkeypatch):
+    """examples/transformer_sort.py sets its warm-up + cosine lr with LambdaLR and saves the scheduler's
+    state with its checkpoint: a resumed run continues the schedule where the first run stopped."""
+    import os
+    import sys
+
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.syspath_prepend(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
+    sys.modules.pop("transformer_sort", None)
+    import transformer_sort
+
+    args = ["--out", str(tmp_path), "--warmup", "2", "--test-size", "10", "--batch-size", "4", "--seed", "0"]
+    transformer_sort.main(args + ["--steps", "3"])
+    saved = td.load(tmp_path / "checkpoint.npz")
+    assert saved["progress"]["scheduler"]["last_epoch"] == 3
+    transformer_sort.main(args + ["--steps", "5", "--resume"])
+    resumed = td.load(tmp_path / "checkpoint.npz")
+    assert resumed["progress"]["scheduler"]["last_epoch"] == 5  # 3 loaded + 2 steps (2 if it started over)
+    expected_lr = 2e-3 * transformer_sort.warmup_cosine(5, 2, 5)
+    np.testing.assert_allclose(resumed["optimizer"]["param_groups"][0]["lr"], expected_lr, rtol=1e-15, atol=0)
