@@ -499,7 +499,8 @@ def test_invalid_scheduler_arguments_are_refused(make, error, message):
 def test_a_state_dict_of_another_scheduler_is_refused():
     saved = lr_scheduler.StepLR(two_groups(td), step_size=3).state_dict()
     scheduler = lr_scheduler.CosineAnnealingLR(two_groups(td), T_max=5)
-    with pytest.raises(ValueError, match=r"missing keys \['T_max', 'eta_min'\].*unexpected keys \['gamma', 'step_size'\]"):
+    expected = r"missing keys \['T_max', 'eta_min'\].*unexpected keys \['gamma', 'step_size'\]"
+    with pytest.raises(ValueError, match=expected):
         scheduler.load_state_dict(saved)
 
 

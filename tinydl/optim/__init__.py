@@ -1,4 +1,5 @@
-"""``tinydl.optim``: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta and LBFGS with PyTorch's update rules; ``lr_scheduler``."""
+"""``tinydl.optim``: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta and LBFGS with PyTorch's
+update rules, and ``lr_scheduler``."""
 from .adam import Adam, AdamW
 from .optimizer import Optimizer
 from .sgd import SGD

@@ -98,7 +98,9 @@ class LBFGS(Optimizer):
         ``closure`` is required: it must clear the gradients, compute the loss, call
         ``backward()`` and return the loss; L-BFGS calls it several times per step."""
         if closure is None or not callable(closure):
-            raise TypeError("LBFGS.step needs a closure that recomputes the loss, calls backward() and returns the loss")
+            raise TypeError(
+                "LBFGS.step needs a closure that recomputes the loss, calls backward() and returns the loss"
+            )
         self._opt_called = True
         group = self.param_groups[0]
         lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
@@ -116,7 +118,8 @@ class LBFGS(Optimizer):
             return orig_loss
 
         d, t = state.get("d"), state.get("t")
-        old_dirs, old_stps, ro, H_diag = state.get("old_dirs"), state.get("old_stps"), state.get("ro"), state.get("H_diag")
+        old_dirs, old_stps = state.get("old_dirs"), state.get("old_stps")
+        ro, H_diag = state.get("ro"), state.get("H_diag")
         prev_flat_grad, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
 
         n_iter = 0

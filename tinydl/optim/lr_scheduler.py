@@ -27,6 +27,9 @@ from collections import Counter
 
 from .optimizer import Optimizer
 
+__all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
+           "ReduceLROnPlateau", "OneCycleLR"]
+
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where possible. "
     "Please use `scheduler.step()` to step the scheduler. During the deprecation, if epoch is different "
@@ -158,6 +161,9 @@ class LRScheduler:
                 f"{name}: the state dict is not one of this scheduler's (missing keys {missing}, "
                 f"unexpected keys {unexpected})"
             )
+
+
+_LRScheduler = LRScheduler  # the base class's older name, which older scripts subclass
 
 
 class LambdaLR(LRScheduler):
