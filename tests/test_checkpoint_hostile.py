@@ -418,7 +418,7 @@ def test_a_small_member_that_inflates_past_the_limit_is_refused(tmp_path):
 
 
 def test_the_default_limit_is_documented_and_checked(saved):
-    assert td.load.__defaults__ == (4 * 2**30,) and "4 GiB" in td.load.__doc__
+    assert td.load.__kwdefaults__["max_bytes"] == 4 * 2**30 and "4 GiB" in td.load.__doc__
     with pytest.raises(td.CheckpointError, match="over the limit max_bytes=100"):
         td.load(saved, max_bytes=100)
     with pytest.raises(ValueError, match="max_bytes"):
@@ -513,7 +513,7 @@ def test_a_structure_at_the_limit_loads_within_max_bytes(tmp_path):
 
 
 def test_the_structure_limit_of_save_is_the_default_one_of_load(saved, monkeypatch):
-    assert serialization.structure_limit(td.load.__defaults__[0]) == 2**25  # 4 GiB / 128: 32 MiB of JSON
+    assert serialization.structure_limit(td.load.__kwdefaults__["max_bytes"]) == 2**25  # 4 GiB / 128: 32 MiB of JSON
     monkeypatch.setattr(serialization, "structure_limit", lambda max_bytes: 100)
     with pytest.raises(td.CheckpointError, match="over the 100 allowed"):
         td.load(saved)

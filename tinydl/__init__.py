@@ -28,5 +28,16 @@ from .serialization import CheckpointError, load, save  # noqa: E402
 from . import utils  # noqa: E402  (tinydl.utils.data, PyTorch's import path)
 from .generator import Generator  # noqa: E402
 from . import distributions  # noqa: E402  (torch.distributions)
+from . import accelerator  # noqa: E402  (torch.accelerator)
+from .device import device  # noqa: E402
+from .tensor import is_tensor  # noqa: E402
+from .tensor_types import (  # noqa: E402  (PyTorch's legacy tensor types)
+    BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor,
+)
+from .data_hint import install as _install_data_hint  # noqa: E402
+
+_install_data_hint()  # an uncaught p.data.add_(...) says why it fails (data_hint.py)
+# td.float, td.double, ... as torch.float (here, after every import: these names hide the builtins)
+float, double, half, long, int = float32, float64, float16, int64, int32
 
 __version__ = "0.1.0"

@@ -14,6 +14,8 @@ import os
 
 import numpy as np
 
+from .device import CPU, CUDA
+
 
 def _real_cupy():
     """CuPy and cupyx when CuPy imports and at least one GPU answers, else (None, None)."""
@@ -59,19 +61,21 @@ def get_array_module(array):
 
 
 def device_of(array):
-    """``'cuda'`` for a CuPy array, else ``'cpu'``."""
-    return "cuda" if cp is not None and isinstance(array, cp.ndarray) else "cpu"
+    """``'cuda'`` for a CuPy array, else ``'cpu'`` (as ``td.device``, a str: tinydl/device.py)."""
+    return CUDA if cp is not None and isinstance(array, cp.ndarray) else CPU
 
 
 def normalize_device(device):
-    """Accept 'cpu', 'cuda', 'cuda:0' (one GPU is supported) or None (cpu)."""
+    """Accept 'cpu', 'cuda', 'cuda:0' (one GPU is supported), a ``td.device`` of these, or None (cpu)."""
     if device is None:
         return "cpu"
     name = str(device)
-    if name == "cpu":
+    if name in ("cpu", "cpu:0"):
         return "cpu"
     if name in ("cuda", "cuda:0", "gpu"):
         return "cuda"
+    if name.startswith("cuda:"):
+        raise ValueError(f"unknown device {device!r}: tinydl uses one GPU, 'cuda' (or 'cuda:0')")
     raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
 
 

@@ -92,13 +92,32 @@ def rand(*size, dtype=None, device="cpu", requires_grad=False):
     return Tensor(rng.uniform(_shape(size, "rand"), dtype, device), requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, device="cpu"):
-    """int64 samples from [low, high) (or [0, low) when high is omitted)."""
-    if high is None:
+def randint(low, high=None, size=None, *, dtype=None, device="cpu", requires_grad=False):
+    """int64 samples from [low, high), PyTorch's forms: ``randint(high, size)`` (from [0, high))
+    and ``randint(low, high, size)``; ``size`` is a tuple and is required, as in PyTorch."""
+    if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
+    if size is None:
+        given = low if high is None else f"{low}, {high}"
+        raise TypeError(f"randint: size (a tuple) is required, as in PyTorch: randint(high, (n,)) or "
+                        f"randint(low, high, (n,)); got randint({given})")
+    if high is None:  # randint(10, size=(3,))
         low, high = 0, low
-    size = _shape((size,) if isinstance(size, (tuple, list)) else (size,), "randint")
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint: size must be a tuple of ints, got {size!r} ({type(size).__name__})")
+    size = _shape((size,), "randint")
+    low, high = _bound(low, "low"), _bound(high, "high")
+    if low >= high:
+        raise ValueError(f"randint: low must be less than high, got low={low}, high={high}")
     array = rng.integers(low, high, size, device)
-    return Tensor(array if dtype is None else array.astype(as_dtype(dtype)))
+    return Tensor(array if dtype is None else array.astype(as_dtype(dtype)), requires_grad=requires_grad)
+
+
+def _bound(value, name):
+    """An int bound of randint (it may be negative); a float or a bool is refused, as PyTorch does."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"randint: {name} must be an int, got {value!r} ({type(value).__name__})")
+    return int(value)
 
 
 def randn_like(t, dtype=None, device=None, requires_grad=False):

@@ -97,3 +97,11 @@ def _make_peak_hook():
             self.live -= info["mem_size"]
 
     return PeakHook()
+
+
+# PyTorch's legacy GPU tensor types: td.cuda.FloatTensor(2, 3), td.cuda.LongTensor([1, 2]) (tensor_types.py)
+from .tensor_types import CUDA_TYPES  # noqa: E402
+
+FloatTensor, DoubleTensor, HalfTensor = CUDA_TYPES["FloatTensor"], CUDA_TYPES["DoubleTensor"], CUDA_TYPES["HalfTensor"]
+LongTensor, IntTensor, BoolTensor = CUDA_TYPES["LongTensor"], CUDA_TYPES["IntTensor"], CUDA_TYPES["BoolTensor"]
+ByteTensor = CUDA_TYPES["ByteTensor"]

@@ -22,6 +22,7 @@ temporary file, which the next save to the same path replaces.
 import ast
 import contextlib
 import errno
+import io
 import json
 import math
 import os
@@ -55,8 +56,9 @@ class CheckpointError(ValueError):
 # ---------------------------------------------------------------- save
 
 
-def save(obj, path):
-    """Write ``obj`` to exactly ``path`` as an .npz checkpoint, atomically.
+def save(obj, f):
+    """Write ``obj`` to exactly the path ``f`` as an .npz checkpoint, atomically, or to the binary
+    file object ``f`` (``io.BytesIO()``, ``open(path, "wb")``), as ``torch.save`` takes either.
 
     ``obj`` is a nest (at most ``MAX_DEPTH`` deep) of dicts with str or int keys, lists and
     tuples, whose leaves are NumPy arrays, Tensors, numbers, strings, booleans or None.
@@ -72,6 +74,9 @@ def save(obj, path):
       replaced and the link stays.
     - Two processes saving to the same path at the same time is not supported (nor is it
       with ``torch.save``).
+    - A file object is written from its current position and flushed, not closed; the
+      atomic replace above is then the caller's business (a file opened with "wb" is
+      already truncated).
     """
     arrays = []
     structure = json.dumps(_encode(obj, arrays, depth=0)).encode("utf-8")
@@ -83,7 +88,18 @@ def save(obj, path):
         )
     entries = {f"a{i}": a for i, a in enumerate(arrays)}
     entries[_STRUCTURE] = np.frombuffer(structure, dtype=np.uint8)
-    _write_replacing(os.fspath(path), entries)
+    if hasattr(f, "write"):
+        _check_binary(f, "save")
+        np.savez(f, **entries)
+        f.flush()
+    else:
+        _write_replacing(os.fspath(f), entries)
+
+
+def _check_binary(f, op):
+    if isinstance(f, io.TextIOBase):
+        mode = "wb" if op == "save" else "rb"
+        raise TypeError(f"{op}: the file object is open in text mode; open it in binary mode, open(path, {mode!r})")
 
 
 def _write_replacing(path, entries):
@@ -195,8 +211,18 @@ def _reading(what):
         ) from None
 
 
-def load(path, max_bytes=MAX_BYTES):
-    """Read a checkpoint written by ``save``; arrays come back as NumPy arrays, Tensors as Tensors.
+def load(f, map_location=None, *, weights_only=None, max_bytes=MAX_BYTES):
+    """Read a checkpoint written by ``save`` from a path or a binary file object (read from its
+    current position, which must be seekable: ``io.BytesIO``, ``open(path, "rb")``); arrays come
+    back as NumPy arrays, Tensors as Tensors, on the cpu unless ``map_location`` says otherwise.
+
+    - ``map_location``, as in ``torch.load``: a device (``'cuda'``, ``'cpu'``, ``td.device(...)``)
+      that every Tensor is moved to; a dict of locations (``{'cpu': 'cuda:0'}``); or a function
+      ``fn(tensor, location)`` returning the Tensor to use (or None to keep it). A tinydl checkpoint
+      holds its arrays on the host, so the location of every Tensor in the file is ``'cpu'``.
+    - ``weights_only`` (True, False or None) is accepted for PyTorch's signature and changes
+      nothing: tinydl never unpickles, so every load is what ``weights_only=True`` is in PyTorch
+      (tensors, arrays, numbers, strings and containers only; no code runs).
 
     Any file that is not a valid checkpoint raises ``CheckpointError`` (a ``ValueError``) naming
     the file and what is wrong; pickled content is refused and never run.  ``max_bytes``
@@ -205,19 +231,73 @@ def load(path, max_bytes=MAX_BYTES):
     and the structure's JSON, which may take ``max_bytes / 128`` (at least 64 KiB) of text; pass
     a larger value for larger checkpoints.  A missing or unreadable file raises the usual ``OSError``.
     """
-    path = os.fspath(path)
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
         raise ValueError(f"load: max_bytes must be a positive int, got {max_bytes!r}")
-    with open(path, "rb") as file:
-        try:
-            return _read_checkpoint(file, max_bytes)
-        except CheckpointError as error:
-            raise CheckpointError(f"load: {path!r} {error}") from None
+    if weights_only not in (None, True, False):
+        raise TypeError(f"load: weights_only must be True, False or None, got {weights_only!r}")
+    place = _placement(map_location)
+    if hasattr(f, "read"):
+        obj = _load_file_object(f, max_bytes)
+    else:
+        path = os.fspath(f)
+        with open(path, "rb") as file:
+            obj = _load_file_object(file, max_bytes, name=path)
+    return obj if place is None else _placed(obj, place)
+
+
+def _load_file_object(file, max_bytes, name=None):
+    _check_binary(file, "load")
+    name = name if name is not None else getattr(file, "name", f"the {type(file).__name__} object")
+    if not (hasattr(file, "seekable") and file.seekable()):
+        raise ValueError(f"load: {name!r} cannot seek; read it into io.BytesIO(data) first (a zip is read from its end)")
+    try:
+        return _read_checkpoint(file, max_bytes)
+    except CheckpointError as error:
+        raise CheckpointError(f"load: {name!r} {error}") from None
+
+
+def _placement(map_location):
+    """The function ``load`` applies to each Tensor for ``map_location`` (None: leave them on the cpu)."""
+    if map_location is None:
+        return None
+    if callable(map_location):
+        return lambda tensor: _called(map_location, tensor)
+    if isinstance(map_location, dict):
+        target = map_location.get("cpu")  # every tensor in a tinydl checkpoint was stored from the host
+        return None if target is None else _placement(target)
+    if isinstance(map_location, str):  # 'cuda', 'cpu:0', td.device('cuda') (a str too)
+        device = backend.normalize_device(map_location)
+        return lambda tensor: tensor.to(device)
+    raise TypeError(
+        f"load: map_location must be a device ('cpu', 'cuda', td.device), a dict or a function, got {map_location!r}"
+    )
+
+
+def _called(map_location, tensor):
+    result = map_location(tensor, "cpu")
+    if result is None:
+        return tensor
+    if not isinstance(result, Tensor):
+        raise TypeError(f"load: map_location(tensor, 'cpu') must return a Tensor or None, got {type(result).__name__}")
+    return result
+
+
+def _placed(obj, place):
+    """``obj`` with ``place`` applied to every Tensor in its dicts, lists and tuples."""
+    if isinstance(obj, Tensor):
+        return place(obj)
+    if isinstance(obj, dict):
+        return {key: _placed(value, place) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        items = [_placed(value, place) for value in obj]
+        return items if isinstance(obj, list) else tuple(items)
+    return obj
 
 
 def _read_checkpoint(file, max_bytes):
+    origin = file.tell()  # a file object may hold the checkpoint after other bytes
     start = file.read(6)
-    file.seek(0)
+    file.seek(origin)
     if not start:
         raise CheckpointError("is empty")
     if start == b"\x93NUMPY":

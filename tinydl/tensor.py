@@ -19,6 +19,9 @@ int64 = np.dtype("int64")
 bool_ = np.dtype("bool")
 
 
+_NO_DATA = object()  # Tensor() with no data: an empty tensor, as torch.Tensor()
+
+
 def _cupy_ndarray():
     return backend.cp.ndarray if backend.cp is not None else ()
 
@@ -40,11 +43,17 @@ class Tensor:
     __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_retains_grad", "__weakref__")
     __array_priority__ = 1000  # ndarray + Tensor -> Tensor.__radd__, not an object array
 
-    def __init__(self, data, requires_grad=False):
-        if not isinstance(data, np.ndarray) and not isinstance(data, _cupy_ndarray()):
+    def __init__(self, data=_NO_DATA, *size, requires_grad=False):
+        if size:  # Tensor(2, 3): PyTorch's legacy constructor, a float32 tensor of that shape
+            data = _legacy_shape((data,) + size)
+        elif not isinstance(data, np.ndarray) and not isinstance(data, _cupy_ndarray()):
             # a NumPy scalar (what x.sum() returns) keeps its dtype; lists and Python numbers
-            # follow td.tensor's rules (floats -> float32, ints -> int64)
-            data = np.asarray(data) if isinstance(data, np.generic) else _to_array(data)
+            # follow td.tensor's rules (floats -> float32, ints -> int64); Tensor(5) and Tensor()
+            # are shapes, as in PyTorch
+            if data is _NO_DATA or _is_int(data):
+                data = _legacy_shape((0,) if data is _NO_DATA else (data,))
+            else:
+                data = np.asarray(data) if isinstance(data, np.generic) else _to_array(data)
         _check_supported_dtype(data.dtype, "Tensor")
         if requires_grad and data.dtype.kind != "f":
             raise RuntimeError(f"only floating-point tensors can require gradients, got dtype {data.dtype}")
@@ -97,7 +106,12 @@ class Tensor:
 
     @property
     def device(self):
+        """Where the data lives: ``td.device('cpu')`` or ``td.device('cuda')`` (which equal 'cpu' and 'cuda')."""
         return backend.device_of(self.data)
+
+    @property
+    def is_cuda(self):
+        return self.device == "cuda"
 
     @property
     def is_leaf(self):
@@ -134,6 +148,18 @@ class Tensor:
         return "tensor(" + ", ".join([body] + extras) + ")"
 
     __hash__ = object.__hash__  # == is elementwise, so hash by identity
+
+    def __format__(self, spec):
+        """``f"{loss:.4f}"``: a 0-d tensor formats as its number, as in PyTorch; any other tensor
+        takes no format spec (``f"{t}"`` is its repr)."""
+        if self.data.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(
+                f"unsupported format string {spec!r} passed to Tensor.__format__: only a 0-d tensor takes a "
+                f"format spec, this one has shape {tuple(self.shape)}; format t.item() or t.tolist() instead"
+            )
+        return str(self)
 
     def __bool__(self):
         if self.data.size != 1:
@@ -204,15 +230,16 @@ class Tensor:
         return backend.to_numpy(self.data).tolist()
 
     # ---- device and dtype -------------------------------------------------
-    def to(self, target):
-        """``t.to('cuda')``, ``t.to('cpu')`` or ``t.to(td.float64)``; differentiable."""
+    def to(self, *args, **kwargs):
+        """PyTorch's forms, differentiable: ``t.to('cuda')``, ``t.to(td.device('cpu'))``, ``t.to(td.float64)``,
+        ``t.to(device, dtype)``, ``t.to(other)`` (other's device and dtype), with the keywords
+        ``device=``, ``dtype=``, ``non_blocking=`` (accepted: copies here are synchronous) and ``copy=``."""
         from .functional.elementwise import cast, to_device
 
-        try:
-            device = backend.normalize_device(target)
-        except (ValueError, TypeError):
-            return cast(self, as_dtype(target))
-        return to_device(self, device)
+        device, dtype, copy = _to_arguments(args, kwargs)
+        result = self if dtype is None else cast(self, dtype)
+        result = result if device is None else to_device(result, device)
+        return F.clone(result) if copy and result is self else result
 
     def cpu(self):
         return self.to("cpu")
@@ -229,8 +256,25 @@ class Tensor:
     def long(self):
         return self.to(int64)
 
+    def int(self):
+        return self.to(int32)
+
+    def half(self):
+        return self.to(float16)
+
     def bool(self):
         return self.to(bool_)
+
+    def type(self, dtype=None, non_blocking=False):
+        """With no argument, PyTorch's name of this tensor's type (``'torch.FloatTensor'``,
+        ``'torch.cuda.LongTensor'``); with a dtype, a type name or ``td.FloatTensor`` and its kind,
+        this tensor converted to it."""
+        from .tensor_types import tensor_type_name, type_target
+
+        if dtype is None:
+            return tensor_type_name(self.dtype, self.device)
+        device, dtype = type_target(dtype)
+        return self.to(dtype) if device is None else self.to(device, dtype)
 
     def type_as(self, other):
         return self.to(other.dtype)
@@ -488,50 +532,6 @@ class Tensor:
         """The last two dimensions swapped (a batch of matrices transposed)."""
         return F.transpose(self, -2, -1)
 
-
-def _to_array(value, dtype=None):
-    """An ndarray from array-like ``value`` following the contract's dtype rules:
-    ndarrays keep their dtype; Python floats become float32, ints int64."""
-    if isinstance(value, np.ndarray) or isinstance(value, _cupy_ndarray()):
-        array = value
-        _check_supported_dtype(array.dtype, "tensor")
-    elif isinstance(value, Tensor):
-        array = value.data
-    else:
-        array = _list_to_array(value) if isinstance(value, (list, tuple)) else np.asarray(value)
-        if array.dtype == np.float64 and dtype is None:  # a given dtype converts the exact values, no float32 detour
-            array = array.astype(float32)
-        elif array.dtype.kind in "iu":
-            array = array.astype(int64)
-        elif array.dtype.kind not in "fb":
-            raise TypeError(f"tensor: cannot make a tensor from {type(value).__name__} of dtype {array.dtype}")
-    if dtype is not None:
-        array = array.astype(as_dtype(dtype), copy=False)
-    return array
-
-
-def _check_supported_dtype(dtype, op):
-    """Refuse arrays tinydl cannot compute with (object, str, complex, dates) at once, rather than
-    letting them fail inside the first op that meets them."""
-    if dtype.kind in "biuf":  # bool, signed and unsigned integers, floats
-        return
-    if dtype.kind == "c":
-        raise TypeError(f"{op}: complex arrays (dtype {dtype}) are not supported: tinydl has no complex numbers; "
-                        "pass the real and imaginary parts (.real, .imag) as separate tensors")
-    raise TypeError(f"{op}: cannot make a tensor from an array of dtype {dtype}; "
-                    "tinydl supports bool, integer and floating-point arrays")
-
-
-def _list_to_array(values):
-    """A (nested) list of numbers, arrays or Tensors as one array.
-
-    NumPy builds it on the host. A list of device values (CuPy arrays or cuda Tensors, such as
-    the 0-d results of reductions on the GPU) is stacked on the device instead: NumPy cannot
-    read device memory, and reading the values back one by one would cost a sync each."""
-    if _holds_device_values(values):
-        return _stack_on_device(values)
-    if any(isinstance(v, Tensor) for v in values):
-        values = [v.data if isinstance(v, Tensor) else v for v in values]
     def t(self):
         return F.t(self)
 
@@ -718,6 +718,69 @@ def _to_arguments(args, kwargs):
             raise TypeError(f"to: expected a device, a dtype or a tensor, got {dtype!r} ({type(dtype).__name__})") from None
     return device, dtype, bool(copy)
 
+
+def _to_array(value, dtype=None):
+    """An ndarray from array-like ``value`` following the contract's dtype rules:
+    ndarrays keep their dtype; Python floats become float32, ints int64."""
+    if isinstance(value, np.ndarray) or isinstance(value, _cupy_ndarray()):
+        array = value
+        _check_supported_dtype(array.dtype, "tensor")
+    elif isinstance(value, Tensor):
+        array = value.data
+    else:
+        array = _list_to_array(value) if isinstance(value, (list, tuple)) else np.asarray(value)
+        if array.dtype == np.float64 and dtype is None:  # a given dtype converts the exact values, no float32 detour
+            array = array.astype(float32)
+        elif array.dtype.kind in "iu":
+            array = array.astype(int64)
+        elif array.dtype.kind not in "fb":
+            raise TypeError(f"tensor: cannot make a tensor from {type(value).__name__} of dtype {array.dtype}")
+    if dtype is not None:
+        array = array.astype(as_dtype(dtype), copy=False)
+    return array
+
+
+def _is_int(value):
+    """A Python int, not a bool: ``Tensor(5)`` is a shape. (A NumPy integer stays a value: it is what
+    reducing an integer array returns, and tinydl wraps those results with ``Tensor(...)``.)"""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _legacy_shape(size):
+    """The float32 zeros PyTorch's ``Tensor(2, 3)`` gives (uninitialized there, zeros here)."""
+    if not all(_is_int(n) for n in size):
+        raise TypeError(
+            f"Tensor: Tensor(*sizes) takes ints, got ({', '.join(type(n).__name__ for n in size)}); "
+            "requires_grad is keyword-only: "
+            "write Tensor(data, requires_grad=True), or td.tensor(data, requires_grad=True)"
+        )
+    if any(n < 0 for n in size):
+        raise RuntimeError(f"Tensor: a size cannot be negative, got {size}")
+    return np.zeros(size, float32)
+
+
+def _check_supported_dtype(dtype, op):
+    """Refuse arrays tinydl cannot compute with (object, str, complex, dates) at once, rather than
+    letting them fail inside the first op that meets them."""
+    if dtype.kind in "biuf":  # bool, signed and unsigned integers, floats
+        return
+    if dtype.kind == "c":
+        raise TypeError(f"{op}: complex arrays (dtype {dtype}) are not supported: tinydl has no complex numbers; "
+                        "pass the real and imaginary parts (.real, .imag) as separate tensors")
+    raise TypeError(f"{op}: cannot make a tensor from an array of dtype {dtype}; "
+                    "tinydl supports bool, integer and floating-point arrays")
+
+
+def _list_to_array(values):
+    """A (nested) list of numbers, arrays or Tensors as one array.
+
+    NumPy builds it on the host. A list of device values (CuPy arrays or cuda Tensors, such as
+    the 0-d results of reductions on the GPU) is stacked on the device instead: NumPy cannot
+    read device memory, and reading the values back one by one would cost a sync each."""
+    if _holds_device_values(values):
+        return _stack_on_device(values)
+    if any(isinstance(v, Tensor) for v in values):
+        values = [v.data if isinstance(v, Tensor) else v for v in values]
     return np.asarray(values)
 
 
