@@ -27,11 +27,10 @@ def _stack(items):
     arrays = [as_array(x) for x in items]
     if arrays[0].dtype.kind in "OUSV":
         raise TypeError(_ERROR.format(arrays[0].dtype))
-    shapes = {a.shape for a in arrays}
-    if len(shapes) > 1:
+    other = next((i for i, a in enumerate(arrays) if a.shape != arrays[0].shape), None)
+    if other is not None:
         raise RuntimeError(f"default_collate: stack expects each item to be equal size, but got "
-                           f"{arrays[0].shape} at entry 0 and {next(a.shape for a in arrays if a.shape != arrays[0].shape)}"
-                           f" later in the batch")
+                           f"{arrays[0].shape} at entry 0 and {arrays[other].shape} at entry {other}")
     return Tensor(backend.get_array_module(arrays[0]).stack(arrays))
 
 

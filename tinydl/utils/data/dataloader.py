@@ -68,6 +68,10 @@ class DataLoader:
                  pin_memory_device="", in_order=True, device=None):
         prefetch_factor = _check_workers(num_workers, timeout, prefetch_factor, persistent_workers)
         iterable = isinstance(dataset, IterableDataset)
+        if num_workers > 0 and isinstance(dataset, TensorDataset) and _on_gpu(dataset):
+            raise ValueError("DataLoader: num_workers > 0 with a TensorDataset on the GPU: worker processes are "
+                             "forked, and CUDA does not survive a fork. Keep the data on the host and pass "
+                             "device='cuda' (batches move in the main process), or use num_workers=0")
         if iterable:
             _check_iterable_options(shuffle, sampler, batch_sampler)
         shuffle = bool(shuffle)
@@ -92,8 +96,9 @@ class DataLoader:
 
         self.dataset, self.batch_size, self.drop_last = dataset, batch_size, drop_last
         self.sampler, self.batch_sampler, self.generator = sampler, batch_sampler, generator
-        self.num_workers, self.prefetch_factor, self.persistent_workers = num_workers, prefetch_factor, persistent_workers
-        self.timeout, self.worker_init_fn, self.multiprocessing_context = timeout, worker_init_fn, multiprocessing_context
+        self.num_workers, self.prefetch_factor = num_workers, prefetch_factor
+        self.persistent_workers, self.timeout, self.worker_init_fn = persistent_workers, timeout, worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
         self.pin_memory, self.pin_memory_device, self.in_order = pin_memory, pin_memory_device, in_order
         self.device = device
         auto_collation = batch_sampler is not None or (iterable and batch_size is not None)
@@ -153,13 +158,16 @@ class DataLoader:
         from ...generator import numpy_generator
 
         self._epoch += 1
+        batches = None if isinstance(self.dataset, IterableDataset) else iter(self._index_sampler)
+        if hasattr(self._index_sampler, "__len__"):
+            # a finite order is drawn before the workers' seed, so it is the order num_workers=0 gives
+            batches = iter(list(batches))
         pool = self._pool
         if pool is None:
             base_seed = int(numpy_generator(self.generator).integers(0, 2 ** 62))
             pool = worker.WorkerPool(self, self._fetch, base_seed)
             if self.persistent_workers:
                 self._pool = pool
-        batches = None if isinstance(self.dataset, IterableDataset) else iter(self._index_sampler)
         try:
             yield from worker.run_epoch(pool, self._epoch, batches, self.num_workers, self.prefetch_factor)
         finally:
@@ -169,6 +177,10 @@ class DataLoader:
     def __del__(self):
         if getattr(self, "_pool", None) is not None:
             self._pool.shutdown()
+
+
+def _on_gpu(dataset):
+    return any(backend.device_of(a) == "cuda" for a in dataset.arrays)
 
 
 def _check_workers(num_workers, timeout, prefetch_factor, persistent_workers):

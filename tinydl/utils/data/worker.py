@@ -152,7 +152,7 @@ class WorkerPool:
         start = time.monotonic()
         while True:
             try:
-                result = self.results.get(timeout=STATUS_CHECK_INTERVAL)
+                result = self.results.get(timeout=min(STATUS_CHECK_INTERVAL, self.timeout or STATUS_CHECK_INTERVAL))
             except queue.Empty:
                 self._check_alive()
                 if self.timeout and time.monotonic() - start > self.timeout:
@@ -168,6 +168,8 @@ class WorkerPool:
                                    f"with exit code {process.exitcode}")
 
     def shutdown(self):
+        if not self.processes:  # already shut down
+            return
         for tasks, process in zip(self.tasks, self.processes):
             if process.is_alive():
                 tasks.put(None)
