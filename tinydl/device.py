@@ -33,9 +33,9 @@ class device(str):
         name, colon, number = type.partition(":")
         if colon:
             if index is not None:
-                raise RuntimeError(f"device: the string {type!r} already holds an index, and index={index!r} was passed too")
+                raise RuntimeError(f"device: {type!r} holds an index already, and index={index!r} was passed too")
             if not number.isdigit():
-                raise RuntimeError(f"device: invalid device string {type!r}: the index after ':' must be a non-negative int")
+                raise RuntimeError(f"device: invalid device string {type!r}: the index after ':' must be an int >= 0")
             index = int(number)
         if name not in TYPES:
             raise RuntimeError(f"device: unknown device type {name!r} in {type!r}; tinydl runs on 'cpu' and 'cuda'")

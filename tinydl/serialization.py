@@ -249,7 +249,7 @@ def _load_file_object(file, max_bytes, name=None):
     _check_binary(file, "load")
     name = name if name is not None else getattr(file, "name", f"the {type(file).__name__} object")
     if not (hasattr(file, "seekable") and file.seekable()):
-        raise ValueError(f"load: {name!r} cannot seek; read it into io.BytesIO(data) first (a zip is read from its end)")
+        raise ValueError(f"load: {name!r} cannot seek; read it into io.BytesIO first (a zip is read from its end)")
     try:
         return _read_checkpoint(file, max_bytes)
     except CheckpointError as error:

@@ -698,7 +698,9 @@ def _to_arguments(args, kwargs):
     copy = kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)  # accepted: tinydl's copies between devices are synchronous
     if kwargs:
-        raise TypeError(f"to: unexpected keyword argument(s) {sorted(kwargs)}; it takes device, dtype, non_blocking and copy")
+        raise TypeError(
+            f"to: unexpected keyword argument(s) {sorted(kwargs)}; it takes device, dtype, non_blocking and copy"
+        )
     flags = [value for value in args if isinstance(value, (bool, np.bool_))]  # to(dtype, non_blocking, copy)
     if len(flags) > 1:
         copy = flags[1]
@@ -715,7 +717,8 @@ def _to_arguments(args, kwargs):
         try:
             dtype = as_dtype(dtype)
         except TypeError:
-            raise TypeError(f"to: expected a device, a dtype or a tensor, got {dtype!r} ({type(dtype).__name__})") from None
+            what = f"{dtype!r} ({type(dtype).__name__})"
+            raise TypeError(f"to: expected a device, a dtype or a tensor, got {what}") from None
     return device, dtype, bool(copy)
 
 
