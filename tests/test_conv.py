@@ -330,3 +330,14 @@ def test_a_small_cnn_learns(device):
         opt.step()
         first = first if first is not None else loss.item()
     assert loss.item() < 0.05 * first
+
+
+@pytest.mark.parametrize("c_in, k", [(3, 1), (3, 3), (64, 1), (64, 3)])  # the plain and the fast im2col
+def test_conv2d_of_an_empty_batch(c_in, k):
+    """N = 0 (a detector's mask head on zero RoIs): an empty output and zero weight gradients, as PyTorch."""
+    conv = td.nn.Conv2d(c_in, 8, k, padding=k // 2)
+    x = td.randn(0, c_in, 6, 6, requires_grad=True)
+    y = conv(x)
+    y.sum().backward()
+    assert y.shape == (0, 8, 6, 6) and x.grad.shape == (0, c_in, 6, 6)
+    assert not conv.weight.grad.numpy().any() and not conv.bias.grad.numpy().any()

@@ -55,7 +55,8 @@ class Im2col:
         windows = sliding_windows(padded, geo.kernel, geo.stride, geo.dilation)  # (N, C, kH, kW, >= OH, >= OW), a view
         n, (oh, ow) = x.shape[0], out_hw
         windows = windows[..., :oh, :ow]  # the first OH x OW (a transposed conv's output_padding can leave more)
-        self.cols = windows.reshape(n, geo.groups, -1, oh * ow)  # (N, G, K, P): the copy
+        k = x.shape[1] // geo.groups * geo.kernel[0] * geo.kernel[1]  # K = C/G * kH * kW (spelled out: N may be 0)
+        self.cols = windows.reshape(n, geo.groups, k, oh * ow)  # (N, G, K, P): the copy
         self.geo, self.out_hw = geo, out_hw
 
     def multiply(self, w):
