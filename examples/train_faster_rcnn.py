@@ -164,7 +164,7 @@ def save_rois(model, scenes, path):
     sx, sy = np.meshgrid(samples_x, samples_y)
     axes[0, 1].scatter(sx.ravel(), sy.ravel(), s=1.5, color="white")
     _show(axes[0, 2], scenes.images[0], "RoIPool: bins rounded to the stride-4 grid")
-    q = np.round(roi[1:] / stride)  # RoIPool rounds the corners to feature cells
+    q = np.floor(roi[1:] / stride + 0.5)  # RoIPool rounds the corners to feature cells (halves away from 0)
     cell_x = q[0] + np.floor(np.arange(p + 1) * (q[2] - q[0] + 1) / p)
     cell_y = q[1] + np.floor(np.arange(p + 1) * (q[3] - q[1] + 1) / p)
     for e in cell_x * stride:
@@ -252,13 +252,14 @@ def train(args):
     for epoch in bar:
         epoch_start = time.time()
         scenes = make_shapes(args.scenes_per_epoch, seed=[args.seed, epoch])  # never seen before
+        gen = np.random.default_rng([args.seed, epoch])  # the anchor and RoI sampling: --resume repeats it exactly
         for i in range(steps_per_epoch):
             batch = slice(i * args.batch_size, (i + 1) * args.batch_size)
             for group in optimizer.param_groups:
                 group["lr"] = cosine_lr(args.lr, progress["step"], total_steps)
             instances = scenes.instance_masks(batch) if args.mask else None
             loss, terms = model.losses(td.tensor(scenes.images[batch], device=args.device), scenes.boxes[batch],
-                                       scenes.labels[batch], instances)
+                                       scenes.labels[batch], instances, gen=gen)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -272,8 +273,8 @@ def train(args):
         common.save_checkpoint(args, model, optimizer, progress)
         if progress["train_seconds"] > 60 * args.max_minutes and epoch + 1 < args.epochs:
             print(f"train_faster_rcnn: stopping after {args.max_minutes} minutes, at epoch {epoch + 1}")
-            progress["stopped_early"] = True
             break
+    progress["stopped_early"] = progress["epoch"] < args.epochs  # the --max-minutes budget ran out first
 
     detections, at_50, at_75, masks_50, ms_per_image = evaluate(model, val)
     progress["val_map"].append([progress["epoch"], at_50.map, at_75.map])
@@ -311,7 +312,8 @@ def compare(args):
     for roi in ("align", "pool"):
         variant = argparse.Namespace(**dict(vars(args), roi=roi, out=os.path.join(args.out, f"roi_{roi}")))
         results[roi] = train(variant)
-    keys = ("map50", "map75") + (("mask_map50",) if args.mask else ()) + ("train_seconds", "inference_ms_per_image")
+    keys = (("map50", "map75") + (("mask_map50",) if args.mask else ())
+            + ("epochs", "stopped_early", "train_seconds", "inference_ms_per_image"))
     table = {roi: {key: results[roi][key] for key in keys} for roi in results}
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "compare.json"), "w") as f:
@@ -320,12 +322,19 @@ def compare(args):
     lines = ["| RoI op | " + " | ".join(keys) + " |", "| --- |" + " --- |" * len(keys)]
     for roi, row in table.items():
         lines.append(f"| {'RoIAlign' if roi == 'align' else 'RoIPool'} | "
-                     + " | ".join(f"{row[k]:.3f}" if "map" in k else f"{row[k]:.1f}" for k in keys) + " |")
+                     + " | ".join(_cell(key, row[key]) for key in keys) + " |")
     with open(os.path.join(args.out, "compare.md"), "w") as f:
         f.write(f"Same data, initial weights and budget (seed {args.seed}); seconds of training, "
                 "milliseconds per image to detect.\n\n" + "\n".join(lines) + "\n")
     print("\n".join(lines))
     return table
+
+
+def _cell(key, value):
+    """A compare.md cell: APs to 3 decimals, times to 1, the rest as they are."""
+    if "map" in key:
+        return f"{value:.3f}"
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
 def main(argv=None):

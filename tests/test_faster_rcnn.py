@@ -10,7 +10,8 @@ from test_examples import COMMON_KEYS, METRIC_KEYS, assert_finite, run_example, 
 import tinydl as td
 from tinydl.data import make_shapes
 from tinydl.models import FasterRCNN, MaskHead, RoIHead, mask_loss, mask_targets, roi_head_loss, rpn_loss
-from tinydl.models.faster_rcnn import ROI_WEIGHTS, RPN_WEIGHTS
+from tinydl import functional as F
+from tinydl.models.faster_rcnn import ROI_WEIGHTS, RPN_WEIGHTS, RegionProposalNetwork
 from tinydl.vision import box_iou, clip_boxes, decode_boxes, encode_boxes
 
 EXAMPLE = "train_faster_rcnn.py"
@@ -101,7 +102,7 @@ def test_losses_backward_reaches_every_parameter():
     total, terms = model.losses(td.tensor(scenes.images), boxes, labels, scenes.instance_masks(),
                                 gen=np.random.default_rng(0))
     assert set(terms) == {"rpn_objectness", "rpn_box", "roi_class", "roi_box", "mask"}
-    np.testing.assert_allclose(total.item(), sum(t.item() for t in terms.values()), rtol=1e-6)
+    np.testing.assert_allclose(total.item(), sum(t.item() for t in terms.values()), rtol=1e-6, atol=1e-7)
     shared = model.backbone.layers[-3].weight  # the last convolution's
     for name, term in terms.items():
         (gradient,) = td.autograd.grad(term, [shared], retain_graph=True, allow_unused=True)
@@ -354,6 +355,41 @@ def test_faster_rcnn_checks_its_arguments():
     scenes, boxes, labels = _scenes(1)
     with pytest.raises(ValueError, match=r"FasterRCNN.losses: a model with a mask head needs instance_masks"):
         FasterRCNN(width=2, mask=True).losses(td.tensor(scenes.images), boxes, labels)
+    extra_slot = np.zeros((1, boxes.shape[1] + 1, 64, 64), dtype=bool)  # another object's mask would be cropped
+    with pytest.raises(ValueError, match=r"FasterRCNN.losses: .* \(N, M\) = \(1, 3\) of boxes"):
+        FasterRCNN(width=2, mask=True).losses(td.tensor(scenes.images), boxes, labels, extra_slot)
+
+
+def test_rpn_forward_rows_follow_grid_anchors_order():
+    """Row (i * W + j) * A + a of the RPN's outputs is anchor a of cell (i, j): the 1x1 convs' channel a
+    (objectness) and a * 4 + k (deltas), computed here by hand at every cell of a non-square map."""
+    td.manual_seed(0)
+    rpn = RegionProposalNetwork(4, 3).double()
+    x = td.tensor(np.random.default_rng(0).normal(size=(2, 4, 3, 5)))  # H = 3 != W = 5
+    with td.no_grad():
+        logits, deltas = rpn(x)
+        hidden = F.relu(rpn.conv(x)).numpy()
+    w_o, b_o = rpn.objectness.weight.detach().numpy()[:, :, 0, 0], rpn.objectness.bias.detach().numpy()
+    w_d, b_d = rpn.deltas.weight.detach().numpy()[:, :, 0, 0], rpn.deltas.bias.detach().numpy()
+    o = np.einsum("oc,nchw->nhwo", w_o, hidden) + b_o  # (N, H, W, A)
+    d = np.einsum("oc,nchw->nhwo", w_d, hidden) + b_d  # (N, H, W, 4A), channel a * 4 + k
+    np.testing.assert_allclose(logits.numpy(), o.reshape(2, -1), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(deltas.numpy(), d.reshape(2, 3 * 5 * 3, 4), rtol=1e-10, atol=1e-10)
+
+
+def test_detect_and_losses_with_no_proposal():
+    """No proposal in any image (an RPN that proposes nothing, or a diverged one whose boxes are all
+    filtered out): detect returns empty detections, and the losses stay finite."""
+    scenes, boxes, _ = _scenes(2, seed=1)
+    td.manual_seed(0)
+    model = FasterRCNN(width=2, mask=True)
+    for d in model.detect(scenes.images, post_nms_top_n=0):
+        assert d.boxes.shape == (0, 4) and d.scores.shape == (0,) and d.masks.shape == (0, 64, 64)
+    no_objects = np.full_like(scenes.labels, -1)  # no objects and no proposals: no RoI at all
+    model.propose = lambda *args, **kwargs: [np.zeros((0, 4))] * 2
+    total, terms = model.losses(td.tensor(scenes.images), boxes, no_objects, scenes.instance_masks())
+    assert np.isfinite(total.item()), {name: term.item() for name, term in terms.items()}
+    total.backward()  # and it still backpropagates
 
 
 # ---- the example ---------------------------------------------------------------------------------
@@ -419,3 +455,18 @@ def test_train_faster_rcnn_resumes_its_history(tmp_path):
     assert state["optimizer"]["state"][0]["step"] == 4  # Adam's state came back too
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["steps"] == 4 and metrics["epochs"] == 2
+
+
+def test_a_resumed_run_repeats_an_uninterrupted_one(tmp_path):
+    """Stopped after one epoch (--max-minutes 0) and resumed, a run takes the same steps as one that
+    never stopped: same data, same learning rates, same anchor and RoI samples, same losses."""
+    args = ("--epochs", "2", "--scenes-per-epoch", "16", "--batch-size", "8", "--val-scenes", "4", "--width", "4")
+    run_example(EXAMPLE, tmp_path / "straight", *args)
+    run_example(EXAMPLE, tmp_path / "resumed", *args, "--max-minutes", "0")
+    stopped = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
+    assert stopped["epochs"] == 1 and stopped["stopped_early"] is True
+    run_example(EXAMPLE, tmp_path / "resumed", *args, "--resume")
+    straight, resumed = (td.load(tmp_path / run / "checkpoint.npz")["progress"] for run in ("straight", "resumed"))
+    np.testing.assert_allclose(resumed["loss"]["total"], straight["loss"]["total"], rtol=1e-5, atol=1e-6)
+    finished = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
+    assert finished["epochs"] == 2 and finished["stopped_early"] is False

@@ -96,8 +96,10 @@ def test_grid_anchors_non_square_map_cell_centres_and_row_order():
     for i in range(H):
         for j in range(W):
             for a in range(A):
-                np.testing.assert_allclose(centres[(i * W + j) * A + a], [(j + 0.5) * stride, (i + 0.5) * stride])
-    np.testing.assert_allclose(anchors[(1 * W + 2) * A + 1], [20 - 1, 12 - 4, 20 + 1, 12 + 4])  # w 2, h 8
+                np.testing.assert_allclose(centres[(i * W + j) * A + a], [(j + 0.5) * stride, (i + 0.5) * stride],
+                                           rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(anchors[(1 * W + 2) * A + 1], [20 - 1, 12 - 4, 20 + 1, 12 + 4],  # w 2, h 8
+                               rtol=1e-12, atol=1e-12)
 
 
 def test_the_docstring_reshape_reads_a_head_output_in_anchor_order():

@@ -86,8 +86,10 @@ def roi_head_loss(class_logits, classes, deltas, targets):
     class u* and targets (P, 4) their t* (weights 10, 10, 5, 5).
     L_roi_class = mean CE(class_logits, u);  L_roi_box = sum smoothL1_1(t^u - t*) / R:
     the box term is [u >= 1] L_loc averaged over all R RoIs, as in torchvision."""
+    if class_logits.shape[0] == 0:  # no RoI at all (no proposal, no object): a zero of the graph, not 0/0
+        return class_logits.sum(), deltas.sum()
     class_loss = F.cross_entropy(class_logits, classes)
-    box_loss = F.smooth_l1_loss(deltas, targets, reduction="sum", beta=1.0) / max(class_logits.shape[0], 1)
+    box_loss = F.smooth_l1_loss(deltas, targets, reduction="sum", beta=1.0) / class_logits.shape[0]
     return class_loss, box_loss
 
 
@@ -169,7 +171,8 @@ class RoIHead(nn.Module):
 
     def forward(self, pooled):
         """pooled (R, D, p, p) -> class logits (R, C + 1), box deltas (R, C, 4)."""
-        x = F.relu(self.fc6(pooled.reshape(pooled.shape[0], -1)))
+        R, D, p, _ = pooled.shape
+        x = F.relu(self.fc6(pooled.reshape(R, D * p * p)))  # (R, D*p*p); R may be 0
         x = F.relu(self.fc7(x))
         return self.class_logits(x), self.box_deltas(x).reshape(-1, self.num_classes, 4)
 
@@ -284,9 +287,12 @@ class FasterRCNN(nn.Module):
         image (the paper's 256; 64 per image is Fast R-CNN's 128 per two images).  The proposals
         are fewer than the paper's 2000: a 64 x 64 image has 2304 anchors, not 20000.  ``gen``: the
         NumPy Generator of the sampling (default tinydl's, seeded by ``td.manual_seed``)."""
-        if self.mask_head is not None and instance_masks is None:
-            raise ValueError("FasterRCNN.losses: a model with a mask head needs instance_masks (N, M, S, S)")
         boxes, labels = np.asarray(boxes, dtype=np.float64), np.asarray(labels)
+        if self.mask_head is not None:
+            if instance_masks is None or np.shape(instance_masks)[:2] != boxes.shape[:2]:
+                raise ValueError(f"FasterRCNN.losses: a model with a mask head needs instance_masks (N, M, S, S) with "
+                                 f"the (N, M) = {boxes.shape[:2]} of boxes, got "
+                                 f"{None if instance_masks is None else np.shape(instance_masks)}")
         gen = generator("cpu") if gen is None else gen  # sampling on the host: the same choices on every device
         features, logits, deltas = self(images)
         device, dtype = features.device, features.dtype
@@ -296,10 +302,12 @@ class FasterRCNN(nn.Module):
 
         # 1. The RPN: objectness p* on the sampled anchors, box targets t* on the positive ones.
         matched, positive, negative = self.sample_anchors(boxes, labels >= 0, gen, rpn_batch, rpn_positive_fraction)
-        sampled, pos = np.nonzero(positive | negative), np.nonzero(positive)  # (image, anchor) pairs
-        rpn_targets = encode_boxes(boxes[pos[0], matched[pos]], self.anchors[pos[1]], RPN_WEIGHTS)  # (P, 4) t*
+        sampled = np.nonzero(positive | negative)  # (image indices, anchor indices) of the sampled anchors
+        image, anchor = np.nonzero(positive)  # and of the positive ones
+        truth = boxes[image, matched[image, anchor]]  # (P, 4) the object each positive anchor matched
+        rpn_targets = encode_boxes(truth, self.anchors[anchor], RPN_WEIGHTS)  # (P, 4) t*
         terms = dict(zip(("rpn_objectness", "rpn_box"), rpn_loss(
-            logits[sampled], constant(positive[sampled]), deltas[pos], constant(rpn_targets))))
+            logits[sampled], constant(positive[sampled]), deltas[image, anchor], constant(rpn_targets))))
 
         # 2. The RoI head on RoIs sampled from the proposals (constants: no gradient through them).
         proposals = self.propose(logits, deltas, pre_nms_top_n, post_nms_top_n)
@@ -315,8 +323,8 @@ class FasterRCNN(nn.Module):
         if self.mask_head is not None:
             which = rois[p, 0].astype(np.int64) * boxes.shape[1] + truth[p]  # the truth, among all N * M masks
             targets = mask_targets(np.asarray(instance_masks), which, rois[p, 1:], 2 * self.mask_size)  # (P, 28, 28)
-            logits = self.mask_head(self.pool(features, rois[p], self.mask_size))  # (P, C, 28, 28)
-            terms["mask"] = mask_loss(logits[np.arange(len(p)), classes[p] - 1], constant(targets))
+            mask_logits = self.mask_head(self.pool(features, rois[p], self.mask_size))  # (P, C, 28, 28)
+            terms["mask"] = mask_loss(mask_logits[np.arange(len(p)), classes[p] - 1], constant(targets))
         return sum(terms.values()), terms
 
     # -- inference --
