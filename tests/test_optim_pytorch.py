@@ -502,6 +502,9 @@ def test_a_state_dict_of_another_scheduler_is_refused():
     expected = r"missing keys \['T_max', 'eta_min'\].*unexpected keys \['gamma', 'step_size'\]"
     with pytest.raises(ValueError, match=expected):
         scheduler.load_state_dict(saved)
+    one_group = optim.SGD([td.zeros(2, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="the state dict is for 2 parameter groups, this optimizer has 1"):
+        lr_scheduler.StepLR(one_group, step_size=3).load_state_dict(saved)
 
 
 # ---------------------------------------------------------------- an example that uses a scheduler

@@ -115,9 +115,9 @@ class LRScheduler:
         """Advance the schedule by one (call it after ``optimizer.step()``) and set each group's lr."""
         if self._step_count == 1 and not getattr(self.optimizer, "_opt_called", False):
             warnings.warn(
-                "Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch 1.1.0 and later, "
-                "you should call them in the opposite order: `optimizer.step()` before `lr_scheduler.step()`.  "
-                "Failure to do this will result in PyTorch skipping the first value of the learning rate schedule.",
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`. As in PyTorch 1.1.0 and later, "
+                "call them in the opposite order: `optimizer.step()` before `lr_scheduler.step()`; otherwise "
+                "the first value of the learning rate schedule is skipped.",
                 UserWarning, stacklevel=2,
             )
         self._step_count += 1
@@ -160,6 +160,12 @@ class LRScheduler:
             raise ValueError(
                 f"{name}: the state dict is not one of this scheduler's (missing keys {missing}, "
                 f"unexpected keys {unexpected})"
+            )
+        groups = len(self.optimizer.param_groups)
+        if len(state_dict["_last_lr"]) != groups:
+            raise ValueError(
+                f"{name}: the state dict is for {len(state_dict['_last_lr'])} parameter groups, "
+                f"this optimizer has {groups}"
             )
 
 
