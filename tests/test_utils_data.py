@@ -111,6 +111,7 @@ def test_batch_sampler_matches_torch():
 SAMPLER_ERRORS = [
     ("RandomSampler", lambda m: m.RandomSampler(range(3), replacement=1), TypeError, "replacement"),
     ("RandomSampler", lambda m: m.RandomSampler(range(3), num_samples=0), ValueError, "num_samples"),
+    ("RandomSampler", lambda m: m.RandomSampler(range(0)), ValueError, "num_samples"),
     ("WeightedRandomSampler", lambda m: m.WeightedRandomSampler([1.0, 2.0], 0), ValueError, "num_samples"),
     ("WeightedRandomSampler", lambda m: m.WeightedRandomSampler([1.0, 2.0], 2, replacement=1), ValueError,
      "replacement"),
@@ -412,6 +413,13 @@ def test_workers_are_seeded_round_robin_and_initialized_as_torch():
     td.manual_seed(0)
     assert [d for b in DataLoader(WhoLoaded(), batch_size=2, num_workers=3) for d in b[3].tolist()] == draws
     assert os.getpid() not in {p for b in batches for p in b[4].tolist()}
+
+
+def test_workers_started_by_spawn_get_the_dataset_by_pickle():
+    """Python 3.14 starts workers with forkserver on Linux, macOS and Windows with spawn: everything a worker
+    needs travels pickled."""
+    loader = DataLoader(Rows(7), batch_size=3, num_workers=1, multiprocessing_context="spawn")
+    assert [yb.tolist() for _, yb in loader] == [[0, 1, 2], [3, 4, 5], [6]]
 
 
 def test_persistent_workers_serve_every_epoch_from_the_same_processes():

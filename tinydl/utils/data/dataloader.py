@@ -11,6 +11,8 @@ whatever device the data is on).
 tinydl adds ``device=``: where to put the batches (None: where the data is, so a
 TensorDataset of CuPy arrays batches on the GPU).
 """
+import weakref
+
 import numpy as np
 
 from ... import backend
@@ -166,17 +168,14 @@ class DataLoader:
         if pool is None:
             base_seed = int(numpy_generator(self.generator).integers(0, 2 ** 62))
             pool = worker.WorkerPool(self, self._fetch, base_seed)
-            if self.persistent_workers:
+            if self.persistent_workers:  # kept for the next epochs; stopped when the loader is collected
                 self._pool = pool
+                weakref.finalize(self, pool.shutdown)
         try:
             yield from worker.run_epoch(pool, self._epoch, batches, self.num_workers, self.prefetch_factor)
         finally:
             if not self.persistent_workers:
                 pool.shutdown()
-
-    def __del__(self):
-        if getattr(self, "_pool", None) is not None:
-            self._pool.shutdown()
 
 
 def _on_gpu(dataset):

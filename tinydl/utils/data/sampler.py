@@ -52,10 +52,9 @@ class RandomSampler(Sampler):
 
     def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
         _check_bool("replacement", replacement, "RandomSampler", TypeError)
-        if num_samples is not None:
-            _check_positive_int("num_samples", num_samples, "RandomSampler")
         self.data_source, self.replacement, self._num_samples = data_source, replacement, num_samples
         self.generator = generator
+        _check_positive_int("num_samples", self.num_samples, "RandomSampler")  # an empty dataset too, as PyTorch
 
     @property
     def num_samples(self):
