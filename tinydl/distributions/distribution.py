@@ -143,8 +143,12 @@ class Distribution:
         """``value`` checked (with validate_args) or made a Tensor beside ``like`` (without)."""
         if self._validate_args:
             self._validate_sample(value)
-            return value
-        return Tensor._from_value(value, like=like)
+        else:
+            value = Tensor._from_value(value, like=like)
+        if value.device != like.device:
+            raise RuntimeError(f"{type(self).__name__}.log_prob: value is on {value.device} but the distribution's "
+                               f"parameters are on {like.device}; move it with .to(device)")
+        return value
 
     def __repr__(self):
         shown = []
