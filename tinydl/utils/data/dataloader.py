@@ -16,6 +16,7 @@ import weakref
 import numpy as np
 
 from ... import backend
+from ...generator import numpy_generator
 from ...tensor import Tensor
 from . import worker
 from .collate import default_collate, default_convert, move_to
@@ -60,37 +61,23 @@ class DataLoader:
     Arguments as PyTorch's ``torch.utils.data.DataLoader`` (see the module docstring for
     the order of examples). ``num_workers > 0`` loads batches in that many worker processes
     (``tinydl/utils/data/worker.py``: seeding, order, ``worker_init_fn``), in the same order
-    as ``num_workers=0``. ``pin_memory`` is accepted and does nothing: pinning page-locks host
-    memory to speed up copies to a GPU, it never changes a batch. ``device`` (tinydl's):
-    where batches go (None: where the data is)."""
+    as ``num_workers=0``. ``pin_memory`` (and ``pin_memory_device``) are accepted and do nothing:
+    pinning page-locks host memory to speed up copies to a GPU, it never changes a batch.
+    ``in_order=False`` lets PyTorch return batches out of order; tinydl keeps them in order,
+    which that allows. ``device`` (tinydl's): where batches go (None: where the data is)."""
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
                  collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
                  multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
                  pin_memory_device="", in_order=True, device=None):
         prefetch_factor = _check_workers(num_workers, timeout, prefetch_factor, persistent_workers)
+        if num_workers > 0:
+            _check_dataset_for_workers(dataset)
         iterable = isinstance(dataset, IterableDataset)
-        if num_workers > 0 and isinstance(dataset, TensorDataset) and _on_gpu(dataset):
-            raise ValueError("DataLoader: num_workers > 0 with a TensorDataset on the GPU: worker processes are "
-                             "forked, and CUDA does not survive a fork. Keep the data on the host and pass "
-                             "device='cuda' (batches move in the main process), or use num_workers=0")
         if iterable:
             _check_iterable_options(shuffle, sampler, batch_sampler)
         shuffle = bool(shuffle)
-        if sampler is not None and shuffle:
-            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
-        if batch_sampler is not None:
-            if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
-                                 "sampler, and drop_last")
-            batch_size, drop_last = None, False
-        elif batch_size is None:
-            if drop_last:
-                raise ValueError("DataLoader: batch_size=None option disables auto-batching and is mutually "
-                                 "exclusive with drop_last")
-        elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size should be a positive integer value or None, "
-                             f"but got batch_size={batch_size!r}")
+        batch_size, drop_last = _check_batching(batch_size, shuffle, sampler, batch_sampler, drop_last)
         if sampler is None and not iterable:
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
         if batch_size is not None and batch_sampler is None and not iterable:
@@ -157,13 +144,13 @@ class DataLoader:
 
     def _iter_workers(self):
         """Batches from worker processes (a fresh set each epoch unless ``persistent_workers``)."""
-        from ...generator import numpy_generator
-
         self._epoch += 1
-        batches = None if isinstance(self.dataset, IterableDataset) else iter(self._index_sampler)
-        if hasattr(self._index_sampler, "__len__"):
-            # a finite order is drawn before the workers' seed, so it is the order num_workers=0 gives
-            batches = iter(list(batches))
+        batches = None  # an IterableDataset: each worker streams its own copy
+        if not isinstance(self.dataset, IterableDataset):
+            batches = iter(self._index_sampler)
+            if hasattr(self._index_sampler, "__len__"):
+                # a finite order is drawn before the workers' seed, so it is the order num_workers=0 gives
+                batches = iter(list(batches))
         pool = self._pool
         if pool is None:
             base_seed = int(numpy_generator(self.generator).integers(0, 2 ** 62))
@@ -178,8 +165,31 @@ class DataLoader:
                 pool.shutdown()
 
 
-def _on_gpu(dataset):
-    return any(backend.device_of(a) == "cuda" for a in dataset.arrays)
+def _check_batching(batch_size, shuffle, sampler, batch_sampler, drop_last):
+    """PyTorch's rules for the batching options; returns (batch_size, drop_last), both off with a batch_sampler."""
+    if sampler is not None and shuffle:
+        raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+    if batch_sampler is not None:
+        if batch_size != 1 or shuffle or sampler is not None or drop_last:
+            raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                             "sampler, and drop_last")
+        return None, False
+    if batch_size is None:
+        if drop_last:
+            raise ValueError("DataLoader: batch_size=None option disables auto-batching and is mutually "
+                             "exclusive with drop_last")
+    elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"DataLoader: batch_size should be a positive integer value or None, "
+                         f"but got batch_size={batch_size!r}")
+    return batch_size, drop_last
+
+
+def _check_dataset_for_workers(dataset):
+    """Workers are forked processes: data already on the GPU cannot be used there."""
+    if isinstance(dataset, TensorDataset) and any(backend.device_of(a) == "cuda" for a in dataset.arrays):
+        raise ValueError("DataLoader: num_workers > 0 with a TensorDataset on the GPU: worker processes are "
+                         "forked, and CUDA does not survive a fork. Keep the data on the host and pass "
+                         "device='cuda' (batches move in the main process), or use num_workers=0")
 
 
 def _check_workers(num_workers, timeout, prefetch_factor, persistent_workers):
