@@ -49,8 +49,10 @@ def source_indices(mode, size, before, after, xp):
     Output position i (counted from -before) reads input position
         reflect    |i| mirrored again at size - 1:  (size - 1) - |(size - 1) - |i||
         replicate  i clipped to [0, size - 1]
-        circular   i mod size
-    A negative ``before`` or ``after`` simply starts or stops the range inside the input (a crop).
+        circular   i wrapped into the kept range [lo, hi):  lo + (i - lo) mod (hi - lo)
+    A negative ``before`` or ``after`` starts or stops the range inside the input (a crop).  For
+    circular, PyTorch crops first and wraps what is kept, so [lo, hi) is the range the crop keeps
+    (the whole input when nothing is cropped).
     """
     i = xp.arange(-before, size + after)
     if mode == "reflect":
@@ -58,7 +60,13 @@ def source_indices(mode, size, before, after, xp):
         return last - xp.abs(last - xp.abs(i))
     if mode == "replicate":
         return xp.clip(i, 0, size - 1)
-    return i % size  # circular
+    lo, hi = _kept_range(size, before, after)  # circular
+    return lo + (i - lo) % (hi - lo)
+
+
+def _kept_range(size, before, after):
+    """[lo, hi): what cropping by the negative widths among (before, after) leaves of a dim of ``size``."""
+    return max(-before, 0), size - max(-after, 0)
 
 
 def _along(dim, index):
@@ -181,6 +189,8 @@ def _check_non_constant(input, pad, mode, value, per_dim, padded):
         if mode == "reflect" and (before >= size or after >= size):
             raise ValueError(f"pad: reflect padding must be less than the size of the padded dim, but got padding "
                              f"({before}, {after}) at dim {dim} of the input of shape {shape}")
-        if mode == "circular" and (before > size or after > size):
+        lo, hi = _kept_range(size, before, after)
+        if mode == "circular" and (before > hi - lo or after > hi - lo):
             raise ValueError(f"pad: circular padding ({before}, {after}) at dim {dim} of the input of shape "
-                             f"{shape} wraps around more than once (it must be at most the dim's size {size})")
+                             f"{shape} wraps around more than once (each width must be at most the size left "
+                             f"after cropping, {hi - lo})")
