@@ -1,0 +1,474 @@
+"""The tensor ops PyTorch users type (issue 20), as functions ``td.NAME`` and as Tensor methods.
+
+For each op: the values and gradients agree with PyTorch's (when torch is installed), every
+differentiable op passes gradcheck (and gradgradcheck) in float64 on generated shapes, on
+cpu and cuda, and wrong arguments give one clear error naming the op.
+"""
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinydl as td
+import tinydl.functional as F
+from helpers import const, host, leaf
+from strategies import distinct_arrays, positive_arrays, shapes, smooth_arrays
+
+METHODS = [
+    "eq", "ne", "lt", "le", "gt", "ge", "view_as", "tril", "triu", "masked_fill", "masked_fill_", "topk", "bmm", "mm",
+    "split", "chunk", "narrow", "t", "new_zeros", "new_ones", "new_tensor", "new_full", "new_empty", "sin", "cos",
+    "norm", "multinomial", "sort", "argsort", "cumsum", "gather", "index_select", "all", "any", "isnan", "isfinite",
+    "logical_not", "outer", "prod", "round", "floor", "ceil", "sign", "flip", "roll", "unbind", "masked_select", "dot",
+]
+
+
+def torch_or_skip():
+    return pytest.importorskip("torch")
+
+
+def check(fn, *inputs, second_order=True):
+    assert td.gradcheck(fn, inputs)
+    if second_order:
+        assert td.gradgradcheck(fn, inputs)
+
+
+def close(actual, expected):
+    np.testing.assert_allclose(host(actual), np.asarray(expected), rtol=1e-10, atol=1e-12)
+
+
+# ---- every name exists, as PyTorch has it ---------------------------------
+def test_methods_and_functions_exist_where_pytorch_has_them():
+    t = td.zeros(2)
+    assert [name for name in METHODS if not hasattr(t, name)] == []
+    torch = torch_or_skip()
+    functions = [name for name in METHODS if hasattr(torch, name) and not name.startswith("new_")]
+    assert [name for name in functions if not hasattr(td, name)] == []
+
+
+# ---- agreement with PyTorch: values and gradients -------------------------
+# name: (tinydl fn, torch fn, input shape); each fn takes the leaf and returns a Tensor (or a tuple
+# whose first item is differentiable). Values are distinct (no ties), so every op is smooth here.
+AGREEMENT = {
+    "sin": (lambda x: x.sin(), lambda x: x.sin(), (3, 4)),
+    "cos": (lambda x: td.cos(x), lambda x: x.cos(), (3, 4)),
+    "tril": (lambda x: x.tril(), lambda x: x.tril(), (2, 3, 4)),
+    "tril(-1)": (lambda x: td.tril(x, diagonal=-1), lambda x: x.tril(-1), (4, 3)),
+    "triu(1)": (lambda x: x.triu(1), lambda x: x.triu(1), (2, 3, 4)),
+    "masked_fill": (lambda x: x.masked_fill(x.detach() > 0, -1.5), lambda x: x.masked_fill(x.detach() > 0, -1.5), (3, 4)),
+    "masked_fill row mask": (lambda x: x.masked_fill(td.tensor([True, False, True, False]), 0.0),
+                             lambda x: x.masked_fill(__import__("torch").tensor([True, False, True, False]), 0.0), (3, 4)),
+    "topk": (lambda x: x.topk(2, dim=1)[0], lambda x: x.topk(2, dim=1)[0], (3, 4)),
+    "topk smallest": (lambda x: td.topk(x, 3, dim=0, largest=False).values, lambda x: x.topk(3, 0, largest=False).values, (3, 4)),
+    "sort": (lambda x: x.sort(dim=0)[0], lambda x: x.sort(dim=0)[0], (3, 4)),
+    "sort descending": (lambda x: td.sort(x, descending=True).values, lambda x: x.sort(descending=True).values, (3, 4)),
+    "mm": (lambda x: x.mm(x.t()), lambda x: x.mm(x.t()), (3, 4)),
+    "bmm": (lambda x: td.bmm(x, x.transpose(1, 2)), lambda x: x.bmm(x.transpose(1, 2)), (2, 3, 4)),
+    "dot": (lambda x: td.dot(x[0], x[1]), lambda x: x[0].dot(x[1]), (2, 5)),
+    "outer": (lambda x: td.outer(x[0], x[1, :3]), lambda x: x[0].outer(x[1, :3]), (2, 5)),
+    "split": (lambda x: x.split(2, dim=1)[1], lambda x: x.split(2, dim=1)[1], (3, 5)),
+    "split sizes": (lambda x: td.split(x, [1, 3, 1], 1)[1], lambda x: x.split([1, 3, 1], 1)[1], (3, 5)),
+    "chunk": (lambda x: x.chunk(2, dim=-1)[1], lambda x: x.chunk(2, dim=-1)[1], (3, 5)),
+    "narrow": (lambda x: x.narrow(1, -3, 2), lambda x: x.narrow(1, -3, 2), (3, 5)),
+    "unbind": (lambda x: x.unbind(1)[2], lambda x: x.unbind(1)[2], (3, 5)),
+    "t": (lambda x: x.t(), lambda x: x.t(), (3, 5)),
+    "view_as": (lambda x: x.view_as(td.zeros(5, 3)), lambda x: x.view_as(__import__("torch").zeros(5, 3)), (3, 5)),
+    "norm": (lambda x: x.norm(), lambda x: x.norm(), (3, 4)),
+    "norm fro dims": (lambda x: td.norm(x, "fro", dim=(0, 2)), lambda x: x.norm("fro", dim=(0, 2)), (2, 3, 4)),
+    "norm p=1 keepdim": (lambda x: x.norm(p=1, dim=1, keepdim=True), lambda x: x.norm(p=1, dim=1, keepdim=True), (3, 4)),
+    "norm p=inf": (lambda x: x.norm(p=math.inf, dim=0), lambda x: x.norm(p=math.inf, dim=0), (3, 4)),
+    "norm p=-inf": (lambda x: x.norm(p=-math.inf), lambda x: x.norm(p=-math.inf), (3, 4)),
+    "norm p=3": (lambda x: x.norm(p=3, dim=-1), lambda x: x.norm(p=3, dim=-1), (3, 4)),
+    "norm p=0.5": (lambda x: x.norm(p=0.5), lambda x: x.norm(p=0.5), (3, 4)),
+    "cumsum": (lambda x: x.cumsum(1), lambda x: x.cumsum(1), (3, 4)),
+    "cumsum dim 0": (lambda x: td.cumsum(x, dim=0), lambda x: x.cumsum(dim=0), (3, 4)),
+    "prod": (lambda x: x.prod(), lambda x: x.prod(), (3, 4)),
+    "prod dim": (lambda x: td.prod(x, 1, keepdim=True), lambda x: x.prod(1, keepdim=True), (3, 5)),
+    "gather": (lambda x: x.gather(1, td.tensor([[3, 0], [1, 1], [2, 3]], device=x.device)),
+               lambda x: x.gather(1, __import__("torch").tensor([[3, 0], [1, 1], [2, 3]])), (3, 4)),
+    "gather smaller index": (lambda x: td.gather(x, 0, td.tensor([[2, 0]], device=x.device)),
+                             lambda x: x.gather(0, __import__("torch").tensor([[2, 0]])), (3, 4)),
+    "index_select": (lambda x: x.index_select(1, td.tensor([3, 0, 3], device=x.device)),
+                     lambda x: x.index_select(1, __import__("torch").tensor([3, 0, 3])), (3, 4)),
+    "masked_select": (lambda x: x.masked_select(x.detach() > 0), lambda x: x.masked_select(x.detach() > 0), (3, 4)),
+    "flip": (lambda x: x.flip(0, 2), lambda x: x.flip(0, 2), (2, 3, 4)),
+    "flip list": (lambda x: td.flip(x, [1]), lambda x: x.flip([1]), (2, 3, 4)),
+    "roll": (lambda x: x.roll(1, 0), lambda x: x.roll(1, 0), (3, 4)),
+    "roll dims": (lambda x: td.roll(x, (2, -1), (1, 0)), lambda x: x.roll((2, -1), (1, 0)), (3, 4)),
+    "roll flat": (lambda x: x.roll(5), lambda x: x.roll(5), (3, 4)),
+    "round": (lambda x: (x * 3).round() * x, lambda x: (x * 3).round() * x, (3, 4)),
+    "round decimals": (lambda x: td.round(x, decimals=1) + x, lambda x: x.round(decimals=1) + x, (3, 4)),
+    "floor ceil sign": (lambda x: x.floor() + td.ceil(x) * x + x.sign(), lambda x: x.floor() + x.ceil() * x + x.sign(), (3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AGREEMENT))
+def test_values_and_gradients_agree_with_pytorch(device, name):
+    torch = torch_or_skip()
+    ours, theirs, shape = AGREEMENT[name]
+    values = np.random.default_rng(0).permutation(np.linspace(-2.0, 2.0, math.prod(shape))).reshape(shape)
+    x = leaf(values, device)
+    xt = torch.tensor(values, requires_grad=True)
+    y, yt = ours(x), theirs(xt)
+    np.testing.assert_allclose(host(y), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    weights = np.random.default_rng(1).standard_normal(yt.shape)
+    (y * const(weights, device)).sum().backward()
+    (yt * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(host(x.grad), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [2, "fro", 1, math.inf, -math.inf, 3, 0.5])
+def test_norm_gradient_at_zero_is_pytorchs_subgradient(device, p):
+    x = leaf(np.zeros((2, 3)), device)
+    x.norm(p=p).backward()
+    np.testing.assert_array_equal(host(x.grad), np.zeros((2, 3)))  # torch: zeros for every p (checked below)
+    torch = torch_or_skip()
+    xt = torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)
+    xt.norm(p=p).backward()
+    np.testing.assert_array_equal(xt.grad.numpy(), np.zeros((2, 3)))
+
+
+def test_norm_partly_zero_rows_and_p0(device):
+    x = leaf([[0.0, 0.0], [3.0, -4.0]], device)
+    n = x.norm(dim=1)
+    close(n, [0.0, 5.0])
+    n.sum().backward()
+    close(x.grad, [[0.0, 0.0], [0.6, -0.8]])
+    close(td.norm(const([[0.0, 2.0], [3.0, -4.0]], device).double(), p=0), 3.0)
+
+
+def test_prod_gradient_with_zeros_agrees_with_pytorch(device):
+    values = np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 5.0], [1.5, -2.0, 4.0]])
+    x = leaf(values, device)
+    x.prod(dim=1).sum().backward()
+    expected = np.array([[6.0, 0.0, 0.0], [0.0, 0.0, 0.0], [-8.0, 6.0, -3.0]])
+    close(x.grad, expected)
+    check(lambda t: t.prod(dim=1), x)  # second derivative right at the zeros too
+    torch = torch_or_skip()
+    xt = torch.tensor(values, requires_grad=True)
+    xt.prod(dim=1).sum().backward()
+    np.testing.assert_allclose(xt.grad.numpy(), expected)
+
+
+def test_rounding_ops_have_zero_gradient_and_keep_integers(device):
+    x = leaf([0.4, 1.5, -2.5, 0.0], device)
+    for fn in (td.round, td.floor, td.ceil, td.sign):
+        (g,) = td.grad(fn(x).sum(), x, create_graph=True)
+        close(g, np.zeros(4))
+        (gg,) = td.grad(g.sum(), x, allow_unused=True)
+        assert gg is None or np.all(host(gg) == 0)
+    close(td.round(x), [0.0, 2.0, -2.0, 0.0])  # halves to even, as PyTorch
+    ints = const(np.array([3, -2]), device)
+    for fn in (td.round, td.floor, td.ceil):
+        assert fn(ints).dtype == td.int64 and host(fn(ints)).tolist() == [3, -2]
+    assert host(td.sign(ints)).tolist() == [1, -1]
+
+
+def test_integer_and_boolean_inputs_follow_pytorchs_dtypes(device):
+    ints = const(np.array([1, 2, 3]), device)
+    assert ints.sin().dtype == td.float32
+    assert ints.cumsum(0).dtype == td.int64 and host(ints.cumsum(0)).tolist() == [1, 3, 6]
+    assert const(np.array([True, True]), device).cumsum(0).dtype == td.int64
+    assert ints.prod().dtype == td.int64 and ints.prod().item() == 6
+    assert const(np.array([1, 2], dtype=np.int32), device).cumsum(0).dtype == td.int64
+    assert td.cumsum(ints, 0, dtype=td.float64).dtype == td.float64
+    masked = ints.masked_fill(const(np.array([True, False, False]), device), 0.7)
+    assert masked.dtype == td.int64 and host(masked).tolist() == [0, 2, 3]  # the value takes the input's dtype
+
+
+# ---- gradchecks on generated shapes (float64, gradcheck's own tolerances) ----
+@settings(max_examples=10)  # each example runs several gradchecks: keeps the file fast
+@given(data=st.data())
+def test_gradcheck_elementwise_and_triangles(device, data):
+    shape = data.draw(shapes(min_dims=2, max_dims=3))
+    x = leaf(data.draw(smooth_arrays(shape)), device)
+    diagonal = data.draw(st.integers(-2, 2))
+    check(lambda t: t.sin() * t.cos(), x)
+    check(lambda t: t.tril(diagonal), x)
+    check(lambda t: td.triu(t, diagonal=diagonal), x)
+
+
+@settings(max_examples=10)  # each example runs several gradchecks: keeps the file fast
+@given(data=st.data())
+def test_gradcheck_masked_fill_and_masked_select(device, data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    values = data.draw(smooth_arrays(shape))
+    mask = const(data.draw(st.lists(st.booleans(), min_size=shape[-1], max_size=shape[-1])), device)  # broadcasts
+    x = leaf(values, device)
+    fill = leaf(0.5, device)
+    check(lambda t, v: t.masked_fill(mask, v), x, fill)
+    check(lambda t: t.masked_select(mask), x)
+
+
+@settings(max_examples=10)  # each example runs several gradchecks: keeps the file fast
+@given(data=st.data())
+def test_gradcheck_sort_topk_gather_index_select(device, data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    x = leaf(data.draw(distinct_arrays(shape)), device)  # no ties: the order is stable under the differences
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    k = data.draw(st.integers(0, shape[dim]))
+    largest = data.draw(st.booleans())
+    check(lambda t: t.sort(dim=dim, descending=True).values, x)
+    check(lambda t: td.topk(t, k, dim=dim, largest=largest).values, x)
+    index = const(data.draw(st.lists(st.integers(0, shape[dim] - 1), min_size=1, max_size=4)), device)
+    check(lambda t: t.index_select(dim, index), x)
+    positions = np.asarray(data.draw(st.lists(st.integers(0, shape[dim] - 1), min_size=x.numel(), max_size=x.numel())))
+    check(lambda t: t.gather(dim, const(positions.reshape(shape), device)), x)  # repeats add up in the backward
+
+
+@settings(max_examples=10)  # each example runs several gradchecks: keeps the file fast
+@given(data=st.data())
+def test_gradcheck_pieces_flip_roll_cumsum(device, data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    x = leaf(data.draw(smooth_arrays(shape)), device)
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    size = data.draw(st.integers(1, 3))
+    # slices (getitem's backward, second derivatives checked in test_gradcheck_ops.py)
+    check(lambda t: td.cat([p * (i + 1) for i, p in enumerate(t.split(size, dim))], dim), x, second_order=False)
+    check(lambda t: td.stack([p * (i + 1) for i, p in enumerate(t.unbind(dim))]), x, second_order=False)
+    check(lambda t: t.chunk(size, dim)[-1], x, second_order=False)
+    check(lambda t: t.narrow(dim, 0, 1), x, second_order=False)
+    check(lambda t: t.flip(dim), x)
+    shift = data.draw(st.integers(-5, 5))
+    check(lambda t: t.roll(shift, dim), x)
+    check(lambda t: t.cumsum(dim), x)
+
+
+@settings(max_examples=10)  # each example runs several gradchecks: keeps the file fast
+@given(data=st.data())
+def test_gradcheck_products(device, data):
+    n, k, m, b = (data.draw(st.integers(1, 3)) for _ in range(4))
+    a = leaf(data.draw(smooth_arrays((b, n, k))), device)
+    c = leaf(data.draw(smooth_arrays((b, k, m))), device)
+    check(td.bmm, a, c)
+    check(lambda u, v: u[0].mm(v[0]), a, c)
+    u, v = leaf(data.draw(smooth_arrays((k,))), device), leaf(data.draw(smooth_arrays((k,))), device)
+    check(td.dot, u, v)
+    check(td.outer, u, v)
+    check(lambda t: t.prod(dim=-1), a)
+    check(lambda t: t.prod(), leaf(data.draw(smooth_arrays(data.draw(shapes(max_dims=2, max_numel=9)))), device))
+
+
+@settings(max_examples=10)  # each example runs several gradchecks: keeps the file fast
+@given(data=st.data())
+def test_gradcheck_norms(device, data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    x = leaf(data.draw(distinct_arrays(shape)), device)  # away from 0 and from ties (p = inf)
+    p = data.draw(st.sampled_from([2, "fro", 1, math.inf, 3, 1.5]))
+    dim = data.draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)))
+    keepdim = data.draw(st.booleans())
+    check(lambda t: t.norm(p=p, dim=dim, keepdim=keepdim), x)
+    y = leaf(data.draw(positive_arrays(shape)), device)
+    check(lambda t: td.norm(t, p=0.5), y)
+
+
+# ---- comparisons and tests -----------------------------------------------
+@pytest.mark.parametrize("name", ["eq", "ne", "lt", "le", "gt", "ge"])
+def test_comparison_methods_and_functions(device, name):
+    a = const(np.array([1.0, 2.0, 3.0]), device)
+    b = const(np.array([3.0, 2.0, 1.0]), device)
+    expected = getattr(np, {"eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal",
+                            "gt": "greater", "ge": "greater_equal"}[name])
+    for result, want in [
+        (getattr(a, name)(b), expected([1, 2, 3], [3, 2, 1])),
+        (getattr(td, name)(a, 2), expected([1, 2, 3], 2)),
+        (getattr(a, name)(2.0), expected([1, 2, 3], 2)),
+    ]:
+        assert result.dtype == td.bool and not result.requires_grad
+        np.testing.assert_array_equal(host(result), want)
+    assert not getattr(leaf([1.0], device), name)(0.0).requires_grad
+
+
+def test_logical_tests_and_reductions(device):
+    x = const(np.array([[1.0, np.nan], [np.inf, 0.0]]), device)
+    np.testing.assert_array_equal(host(x.isnan()), [[False, True], [False, False]])
+    np.testing.assert_array_equal(host(td.isfinite(x)), [[True, False], [False, True]])
+    np.testing.assert_array_equal(host(x.logical_not()), [[False, False], [False, True]])
+    assert td.all(x).item() is False and x.any().item() is True
+    np.testing.assert_array_equal(host(x.all(dim=1, keepdim=True)), [[True], [False]])
+    np.testing.assert_array_equal(host(td.any(x == 0, 0)), [False, True])
+
+
+# ---- order among ties (documented in functional/sorting.py) -----------------
+def test_sort_is_stable_as_pytorchs_stable_sort(device):
+    values = np.array([1.0, 3.0, 3.0, 2.0, 3.0, 1.0, np.nan, 2.0, np.nan])
+    for descending in (False, True):
+        got = td.sort(const(values, device), descending=descending)
+        assert got.indices.dtype == td.int64
+        assert host(td.argsort(const(values, device), descending=descending)).tolist() == host(got.indices).tolist()
+        torch = torch_or_skip()
+        want = torch.sort(torch.tensor(values), descending=descending, stable=True)
+        assert host(got.indices).tolist() == want.indices.tolist()
+        np.testing.assert_array_equal(host(got.values), want.values.numpy())
+
+
+def test_topk_ties_lower_index_first_and_values_as_pytorch(device):
+    values = np.array([1.0, 3.0, 3.0, 2.0, 3.0, 1.0])
+    top = const(values, device).topk(4)
+    assert host(top.indices).tolist() == [1, 2, 4, 3]  # tinydl's order among ties: lower index first
+    low = td.topk(const(values, device), 3, largest=False, sorted=False)
+    assert host(low.indices).tolist() == [0, 5, 3]
+    torch = torch_or_skip()  # PyTorch's order among ties is its own; its values are the same
+    np.testing.assert_array_equal(host(top.values), torch.tensor(values).topk(4).values.numpy())
+    np.testing.assert_array_equal(host(low.values), torch.tensor(values).topk(3, largest=False).values.numpy())
+
+
+# ---- new_* -----------------------------------------------------------------
+def test_new_tensors_take_dtype_and_device_of_self(device):
+    x = const(np.zeros((2,), dtype=np.float64), device)
+    for made, shape in [(x.new_zeros(2, 3), (2, 3)), (x.new_ones((3,)), (3,)), (x.new_empty(1, 2), (1, 2)),
+                        (x.new_full((2, 2), 7), (2, 2)), (x.new_tensor([1, 2]), (2,))]:
+        assert made.dtype == td.float64 and made.device == device and made.shape == shape
+    assert host(x.new_full((2,), 7)).tolist() == [7.0, 7.0]
+    ints = const(np.array([1, 2]), device)
+    assert ints.new_tensor([1.5]).dtype == td.int64  # as PyTorch: [1]
+    assert x.new_zeros(2, dtype=td.int64).dtype == td.int64
+    assert x.new_ones(2, requires_grad=True).requires_grad
+
+
+# ---- in place --------------------------------------------------------------
+def test_masked_fill_in_place(device):
+    x = const(np.array([1.0, 2.0, 3.0]), device)
+    assert x.masked_fill_(x > 1.5, 0.0) is x
+    assert host(x).tolist() == [1.0, 0.0, 0.0]
+    w = leaf([1.0, 2.0], device)
+    with td.no_grad():
+        w.masked_fill_(td.tensor([True, False], device=device), 5.0)
+    assert host(w).tolist() == [5.0, 2.0]
+    with pytest.raises(RuntimeError, match="masked_fill_"):
+        (w * 2).masked_fill_(td.tensor([True, False], device=device), 0.0)
+    with pytest.raises(ValueError, match=r"masked_fill_: mask of shape \(2, 3\)"):
+        x.masked_fill_(td.ones(2, 3, dtype=td.bool, device=device), 0.0)
+    assert x.masked_fill(td.ones(2, 3, dtype=td.bool, device=device), 0.0).shape == (2, 3)  # out of place broadcasts
+
+
+# ---- multinomial -----------------------------------------------------------
+def test_multinomial_draws_follow_the_probabilities(device):
+    td.manual_seed(0)
+    weights = const(np.array([1.0, 0.0, 3.0, 4.0]), device)  # need not sum to 1
+    draws = td.multinomial(weights, 8000, replacement=True)
+    assert draws.dtype == td.int64 and draws.shape == (8000,) and draws.device == device
+    counts = np.bincount(host(draws), minlength=4) / 8000
+    np.testing.assert_allclose(counts, [0.125, 0.0, 0.375, 0.5], atol=0.03)
+    rows = weights.float().reshape(1, 4).repeat(3, 1).multinomial(2)
+    assert rows.shape == (3, 2)
+    for row in host(rows):
+        assert len(set(row)) == 2 and 1 not in row  # without replacement: distinct, and never p = 0 while others remain
+    firsts = np.bincount(host(td.multinomial(weights.reshape(1, 4).repeat(4000, 1), 1)).reshape(-1), minlength=4) / 4000
+    np.testing.assert_allclose(firsts, [0.125, 0.0, 0.375, 0.5], atol=0.03)
+
+
+def test_multinomial_is_seeded_and_takes_a_generator(device):
+    p = const(np.array([0.2, 0.3, 0.5]), device)
+    td.manual_seed(3)
+    first = host(p.multinomial(10, replacement=True))
+    td.manual_seed(3)
+    assert host(p.multinomial(10, replacement=True)).tolist() == first.tolist()
+    a = host(td.multinomial(p, 10, True, generator=td.Generator().manual_seed(1)))
+    b = host(td.multinomial(p, 10, True, generator=td.Generator().manual_seed(1)))
+    assert a.tolist() == b.tolist()
+
+
+def test_multinomial_without_replacement_runs_out_of_positive_categories_as_pytorch(device):
+    draws = host(td.multinomial(const(np.array([1.0, 0.0, 0.0]), device), 2))
+    assert draws[0] == 0 and draws[1] in (1, 2)  # PyTorch: [0, 1]
+
+
+@pytest.mark.parametrize("args, error, message", [
+    ((np.array([1.0, 2.0]), 3), ValueError, "cannot draw 3 samples without replacement from 2 categories"),
+    ((np.array([1.0, 2.0]), 0), ValueError, "num_samples must be positive"),
+    ((np.ones((2, 2, 2)), 1), ValueError, "1-d or 2-d"),
+    ((np.array([1, 2]), 1), TypeError, "floating point"),
+    ((np.array([1.0, -1.0]), 1), ValueError, "inf, nan or an element < 0"),
+    ((np.array([1.0, np.nan]), 1), ValueError, "inf, nan or an element < 0"),
+    ((np.array([1.0, np.inf]), 1), ValueError, "inf, nan or an element < 0"),
+    ((np.array([0.0, 0.0]), 1), ValueError, "sum to 0"),
+])
+def test_multinomial_errors(device, args, error, message):
+    values, num_samples = args
+    with pytest.raises(error, match=message):
+        td.multinomial(const(values, device), num_samples).numpy()  # a GPU reports with the next read
+    torch = torch_or_skip()
+    with pytest.raises(RuntimeError):
+        torch.multinomial(torch.tensor(values), num_samples)
+
+
+# ---- td.grad(only_inputs=) -------------------------------------------------
+def test_grad_accepts_only_inputs_as_pytorch(device):
+    x = leaf([1.0, 2.0], device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (g,) = td.grad((x * x).sum(), x, only_inputs=True)
+    close(g, [2.0, 4.0])
+    with pytest.warns(FutureWarning, match="only_inputs argument is deprecated"):
+        (g,) = td.grad((x * x).sum(), [x], None, None, False, False)
+    close(g, [2.0, 4.0])
+
+
+# ---- errors ------------------------------------------------------------------
+ERRORS = [
+    (lambda: td.mm(td.ones(2, 3), td.ones(4, 5)), ValueError, r"mm: mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)"),
+    (lambda: td.ones(2, 3, 1).mm(td.ones(1, 5)), ValueError, "mm: both operands must be matrices"),
+    (lambda: td.mm(td.ones(2, 3), td.ones(3, 4, dtype=td.float64)), TypeError, "mm: .*same dtype"),
+    (lambda: td.bmm(td.ones(2, 3, 4), td.ones(2, 5, 6)), ValueError, r"bmm: .*\[2, 4\], got \[2, 5\]"),
+    (lambda: td.bmm(td.ones(2, 3), td.ones(2, 3, 6)), ValueError, "bmm: both operands must be 3-d"),
+    (lambda: td.dot(td.ones(3), td.ones(4)), ValueError, "dot: .*same number of elements, got 3 and 4"),
+    (lambda: td.dot(td.ones(3, 1), td.ones(3)), ValueError, "dot: 1-d tensors expected"),
+    (lambda: td.outer(td.ones(3, 1), td.ones(3)), ValueError, "outer: 1-d tensors expected"),
+    (lambda: td.ones(5).split([2, 2]), ValueError, r"split: sizes \[2, 2\] must be >= 0 and sum exactly to 5"),
+    (lambda: td.ones(3).split(0), ValueError, "split: split_size must be positive"),
+    (lambda: td.ones(3).split(1.5), TypeError, "split: split_size must be an int"),
+    (lambda: td.ones(3).chunk(0), ValueError, "chunk: chunks must be greater than 0"),
+    (lambda: td.ones(5).narrow(0, 4, 3), ValueError, r"narrow: start \(4\) \+ length \(3\) exceeds dimension size \(5\)"),
+    (lambda: td.ones(5).narrow(0, 6, 0), IndexError, "narrow: start 6 is out of range"),
+    (lambda: td.ones(5).narrow(2, 0, 1), IndexError, "narrow: dim 2 is out of range"),
+    (lambda: td.ones(2, 2, 2).t(), ValueError, r"t: expects a tensor with <= 2 dimensions, but got shape \(2, 2, 2\)"),
+    (lambda: td.ones(3).tril(), ValueError, r"tril: input tensor must have at least 2 dimensions, got shape \(3,\)"),
+    (lambda: td.ones(3, 3).triu(0.5), TypeError, "triu: diagonal must be an int"),
+    (lambda: td.ones(3).masked_fill(td.ones(3), 0.0), TypeError, "masked_fill: mask must be a boolean tensor, got dtype float32"),
+    (lambda: td.ones(3).masked_fill(td.ones(2, dtype=td.bool), 0.0), ValueError, r"masked_fill: mask of shape \(2,\) does not broadcast"),
+    (lambda: td.ones(3).masked_fill(td.ones(3, dtype=td.bool), td.ones(2)), ValueError, "masked_fill: value must be a number or a 0-d tensor"),
+    (lambda: td.ones(3).masked_fill(td.ones(3, dtype=td.bool), "a"), TypeError, "masked_fill: value must be a number"),
+    (lambda: td.ones(3).topk(4), ValueError, r"topk: k \(4\) is out of range for dim -1 of size 3"),
+    (lambda: td.ones(3).topk(1.0), TypeError, "topk: k must be an int"),
+    (lambda: td.ones(3).gather(0, td.tensor([3])), IndexError, "gather: index 3 is out of bounds for dimension 0 with size 3"),
+    (lambda: td.ones(3).gather(0, td.tensor([-1])), IndexError, "gather: index -1 is out of bounds"),
+    (lambda: td.ones(3).gather(0, td.tensor([1.0])), TypeError, "gather: index must be an integer tensor"),
+    (lambda: td.ones(3, 2).gather(0, td.tensor([1])), ValueError, "gather: index must have as many dims as the input"),
+    (lambda: td.ones(3, 2).gather(0, td.tensor([[1, 1, 1]])), ValueError, "gather: index shape .* is larger than input"),
+    (lambda: td.ones(3).index_select(0, td.tensor([[1]])), ValueError, "index_select: index must be a vector"),
+    (lambda: td.ones(3).index_select(0, td.tensor([5])), IndexError, "index_select: index 5 is out of bounds"),
+    (lambda: td.ones(3).norm(p="nuc"), ValueError, "norm: p='nuc' is not supported"),
+    (lambda: td.ones(3).norm(p=-2), ValueError, "norm: p=-2 is not supported"),
+    (lambda: td.tensor([3, 4]).norm(), TypeError, "norm: expected a floating-point tensor, got dtype int64"),
+    (lambda: td.ones(3).flip(0, 0), ValueError, "flip: dims .* more than once"),
+    (lambda: td.ones(3).roll((1, 2), 0), ValueError, "roll: shifts .* and dims .* must have the same length"),
+    (lambda: td.ones(3).round(decimals=1.5), TypeError, "round: decimals must be an int"),
+    (lambda: td.ones(3).view_as([1, 2, 3]), TypeError, "view_as: other must be a Tensor, not list"),
+    (lambda: td.ones(3).cumsum(1), IndexError, "cumsum: dim 1 is out of range"),
+    (lambda: td.multinomial(td.ones(3), 1, generator=1), TypeError, "multinomial: generator must be a td.Generator"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(ERRORS)))
+def test_wrong_arguments_name_the_op(case):
+    fn, error, message = ERRORS[case]
+    with pytest.raises(error, match=message):
+        fn()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: td.mm(None, td.ones(2, 2)), "mm: x must be a Tensor, not NoneType"),
+    (lambda: td.mm(td.ones(2, 2), [[1.0]]), "mm: mat2 must be a Tensor, not list"),
+    (lambda: td.gather(td.ones(2), 0, [0]), "gather: index must be a Tensor, not list"),
+    (lambda: td.masked_fill(td.ones(2), [True, False], 0.0), "masked_fill: mask must be a Tensor, not list"),
+    (lambda: td.dot(td.ones(2), None), "dot: tensor must be a Tensor, not NoneType"),
+    (lambda: td.outer(td.ones(2), (1.0, 2.0)), "outer: vec2 must be a Tensor, not tuple"),
+    (lambda: td.sin([1.0]), "sin: x must be a Tensor, not list"),
+    (lambda: td.topk(None, 1), "topk: x must be a Tensor, not NoneType"),
+])
+def test_none_and_lists_give_a_type_error(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()
