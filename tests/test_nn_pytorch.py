@@ -222,11 +222,21 @@ def test_orthogonal_gives_orthonormal_rows_or_columns(device, shape):
     assert np.abs(m).min() > 0  # filled, not left zero
 
 
-def test_orthogonal_refuses_vectors_and_generators():
+def test_orthogonal_is_the_sign_fixed_q_of_a_gaussian(device):
+    """PyTorch's recipe: Q of the QR of a Gaussian (of the tall orientation), each column times the
+    sign of R's diagonal entry; a td.Generator gives the same Gaussian on every device."""
+    for rows, cols in [(3, 5), (5, 3)]:
+        w = nn.init.orthogonal_(td.zeros(rows, cols, dtype=td.float64, device=device),
+                                generator=td.Generator().manual_seed(3))
+        a = np.random.default_rng(3).standard_normal((rows, cols))
+        q, r = np.linalg.qr(a if rows >= cols else a.T)
+        q = q * np.sign(np.diag(r))
+        np.testing.assert_allclose(host(w), q if rows >= cols else q.T, rtol=1e-12, atol=1e-12)
+
+
+def test_orthogonal_refuses_vectors():
     with pytest.raises(ValueError, match="orthogonal_: only tensors with 2 or more dimensions"):
         nn.init.orthogonal_(td.zeros(3))
-    with pytest.raises(NotImplementedError, match="generator"):
-        nn.init.orthogonal_(td.zeros(3, 3), generator=object())
 
 
 # ---- Dropout2d on (N, C) ---------------------------------------------------------------------

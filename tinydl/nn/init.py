@@ -12,6 +12,7 @@ fan_in = in * k1 * k2 * ..., fan_out = out * k1 * k2 * ....
 import math
 
 from .. import backend, rng
+from ..generator import numpy_generator
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -127,11 +128,9 @@ def orthogonal_(tensor, gain=1, generator=None):
     the taller orientation is QR-factored; Q has orthonormal columns.  QR is unique only up to the
     signs of R's diagonal, so Q's columns are multiplied by those signs: that makes Q uniformly
     distributed over the orthogonal matrices.  Then rows <= cols gives orthonormal rows
-    (W W^T = I), rows >= cols orthonormal columns (W^T W = I).
+    (W W^T = I), rows >= cols orthonormal columns (W^T W = I).  ``generator`` (a td.Generator)
+    draws the Gaussian on the host instead of from tinydl's global generator.
     """
-    if generator is not None:
-        raise NotImplementedError("orthogonal_: generator= is not supported; seed tinydl's generator with "
-                                  "td.manual_seed instead")
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: only tensors with 2 or more dimensions are supported, got shape "
                          f"{tuple(tensor.shape)}")
@@ -139,7 +138,11 @@ def orthogonal_(tensor, gain=1, generator=None):
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    a = rng.standard_normal((rows, cols), tensor.dtype, tensor.device)
+    if generator is None:
+        a = rng.standard_normal((rows, cols), tensor.dtype, tensor.device)
+    else:
+        a = numpy_generator(generator).standard_normal((rows, cols)).astype(tensor.dtype)
+        a = backend.to_device(a, tensor.device)
     if rows < cols:
         a = a.T  # QR of the tall matrix (cols, rows)
     xp = backend.get_array_module(a)
