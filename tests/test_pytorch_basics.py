@@ -262,6 +262,9 @@ def test_map_location_moves_the_tensors(device):
         assert isinstance(loaded["array"], np.ndarray)
     buffer.seek(0)
     assert td.load(buffer, map_location=lambda tensor, location: None)["w"].device == "cpu"
+    if device == "cuda":  # torch's idiom, with a tensor for the storage
+        buffer.seek(0)
+        assert td.load(buffer, map_location=lambda storage, location: storage.cuda(0))["w"].device == "cuda"
 
 
 def test_load_refuses_what_it_cannot_honour():
@@ -276,6 +279,9 @@ def test_load_refuses_what_it_cannot_honour():
         td.load(buffer, map_location=3)
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
         td.load(buffer, map_location="tpu")
+    with pytest.raises(ValueError, match="one GPU"):  # the idiom lambda storage, location: storage.cuda(1)
+        td.load(buffer, map_location=lambda tensor, location: tensor.cuda(1))
+    buffer.seek(0)
     with pytest.raises(TypeError, match="must return a Tensor or None"):
         td.load(buffer, map_location=lambda tensor, location: 1)
     with pytest.raises(TypeError, match="binary mode"):

@@ -244,8 +244,11 @@ class Tensor:
     def cpu(self):
         return self.to("cpu")
 
-    def cuda(self):
-        return self.to("cuda")
+    def cuda(self, device=None, non_blocking=False):
+        """This tensor on the GPU; ``device`` may be 0, 'cuda', 'cuda:0' or ``td.device('cuda')`` (one GPU)."""
+        if device is not None and not isinstance(device, str):
+            device = f"cuda:{device}"  # t.cuda(0), as PyTorch
+        return self.to("cuda" if device is None else device)
 
     def double(self):
         return self.to(float64)
