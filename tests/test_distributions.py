@@ -13,7 +13,7 @@ import tinydl as td
 from helpers import const, host, leaf
 from strategies import positive_arrays, probabilities, shapes, smooth_arrays
 from tinydl import device_checks
-from tinydl.distributions import Bernoulli, Categorical, Distribution, Normal
+from tinydl.distributions import Bernoulli, Categorical, Distribution, Normal, kl_divergence
 
 ATOL, RTOL = 1e-10, 1e-8  # float64 against float64: both compute the same formulas
 
@@ -204,6 +204,39 @@ def test_bernoulli_log_prob_is_finite_for_large_logits(device):
     """From the logits, log p = -softplus(-z): finite where sigmoid(z) rounds to 0 or 1."""
     d = Bernoulli(logits=const(np.array([-800.0, 800.0]), device))
     np.testing.assert_allclose(host(d.log_prob(const(np.array([1.0, 0.0]), device))), [-800.0, -800.0], rtol=1e-12)
+
+
+# ---- KL divergence -------------------------------------------------------------------------------
+@given(data=st.data())
+def test_kl_divergence_agrees_with_torch_and_gradchecks(device, data):
+    torch = pytest.importorskip("torch")
+    TD = torch.distributions
+    batch, k = data.draw(shapes(max_dims=2, max_numel=4)), data.draw(st.integers(1, 4))
+    a, b = (data.draw(positive_arrays(batch + (k,), 0.2, 2.0)) for _ in range(2))
+    close(kl_divergence(Categorical(const(a, device)), Categorical(const(b, device))),
+          TD.kl_divergence(TD.Categorical(torch.from_numpy(a)), TD.Categorical(torch.from_numpy(b))))
+    assert td.gradcheck(lambda p, q: kl_divergence(Categorical(p), Categorical(q)), (leaf(a, device), leaf(b, device)))
+    m, s = data.draw(smooth_arrays(batch)), data.draw(positive_arrays(batch))
+    q = Normal(const(np.array(0.5), device), const(np.array(1.5), device))
+    close(kl_divergence(Normal(const(m, device), const(s, device)), q),
+          TD.kl_divergence(TD.Normal(torch.from_numpy(m), torch.from_numpy(s)), TD.Normal(0.5, 1.5)))
+    assert td.gradcheck(lambda m, s: kl_divergence(Normal(m, s), q), (leaf(m, device), leaf(s, device)))
+    p, q = data.draw(probabilities(batch)), data.draw(probabilities(batch))
+    close(kl_divergence(Bernoulli(const(p, device)), Bernoulli(const(q, device))),
+          TD.kl_divergence(TD.Bernoulli(torch.from_numpy(p)), TD.Bernoulli(torch.from_numpy(q))))
+    assert td.gradcheck(lambda p, q: kl_divergence(Bernoulli(p), Bernoulli(q)), (leaf(p, device), leaf(q, device)))
+
+
+def test_kl_divergence_at_zero_probabilities(device):
+    """p_k = 0 adds 0; p_k > 0 where q_k = 0 gives +inf (as PyTorch)."""
+    p, q = np.array([[0.2, 0.8, 0.0], [0.3, 0.3, 0.4]]), np.array([[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]])
+    kl = host(kl_divergence(Categorical(const(p, device)), Categorical(const(q, device))))
+    np.testing.assert_allclose(kl, [0.2 * math.log(0.4) + 0.8 * math.log(1.6), np.inf], rtol=1e-12)
+    p, q = np.array([0.0, 1.0, 0.3, 0.3]), np.array([0.5, 0.5, 0.0, 1.0])
+    kl = host(kl_divergence(Bernoulli(const(p, device)), Bernoulli(const(q, device))))
+    np.testing.assert_allclose(kl, [math.log(2), math.log(2), np.inf, np.inf], rtol=1e-12)
+    with pytest.raises(NotImplementedError, match="No KL\\(p \\|\\| q\\) is implemented for p type Normal and q type"):
+        kl_divergence(Normal(0.0, 1.0), Bernoulli(0.5))
 
 
 # ---- samples -------------------------------------------------------------------------------------
