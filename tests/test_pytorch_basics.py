@@ -306,7 +306,8 @@ def _error_of(source, namespace):
 def test_data_misuse_gets_a_hint_that_shows_the_tinydl_way(device):
     p = td.nn.Linear(2, 3).to(device).weight
     for source, way in [("p.data.add_(p.grad)", "p.data +="), ("p.data.zero_()", "p.data[...] = 0"),
-                        ("p.data.normal_(0, 0.02)", "td.nn.init.normal_"), ("p.data.unsqueeze(0)", "p.unsqueeze(...)")]:
+                        ("p.data.normal_(0, 0.02)", "td.nn.init.normal_"), ("p.data.unsqueeze(0)", "p.unsqueeze(...)"),
+                        ("p.data.requires_grad", "attribute .requires_grad is not there")]:
         hint = data_hint.hint_for(_error_of(source, {"p": p}))
         assert "raw NumPy/CuPy array" in hint and way in hint, source
     assert data_hint.hint_for(_error_of("p.data.no_such_name", {"p": p})) is None  # not a Tensor method

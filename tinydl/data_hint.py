@@ -53,10 +53,13 @@ def hint_for(error):
     name = _tensor_method_asked_of_an_array(error)
     if name is None:
         return None
-    way = WAYS.get(name, f"call it on the Tensor, p.{name}(...)")
+    if name in WAYS or callable(getattr(Tensor, name)):
+        what, way = f"method .{name}()", WAYS.get(name, f"call it on the Tensor, p.{name}(...)")
+    else:  # an attribute such as .grad or .requires_grad
+        what, way = f"attribute .{name}", f"ask the Tensor, p.{name}"
     return (
-        f"tinydl: .data is the raw NumPy/CuPy array, not a Tensor as in PyTorch, so PyTorch's Tensor method "
-        f".{name}() is not there. The tinydl way: {way}."
+        f"tinydl: .data is the raw NumPy/CuPy array, not a Tensor as in PyTorch, so PyTorch's Tensor {what} "
+        f"is not there. The tinydl way: {way}."
     )
 
 
