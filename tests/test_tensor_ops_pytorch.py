@@ -130,6 +130,29 @@ def test_norm_gradient_at_zero_is_pytorchs_subgradient(device, p):
     np.testing.assert_array_equal(xt.grad.numpy(), np.zeros((2, 3)))
 
 
+def test_norm_inf_shares_the_gradient_among_ties_as_pytorch(device):
+    for p, expected in [(math.inf, [0.5, -0.5, 0.0, 0.0]), (-math.inf, [0.0, 0.0, 0.5, 0.5])]:
+        x = leaf([3.0, -3.0, 1.0, -1.0], device)
+        x.norm(p=p).backward()
+        close(x.grad, np.array(expected) * [1, 1, 1, -1])
+        torch = torch_or_skip()
+        xt = torch.tensor([3.0, -3.0, 1.0, -1.0], dtype=torch.float64, requires_grad=True)
+        xt.norm(p=p).backward()
+        np.testing.assert_allclose(xt.grad.numpy(), host(x.grad))
+
+
+@pytest.mark.parametrize("size, pieces", [(5, 3), (6, 4), (4, 4), (3, 5), (7, 1)])
+def test_chunk_and_split_give_pytorchs_pieces(device, size, pieces):
+    x = const(np.arange(size * 2).reshape(2, size), device)
+    chunked = [p.shape for p in x.chunk(pieces, dim=1)]
+    split = [p.shape for p in td.split(x, pieces, dim=-1)]
+    assert [host(p).tolist() for p in x.chunk(pieces, 1)] == [host(p).tolist() for p in td.split(x, -(-size // pieces), 1)]
+    torch = torch_or_skip()
+    t = torch.arange(size * 2).reshape(2, size)
+    assert chunked == [tuple(p.shape) for p in t.chunk(pieces, dim=1)]
+    assert split == [tuple(p.shape) for p in t.split(pieces, dim=-1)]
+
+
 def test_norm_partly_zero_rows_and_p0(device):
     x = leaf([[0.0, 0.0], [3.0, -4.0]], device)
     n = x.norm(dim=1)

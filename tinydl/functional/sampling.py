@@ -58,7 +58,8 @@ def _with_replacement(p, num_samples, xp, generator):
     offsets = 2.0 * xp.arange(rows, dtype=np.float64).reshape(rows, 1)
     found = xp.searchsorted((cdf + offsets).reshape(-1), (u + offsets).reshape(-1), side="right")
     index = found.reshape(rows, num_samples) - n * xp.arange(rows).reshape(rows, 1)
-    # rounding can leave the last sum a hair below u: take the row's last category with p > 0
+    # adding the offsets rounds: a u a hair below 1 can land past the row's last sum, at index n;
+    # such a draw belongs to the row's last category with p > 0
     last_positive = n - 1 - xp.argmax(p[:, ::-1] > 0, axis=1).reshape(rows, 1)
     return xp.minimum(index, last_positive)
 
@@ -67,8 +68,7 @@ def _without_replacement(p, num_samples, xp, generator):
     """(rows, num_samples) draws: the categories whose exponential clocks E / p ring first."""
     u = _uniform(p.shape, p, generator)
     waits = -xp.log1p(-u)  # Exponential(1), finite since u < 1
-    with np.errstate(divide="ignore"):
-        times = xp.where(p > 0, waits / xp.where(p > 0, p, 1.0), xp.inf)  # p = 0: never (last)
+    times = xp.where(p > 0, waits / xp.where(p > 0, p, 1.0), xp.inf)  # p = 0: never (after all the others)
     return stable_order(times, 1, descending=False)[:, :num_samples]
 
 

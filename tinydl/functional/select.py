@@ -95,11 +95,11 @@ def gather(x, dim, index):
     than x in the other dims); differentiable in x."""
     (axis,) = normalize_dims(dim, x.ndim, "gather")
     index = _index_array("gather", index, x)
-    if index.ndim != max(x.ndim, 1) and not (x.ndim == 0 and index.ndim == 0):
+    if index.ndim != x.ndim:
         raise ValueError(f"gather: index must have as many dims as the input, got index shape "
                          f"{tuple(index.shape)} for input shape {tuple(x.shape)}")
-    if x.ndim == 0:
-        return gather(x.reshape(1), 0, index.reshape(1)).reshape(index.shape)
+    if x.ndim == 0:  # a 0-d tensor read at index 0
+        return gather(x.reshape(1), 0, index.reshape(1)).reshape(())
     for d, (n_index, n_x) in enumerate(zip(index.shape, x.shape)):
         if d != axis and n_index > n_x:
             raise ValueError(f"gather: index shape {tuple(index.shape)} is larger than input shape "
