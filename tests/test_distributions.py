@@ -283,6 +283,13 @@ def test_bernoulli_sample_frequencies(device):
     assert (x[:, 0] == 0).all() and (x[:, 3] == 1).all()
 
 
+def test_float16_parameters_sample_float16(device):
+    half = np.float16
+    assert Normal(const(np.zeros(2, half), device), 1.0).rsample((3,)).dtype == td.float16
+    assert Bernoulli(const(np.full(2, 0.5, half), device)).sample().dtype == td.float16
+    assert Categorical(const(np.ones(3, half), device)).sample((2,)).dtype == td.int64
+
+
 def test_samples_repeat_with_the_seed(device):
     draws = []
     for _ in range(2):

@@ -15,7 +15,7 @@ from .. import backend, rng
 from ..functional import binary_cross_entropy_with_logits, sigmoid
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution, broadcast_all
+from .distribution import Distribution, broadcast_all, noise_dtype
 
 
 class Bernoulli(Distribution):
@@ -67,7 +67,7 @@ class Bernoulli(Distribution):
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
         p = self.probs.data
-        u = rng.uniform(shape, p.dtype, self._param.device)
+        u = rng.uniform(shape, noise_dtype(p.dtype), self._param.device)
         return Tensor((u < p).astype(p.dtype))
 
     def log_prob(self, value):

@@ -19,7 +19,7 @@ from ..device_checks import check
 from ..functional import where
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution
+from .distribution import Distribution, noise_dtype
 
 
 class Categorical(Distribution):
@@ -84,7 +84,7 @@ class Categorical(Distribution):
         check(bad, lambda: RuntimeError(
             f"Categorical.sample: probs (shape {tuple(p.shape)}) contain inf, nan or an element < 0"))
         cdf = xp.cumsum(p, axis=-1)
-        u = rng.uniform(shape + (1,), p.dtype, self._param.device) * cdf[..., -1:]  # in [0, total)
+        u = rng.uniform(shape + (1,), noise_dtype(p.dtype), self._param.device) * cdf[..., -1:]  # in [0, total)
         index = (cdf <= u).sum(axis=-1)  # how many k have cdf_k <= u: the first k with cdf_k > u
         return Tensor(xp.minimum(index, self._num_events - 1).astype(np.int64))  # (rounding can give K)
 

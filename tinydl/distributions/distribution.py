@@ -30,7 +30,7 @@ class Distribution:
     has_rsample = False
     has_enumerate_support = False
     arg_constraints = {}  # parameter name -> constraints.Constraint
-    _validate_args = True  # PyTorch's default (__debug__)
+    _validate_args = __debug__  # PyTorch's default: on, unless Python runs with -O
 
     @staticmethod
     def set_default_validate_args(value):
@@ -176,6 +176,11 @@ def broadcast_all(*values, op="Distribution"):
         raise RuntimeError(f"{op}: the parameters' shapes {[tuple(t.shape) for t in tensors]} do not broadcast "
                            "together") from None
     return [t if t.shape == shape else broadcast_to(t, shape) for t in tensors]
+
+
+def noise_dtype(dtype):
+    """The dtype to draw random numbers in: NumPy and CuPy draw float32 and float64, not float16."""
+    return dtype if dtype.itemsize >= 4 else np.dtype(np.float32)
 
 
 def _values(t):

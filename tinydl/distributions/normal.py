@@ -14,7 +14,7 @@ from .. import rng
 from ..functional import erf
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution, broadcast_all
+from .distribution import Distribution, broadcast_all, noise_dtype
 
 
 class Normal(Distribution):
@@ -47,7 +47,8 @@ class Normal(Distribution):
     def rsample(self, sample_shape=()):
         """mu + sigma * eps, eps ~ N(0, 1): differentiable w.r.t. loc and scale."""
         shape = self._extended_shape(sample_shape)
-        eps = Tensor(rng.standard_normal(shape, self.loc.dtype, self.loc.device))
+        dtype = self.loc.dtype
+        eps = Tensor(rng.standard_normal(shape, noise_dtype(dtype), self.loc.device).astype(dtype, copy=False))
         return self.loc + eps * self.scale
 
     def log_prob(self, value):
