@@ -72,6 +72,9 @@ def test_tensor_to_takes_torchs_forms(device):
     assert x.to(td.float32) is x and x.to(td.float32, copy=True) is not x
     (y * y).sum().backward()  # differentiable through both the cast and the move
     np.testing.assert_allclose(x.grad.numpy(), [3.0, 5.0], rtol=1e-6, atol=1e-6)
+    x64 = td.tensor(np.array([0.3, -1.2, 2.0]), requires_grad=True)
+    other = td.zeros(1, dtype=td.float64, device=device)
+    assert td.gradcheck(lambda t: (t.to(device, td.float64, copy=True) * t.to(other).sin()).to("cpu"), (x64,))
     with pytest.raises(TypeError, match="unexpected keyword"):
         x.to("cpu", memory_format=None)
     with pytest.raises(TypeError, match="expected a device, a dtype or a tensor"):
