@@ -66,7 +66,8 @@ def test_pad_equals_numpy_pad(device, case, data):
     """Each mode is NumPy's (reflect, edge, wrap, constant), pad read last dim first."""
     mode, shape, pad = case
     x = np.random.default_rng(0).standard_normal(shape)
-    widths = [(0, 0)] * (len(shape) - len(pad) // 2) + [(pad[2 * k], pad[2 * k + 1]) for k in range(len(pad) // 2)][::-1]
+    padded = len(pad) // 2
+    widths = [(0, 0)] * (len(shape) - padded) + [(pad[2 * k], pad[2 * k + 1]) for k in range(padded)][::-1]
     kwargs = {"constant_values": 2.5} if mode == "constant" else {}
     expected = np.pad(x, widths, mode=NUMPY_MODE[mode], **kwargs)
     value = 2.5 if mode == "constant" else None
@@ -87,7 +88,7 @@ def test_pad_values_and_gradients_match_pytorch(device, case):
     torch = _torch()
     mode, shape, pad = case
     rng = np.random.default_rng(2)
-    a, g = rng.standard_normal(shape), None
+    a = rng.standard_normal(shape)
     x, xt = leaf(a, device), torch_leaf(a)
     y, yt = F.pad(x, pad, mode=mode), torch.nn.functional.pad(xt, pad, mode=mode)
     close(y, yt)
@@ -142,7 +143,8 @@ LAYERS = [  # (name, constructor arguments, input shape)
     ("ReflectionPad3d", (1,), (1, 2, 2, 3, 4)), ("ReplicationPad1d", ((3, 0),), (3, 4)),
     ("ReplicationPad2d", (2,), (1, 2, 3, 4)), ("ReplicationPad3d", ((1, 0, 2, 0, 0, 1),), (2, 2, 3, 4)),
     ("CircularPad1d", (1,), (2, 3, 4)), ("CircularPad2d", ((1, 2, 3, 0),), (1, 2, 3, 4)),
-    ("ZeroPad1d", ((1, 2),), (2, 3)), ("ZeroPad2d", (1,), (1, 2, 3, 4)), ("ZeroPad3d", ((1, 0, 0, 1, 2, 0),), (2, 2, 3, 4)),
+    ("ZeroPad1d", ((1, 2),), (2, 3)), ("ZeroPad2d", (1,), (1, 2, 3, 4)),
+    ("ZeroPad3d", ((1, 0, 0, 1, 2, 0),), (2, 2, 3, 4)),
     ("ConstantPad1d", (2, 3.5), (2, 3, 4)), ("ConstantPad2d", ((1, 0, -1, 2), -1.0), (1, 2, 3, 4)),
     ("ConstantPad3d", (1, 0.5), (1, 2, 2, 3)),
 ]
@@ -298,7 +300,8 @@ def _loss_inputs(name, device):
     if name in ("cross_entropy", "nll_loss"):
         return td.tensor(rng.standard_normal((4, 3)), device=device), td.tensor([0, 2, 1, 2], device=device)
     if name == "binary_cross_entropy":
-        return td.tensor(rng.uniform(0.1, 0.9, (4, 3)), device=device), td.tensor(rng.uniform(0, 1, (4, 3)), device=device)
+        probabilities, targets = rng.uniform(0.1, 0.9, (4, 3)), rng.uniform(0, 1, (4, 3))
+        return td.tensor(probabilities, device=device), td.tensor(targets, device=device)
     return td.tensor(rng.standard_normal((4, 3)), device=device), td.tensor(rng.standard_normal((4, 3)), device=device)
 
 
