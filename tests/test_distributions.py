@@ -13,7 +13,7 @@ import tinydl as td
 from helpers import const, host, leaf
 from strategies import positive_arrays, probabilities, shapes, smooth_arrays
 from tinydl import device_checks
-from tinydl.distributions import Bernoulli, Categorical, Distribution, Normal, kl_divergence
+from tinydl.distributions import Bernoulli, Categorical, Distribution, Independent, Normal, kl_divergence
 
 ATOL, RTOL = 1e-10, 1e-8  # float64 against float64: both compute the same formulas
 
@@ -204,6 +204,33 @@ def test_bernoulli_log_prob_is_finite_for_large_logits(device):
     """From the logits, log p = -softplus(-z): finite where sigmoid(z) rounds to 0 or 1."""
     d = Bernoulli(logits=const(np.array([-800.0, 800.0]), device))
     np.testing.assert_allclose(host(d.log_prob(const(np.array([1.0, 0.0]), device))), [-800.0, -800.0], rtol=1e-12)
+
+
+def test_independent_agrees_with_torch(device):
+    """A diagonal Gaussian over the last dim: one log-density per row, as a VAE's encoder gives."""
+    torch = pytest.importorskip("torch")
+    TD = torch.distributions
+    rng = np.random.default_rng(0)
+    loc, scale, x = rng.normal(size=(3, 4)), rng.uniform(0.5, 2, (3, 4)), rng.normal(size=(2, 3, 4))
+    ours = Independent(Normal(const(loc, device), const(scale, device)), 1)
+    theirs = TD.Independent(TD.Normal(torch.from_numpy(loc), torch.from_numpy(scale)), 1)
+    assert (ours.batch_shape, ours.event_shape) == ((3,), (4,)) and ours.has_rsample
+    close(ours.log_prob(const(x, device)), theirs.log_prob(torch.from_numpy(x)))
+    close(ours.entropy(), theirs.entropy())
+    close(ours.mean, theirs.mean)
+    close(ours.variance, theirs.variance)
+    assert ours.rsample((5,)).shape == (5, 3, 4) and ours.sample().shape == (3, 4)
+    q = Independent(Normal(const(np.zeros((3, 4)), device), 1.0), 1)
+    close(kl_divergence(ours, q), TD.kl_divergence(theirs, TD.Independent(TD.Normal(torch.zeros(3, 4), 1.0), 1)))
+    both = Independent(Normal(const(loc, device), const(scale, device)), 2)
+    close(both.log_prob(const(x, device)), TD.Independent(theirs.base_dist, 2).log_prob(torch.from_numpy(x)))
+    with pytest.raises(ValueError, match=r"Expected reinterpreted_batch_ndims <= len\(base_distribution.batch_shape\), "
+                                         r"actual 3 vs 2"):
+        Independent(ours.base_dist, 3)
+    with pytest.raises(ValueError, match=r"Value is not broadcastable with batch_shape\+event_shape: \(3, 5\) vs"):
+        ours.log_prob(const(np.zeros((3, 5)), device))
+    with pytest.raises(NotImplementedError, match="reinterpret 1 and 2 batch dims"):
+        kl_divergence(ours, both)
 
 
 # ---- KL divergence -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import math
 from ..functional import softplus, where
 from .bernoulli import Bernoulli
 from .categorical import Categorical
+from .independent import Independent, _sum_rightmost
 from .normal import Normal
 
 
@@ -47,8 +48,18 @@ def _kl_bernoulli_bernoulli(p, q):
     return ones + zeros
 
 
+def _kl_independent_independent(p, q):
+    """The base distributions' KL, summed over the dims reinterpreted as the event."""
+    if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
+        raise NotImplementedError(
+            f"kl_divergence: Independent distributions reinterpret {p.reinterpreted_batch_ndims} and "
+            f"{q.reinterpreted_batch_ndims} batch dims; KL needs the same number")
+    return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
+
+
 _KL = {
     (Normal, Normal): _kl_normal_normal,
     (Categorical, Categorical): _kl_categorical_categorical,
     (Bernoulli, Bernoulli): _kl_bernoulli_bernoulli,
+    (Independent, Independent): _kl_independent_independent,
 }
