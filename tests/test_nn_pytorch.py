@@ -346,11 +346,42 @@ def test_elementwise_loss_weight_matches_pytorch(device, name, reduction):
     close(x.grad, xt.grad)
 
 
-def test_label_smoothing_is_refused_not_ignored():
-    with pytest.raises(NotImplementedError, match="label_smoothing=0.1 is not supported"):
-        nn.CrossEntropyLoss(label_smoothing=0.1)
-    with pytest.raises(NotImplementedError, match="cross_entropy: label_smoothing"):
-        F.cross_entropy(td.zeros(2, 3), td.tensor([0, 1]), label_smoothing=0.1)
+LABEL_SMOOTHING = [  # (logits shape, target kind, class weights, ignore_index)
+    ((5, 4), "index", False, -100), ((5, 4), "index", True, 2), ((3, 4, 2), "index", True, -100),
+    ((3, 4, 2), "index", False, 1), ((4,), "index", True, -100), ((5, 4), "probs", True, -100),
+    ((3, 4, 2), "probs", False, -100),
+]
+
+
+@pytest.mark.parametrize("shape, kind, weighted, ignore_index", LABEL_SMOOTHING)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_label_smoothing_matches_pytorch(device, shape, kind, weighted, ignore_index, reduction):
+    torch = _torch()
+    rng = np.random.default_rng(14)
+    a = rng.standard_normal(shape)
+    dim = 0 if len(shape) == 1 else 1
+    if kind == "index":
+        t = np.asarray(rng.integers(0, shape[dim], (shape[0],) + shape[2:] if len(shape) > 1 else ()))
+        if ignore_index >= 0:
+            t.flat[0] = ignore_index  # at least one ignored target
+    else:
+        t = rng.dirichlet(np.ones(shape[dim]), size=int(np.prod(shape)) // shape[dim])
+        t = np.moveaxis(t.reshape((shape[0],) + shape[2:] + (shape[dim],)), -1, dim)
+    w = rng.uniform(0.5, 2.0, shape[dim]) if weighted else None
+    x, xt = leaf(a, device), torch_leaf(a)
+    loss = nn.CrossEntropyLoss(weight=None if w is None else td.tensor(w, device=device), ignore_index=ignore_index,
+                               reduction=reduction, label_smoothing=0.2)(x, td.tensor(t, device=device))
+    ref = torch.nn.CrossEntropyLoss(weight=None if w is None else torch.tensor(w), ignore_index=ignore_index,
+                                    reduction=reduction, label_smoothing=0.2)(xt, torch.tensor(t))
+    close(loss, ref)
+    loss.sum().backward()
+    ref.sum().backward()
+    close(x.grad, xt.grad)
+
+
+def test_label_smoothing_outside_0_1_is_refused():
+    with pytest.raises(ValueError, match="cross_entropy: label_smoothing must be between 0.0 and 1.0, got 1.5"):
+        F.cross_entropy(td.zeros(2, 3), td.tensor([0, 1]), label_smoothing=1.5)
 
 
 # ---- nn.InstanceNorm2d's defaults ------------------------------------------------------------

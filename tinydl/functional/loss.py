@@ -252,11 +252,14 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
                   label_smoothing=0.0):
     """log_softmax over dim 1, then nll_loss.  ``target`` holds class indices, or,
-    when it is floating point and shaped like ``input`` (the logits), class probabilities."""
+    when it is floating point and shaped like ``input`` (the logits), class probabilities.
+
+    ``label_smoothing`` = eps mixes the target with the uniform distribution over the C classes,
+    (1 - eps) target + eps / C, as PyTorch does (Szegedy et al. 2016).
+    """
     reduction = legacy_reduction(size_average, reduce, reduction)
-    if label_smoothing != 0.0:
-        raise NotImplementedError(f"cross_entropy: label_smoothing={label_smoothing!r} is not supported; "
-                                  "smooth the targets yourself and pass them as class probabilities")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be between 0.0 and 1.0, got {label_smoothing!r}")
     logits = input
     if logits.ndim == 0:
         raise ValueError("cross_entropy: logits must have at least 1 dim (C,) or (N, C, ...)")
@@ -271,6 +274,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                 f"cross_entropy: probability targets must have the logits' shape {tuple(logits.shape)}, "
                 f"got {tuple(target.shape)}"
             )
+        if label_smoothing:
+            target = target * (1 - label_smoothing) + label_smoothing / logits.shape[dim]
         if weight is not None:
             shape = [1] * logits.ndim
             shape[dim] = -1
@@ -279,4 +284,29 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if reduction == "mean" and logits.ndim > 1:
             return losses.sum() / (losses.data.size)
         return _reduce(losses, reduction, "cross_entropy")
-    return nll_loss(log_p, target, weight, ignore_index=ignore_index, reduction=reduction)
+    loss = nll_loss(log_p, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if not label_smoothing:
+        return loss
+    uniform = _uniform_target_loss(log_p, target, weight, dim, ignore_index, reduction)
+    return (1 - label_smoothing) * loss + (label_smoothing / logits.shape[dim]) * uniform
+
+
+def _uniform_target_loss(log_p, target, weight, dim, ignore_index, reduction):
+    """C times the cross-entropy against the uniform target, PyTorch's label-smoothing term:
+    s_n = -sum_c w_c log p[n, c], 0 where target_n is ignore_index; 'mean' divides by the total
+    weight of the targets kept, as nll_loss does (their count when weight is None)."""
+    xp = backend.get_array_module(log_p.data)
+    keep = target.data != ignore_index  # (N, d1, ...), like the per-sample losses
+    if weight is None:
+        s = -log_p.sum(dim)
+        kept = keep.sum()
+    else:
+        w = Tensor._from_value(weight, like=log_p)  # (C,)
+        shape = [1] * log_p.ndim
+        shape[dim] = -1
+        s = -(log_p * w.reshape(shape)).sum(dim)
+        kept = xp.where(keep, w.data[xp.where(keep, target.data, 0)], 0).sum()  # the weights of the kept targets
+    s = s * Tensor(keep.astype(log_p.dtype))
+    if reduction == "mean":
+        return s.sum() / Tensor(xp.asarray(kept, dtype=log_p.dtype))
+    return _reduce(s, reduction, "cross_entropy")
