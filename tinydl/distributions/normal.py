@@ -3,6 +3,7 @@
     log p(x) = -(x - mu)^2 / (2 sigma^2) - log sigma - log sqrt(2 pi)
     H = 1/2 + log sqrt(2 pi) + log sigma
     cdf(x) = 1/2 (1 + erf((x - mu) / (sigma sqrt 2)))
+    icdf(p) = mu + sigma Phi^-1(p)   (Phi^-1: normal_quantile.py)
 
 ``rsample()`` is the reparameterization trick (docs/vae.md): x = mu + sigma * eps
 with eps ~ N(0, 1) drawn apart from the parameters, so dx/dmu = 1 and
@@ -15,6 +16,7 @@ from ..functional import erf
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution, broadcast_all, noise_dtype
+from .normal_quantile import standard_normal_quantile
 
 
 class Normal(Distribution):
@@ -60,7 +62,8 @@ class Normal(Distribution):
         return 0.5 * (1 + erf((value - self.loc) / (self.scale * math.sqrt(2))))
 
     def icdf(self, value):
-        raise NotImplementedError("Normal.icdf needs erfinv, which tinydl does not have yet (torch has it)")
+        """The x with cdf(x) = value; like PyTorch, the value is not validated (NaN outside [0, 1])."""
+        return self.loc + self.scale * standard_normal_quantile(Tensor._from_value(value, like=self.loc))
 
     def entropy(self):
         return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log()
