@@ -236,6 +236,19 @@ def test_orthogonal_is_the_sign_fixed_q_of_a_gaussian(device):
         np.testing.assert_allclose(host(w), q if rows >= cols else q.T, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("fill, args", [("normal_", (0.0, 0.02)), ("zeros_", ()), ("orthogonal_", ()),
+                                        ("xavier_uniform_", ()), ("kaiming_normal_", ())])
+def test_init_fills_a_parameters_data_array_in_place(device, fill, args):
+    """The DCGAN tutorial's ``init.normal_(m.weight.data, 0.0, 0.02)``: the raw array is filled, so the
+    parameter is, and the array comes back."""
+    conv = nn.Conv2d(2, 4, 3).to(device)
+    before = host(conv.weight).copy()
+    assert getattr(nn.init, fill)(conv.weight.data, *args) is conv.weight.data
+    assert not np.array_equal(host(conv.weight), before)
+    with pytest.raises(TypeError, match=f"{fill}: expected a Tensor \\(or its .data array\\), got list"):
+        getattr(nn.init, fill)([[1.0, 2.0]], *args)
+
+
 def test_orthogonal_refuses_vectors():
     with pytest.raises(ValueError, match="orthogonal_: only tensors with 2 or more dimensions"):
         nn.init.orthogonal_(td.zeros(3))

@@ -9,10 +9,31 @@ fan_in = in * k1 * k2 * ..., fan_out = out * k1 * k2 * ....
 * Kaiming/He keeps it for ReLU-like units: std = gain / sqrt(fan), with
   gain = sqrt(2 / (1 + a^2)) for a leaky ReLU of negative slope a.
 """
+import functools
 import math
+
+import numpy as np
 
 from .. import backend, rng
 from ..generator import numpy_generator
+from ..tensor import Tensor, _cupy_ndarray
+
+
+def _fills_in_place(fill):
+    """Let ``fill`` take a parameter's raw ``.data`` array as well as the Tensor, as PyTorch scripts
+    write ``init.normal_(m.weight.data, 0.0, 0.02)``: the array is filled in place through a
+    Tensor that shares it (so the parameter changes), and returned as given."""
+
+    @functools.wraps(fill)
+    def fill_tensor_or_array(tensor, *args, **kwargs):
+        if isinstance(tensor, Tensor):
+            return fill(tensor, *args, **kwargs)
+        if isinstance(tensor, (np.ndarray, _cupy_ndarray())):
+            fill(Tensor(tensor), *args, **kwargs)
+            return tensor
+        raise TypeError(f"{fill.__name__}: expected a Tensor (or its .data array), got {type(tensor).__name__}")
+
+    return fill_tensor_or_array
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -49,34 +70,40 @@ def _fan(tensor, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
+@_fills_in_place
 def uniform_(tensor, a=0.0, b=1.0):
     """Fill with U[a, b)."""
     tensor.data[...] = rng.uniform(tensor.shape, tensor.dtype, tensor.device, a, b)
     return tensor
 
 
+@_fills_in_place
 def normal_(tensor, mean=0.0, std=1.0):
     """Fill with N(mean, std^2)."""
     tensor.data[...] = rng.standard_normal(tensor.shape, tensor.dtype, tensor.device) * std + mean
     return tensor
 
 
+@_fills_in_place
 def constant_(tensor, value):
     """Fill with ``value``."""
     tensor.data[...] = value
     return tensor
 
 
+@_fills_in_place
 def zeros_(tensor):
     """Fill with 0."""
     return constant_(tensor, 0)
 
 
+@_fills_in_place
 def ones_(tensor):
     """Fill with 1."""
     return constant_(tensor, 1)
 
 
+@_fills_in_place
 def xavier_uniform_(tensor, gain=1.0):
     """U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
     if tensor.numel() == 0:  # nothing to fill, and fan_in + fan_out = 0 would divide by zero
@@ -86,6 +113,7 @@ def xavier_uniform_(tensor, gain=1.0):
     return uniform_(tensor, -bound, bound)
 
 
+@_fills_in_place
 def xavier_normal_(tensor, gain=1.0):
     """N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     if tensor.numel() == 0:  # nothing to fill, and fan_in + fan_out = 0 would divide by zero
@@ -94,6 +122,7 @@ def xavier_normal_(tensor, gain=1.0):
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
+@_fills_in_place
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """U(-b, b) with b = sqrt(3) * gain / sqrt(fan) (fan_in or fan_out by ``mode``)."""
     if tensor.numel() == 0:  # nothing to fill (nn.Linear(0, 3)), and fan = 0 would divide by zero
@@ -103,6 +132,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     return uniform_(tensor, -bound, bound)
 
 
+@_fills_in_place
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     """N(0, std^2) with std = gain / sqrt(fan) (fan_in or fan_out by ``mode``)."""
     if tensor.numel() == 0:  # nothing to fill, and fan = 0 would divide by zero
@@ -121,6 +151,7 @@ def layer_default_(weight, bias=None):
         uniform_(bias, -bound, bound)
 
 
+@_fills_in_place
 def orthogonal_(tensor, gain=1, generator=None):
     """Fill with a (semi-)orthogonal matrix times ``gain`` (Saxe et al. 2014), PyTorch's recipe.
 
