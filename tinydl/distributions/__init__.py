@@ -4,7 +4,7 @@ One file per family, the formulas in its docstring: ``Categorical`` (discrete
 actions, REINFORCE), ``Normal`` (the VAE's reparameterized sample), ``Bernoulli``,
 and ``Independent`` (batch dims read as one event).
 Each has ``sample``, ``log_prob``, ``entropy``, ``mean``, ``variance``; ``Normal``
-has ``rsample``. ``kl_divergence(p, q)`` within each family.
+has ``rsample``. ``kl_divergence(p, q)`` within each family. The math: docs/distributions.md.
 """
 from . import constraints
 from .bernoulli import Bernoulli
