@@ -1,0 +1,546 @@
+"""Acceptance of issue 20: typical PyTorch training scripts run on tinydl after changing only their imports.
+
+Each script below is written as for PyTorch, in the idioms of PyTorch's official examples and tutorials
+(the MNIST CNN, the VAE, DCGAN, REINFORCE and actor-critic, the word language model with an LSTM and with
+a Transformer, nn.Transformer for translation, a GRU seq2seq with attention, time-sequence prediction,
+regression, super-resolution, fast neural style's network, WGAN-GP, a GPT lecture), with the dataset
+swapped for tiny local data and the sizes and step counts cut down.  ``tinydl_source`` changes its
+import lines and nothing else (``import torch`` -> ``import tinydl as torch``, ``torch.nn.functional`` ->
+``tinydl.functional``, ``torch.X`` -> ``tinydl.X``; ``import torch.nn.parallel`` is dropped: tinydl has one
+device) and nothing else, and the test runs it:
+
+- on tinydl: it must train (the loss goes down, or a check the script's kind allows);
+- on PyTorch, when ``torch`` is installed: the same source, run up to its ``# -- train --`` line, gets
+  tinydl's initial weights (``load_state_dict``) and tinydl's random tensors named in ``copy``; then a
+  ``probe`` (a loss or outputs the script computes before training, in eval mode where dropout would
+  differ) must agree with tinydl's, and where nothing random happens during training (``compare``)
+  whole loss trajectories must agree.
+
+The scripts choose their device as PyTorch scripts do (``torch.cuda.is_available()``,
+``torch.accelerator``): under the tests that is tinydl's GPU (the CuPy stand-in without a real one)
+and the CPU for PyTorch.
+"""
+import linecache
+import math
+import re
+import textwrap
+
+import numpy as np
+import pytest
+
+import tinydl as td
+
+TRAIN_MARK = "# -- train --"
+
+
+# ---------------------------------------------------------------- the harness
+
+def tinydl_import(line):
+    """One import line of a PyTorch script as a tinydl user writes it (other lines are returned as they are)."""
+    indent = line[: len(line) - len(line.lstrip())]
+    code = line.strip()
+    if not re.match(r"(import|from) torch\b", code):
+        return line
+    if code == "import torch.nn.parallel":  # multi-GPU data parallelism: tinydl has one device, the line goes
+        return indent + "pass"
+    if code == "import torch":
+        return indent + "import tinydl as torch"
+    if code == "from torch.nn import functional as F":
+        return indent + "import tinydl.functional as F"
+    code = code.replace("torch.nn.functional", "tinydl.functional")
+    return indent + re.sub(r"^(import|from) torch\b", r"\1 tinydl", code)
+
+
+def tinydl_source(source):
+    return "\n".join(tinydl_import(line) for line in source.splitlines())
+
+
+def run_script(source, name, library, namespace=None, part=None):
+    """exec the script (or its part before / after TRAIN_MARK) in ``namespace``; tracebacks show its lines."""
+    before, mark, after = source.partition(TRAIN_MARK)
+    assert mark, f"{name}: the script has no {TRAIN_MARK!r} line"
+    code = {"setup": before, "train": "\n" * before.count("\n") + after, None: source}[part]
+    filename = f"<{name} on {library}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {"__name__": "__main__"} if namespace is None else namespace
+    exec(compile(code, filename, "exec"), namespace)
+    return namespace
+
+
+def host_array(value):
+    """A tinydl Tensor or state-dict value as a NumPy array."""
+    if isinstance(value, td.Tensor):
+        return value.detach().numpy()
+    return np.asarray(value.get() if hasattr(value, "get") else value)
+
+
+def initial_values(namespace, modules, tensors):
+    """The state dicts of ``modules`` and the values of ``tensors``, as NumPy arrays, before training."""
+    states = {name: {k: host_array(v).copy() for k, v in namespace[name].state_dict().items()} for name in modules}
+    return states, {name: host_array(namespace[name]).copy() for name in tensors}
+
+
+def copy_into_torch(torch, initial, theirs):
+    """tinydl's initial weights and random tensors, given to the PyTorch run."""
+    states, tensors = initial
+    for name, state in states.items():
+        theirs[name].load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    for name, value in tensors.items():
+        mine = theirs[name]
+        theirs[name] = torch.from_numpy(value).to(mine.device).requires_grad_(mine.requires_grad)
+
+
+def as_floats(value):
+    """A probe's value (a number, a Tensor, or a list of them) as a flat float64 array."""
+    if isinstance(value, (list, tuple)):
+        return np.concatenate([as_floats(v) for v in value]) if value else np.zeros(0)
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float64).ravel()
+
+
+def check_script(script, tmp_path, monkeypatch):
+    """Run ``script`` on tinydl (and on PyTorch when installed); see the module docstring."""
+    monkeypatch.chdir(tmp_path)  # the scripts save their checkpoints where they run
+    source = textwrap.dedent(script["source"])
+    name = script["name"]
+    local_data = script.get("data", dict)  # the dataset swapped for local data: NumPy arrays the script reads
+    ours = run_script(tinydl_source(source), name, "tinydl", {"__name__": "__main__", **local_data()}, "setup")
+    initial = initial_values(ours, script.get("sync", ()), script.get("copy", ()))
+    ours_probe = _probe(script, ours, name, "tinydl")
+    run_script(tinydl_source(source), name, "tinydl", ours, part="train")
+    learned = eval(script["learned"], {"math": math}, ours)
+    assert learned, f"{name} on tinydl did not learn: {script['learned']} is False"
+    torch = pytest.importorskip("torch")
+    theirs = run_script(source, name, "torch", {"__name__": "__main__", **local_data()}, "setup")
+    copy_into_torch(torch, initial, theirs)
+    theirs_probe = _probe(script, theirs, name, "torch")
+    tol = script.get("tol", (1e-4, 1e-5))
+    np.testing.assert_allclose(as_floats(ours_probe), as_floats(theirs_probe), rtol=tol[0], atol=tol[1],
+                               err_msg=f"{name}: the probe differs from PyTorch's with the same weights")
+    run_script(source, name, "torch", theirs, part="train")
+    assert eval(script["learned"], {"math": math}, theirs), f"{name} on PyTorch: {script['learned']} is False (the test is wrong)"
+    if script.get("compare"):
+        np.testing.assert_allclose(as_floats(eval(script["compare"], ours)), as_floats(eval(script["compare"], theirs)),
+                                   rtol=tol[0], atol=tol[1],
+                                   err_msg=f"{name}: {script['compare']} differs from PyTorch's")
+
+
+def _probe(script, namespace, name, library):
+    filename = f"<{name} probe on {library}>"
+    code = textwrap.dedent(script["probe"])
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    exec(compile(code, filename, "exec"), namespace)
+    return namespace["probe"]
+
+
+def digits():
+    """scikit-learn's 8x8 digits (bundled, nothing downloaded): images (N, 1, 8, 8) in [0, 1], labels (N,)."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    bunch = datasets.load_digits()
+    return {"images": (bunch.images[:, None] / 16.0).astype(np.float32), "labels": bunch.target.astype(np.int64)}
+
+
+# ---------------------------------------------------------------- the scripts
+
+MNIST = dict(name="mnist_cnn", source='''
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import torch.optim as optim
+    from torch.optim.lr_scheduler import StepLR
+    from torch.utils.data import DataLoader, TensorDataset
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super(Net, self).__init__()
+            self.conv1 = nn.Conv2d(1, 8, 3, 1)
+            self.conv2 = nn.Conv2d(8, 16, 3, 1)
+            self.dropout1 = nn.Dropout(0.25)
+            self.dropout2 = nn.Dropout(0.5)
+            self.fc1 = nn.Linear(64, 32)
+            self.fc2 = nn.Linear(32, 10)
+
+        def forward(self, x):
+            x = self.conv1(x)
+            x = F.relu(x)
+            x = self.conv2(x)
+            x = F.relu(x)
+            x = F.max_pool2d(x, 2)
+            x = self.dropout1(x)
+            x = torch.flatten(x, 1)
+            x = self.fc1(x)
+            x = F.relu(x)
+            x = self.dropout2(x)
+            x = self.fc2(x)
+            output = F.log_softmax(x, dim=1)
+            return output
+
+
+    def train(args, model, device, train_loader, optimizer, epoch):
+        model.train()
+        for batch_idx, (data, target) in enumerate(train_loader):
+            data, target = data.to(device), target.to(device)
+            optimizer.zero_grad()
+            output = model(data)
+            loss = F.nll_loss(output, target)
+            loss.backward()
+            optimizer.step()
+            if batch_idx % args["log_interval"] == 0:
+                print('Train Epoch: {} [{}/{} ({:.0f}%)]\\tLoss: {:.6f}'.format(
+                    epoch, batch_idx * len(data), len(train_loader.dataset),
+                    100. * batch_idx / len(train_loader), loss.item()))
+
+
+    def test(model, device, test_loader):
+        model.eval()
+        test_loss = 0
+        correct = 0
+        with torch.no_grad():
+            for data, target in test_loader:
+                data, target = data.to(device), target.to(device)
+                output = model(data)
+                test_loss += F.nll_loss(output, target, reduction='sum').item()  # sum up batch loss
+                pred = output.argmax(dim=1, keepdim=True)  # get the index of the max log-probability
+                correct += pred.eq(target.view_as(pred)).sum().item()
+
+        test_loss /= len(test_loader.dataset)
+        print('\\nTest set: Average loss: {:.4f}, Accuracy: {}/{} ({:.0f}%)\\n'.format(
+            test_loss, correct, len(test_loader.dataset),
+            100. * correct / len(test_loader.dataset)))
+        return test_loss, correct
+
+
+    args = {"batch_size": 64, "test_batch_size": 200, "epochs": 3, "lr": 1.0, "gamma": 0.7, "log_interval": 5}
+    use_accel = torch.accelerator.is_available()
+    torch.manual_seed(1)
+    if use_accel:
+        device = torch.accelerator.current_accelerator()
+    else:
+        device = torch.device("cpu")
+
+    train_kwargs = {'batch_size': args["batch_size"]}
+    test_kwargs = {'batch_size': args["test_batch_size"]}
+    if use_accel:
+        accel_kwargs = {'num_workers': 1, 'pin_memory': True, 'shuffle': True}
+        train_kwargs.update(accel_kwargs)
+        test_kwargs.update(accel_kwargs)
+    else:
+        train_kwargs.update({'shuffle': True})
+
+    # the dataset, swapped for local data (images, labels: NumPy arrays, see the test)
+    dataset1 = TensorDataset(torch.from_numpy(images[:1200]), torch.from_numpy(labels[:1200]))
+    dataset2 = TensorDataset(torch.from_numpy(images[1200:]), torch.from_numpy(labels[1200:]))
+    train_loader = DataLoader(dataset1, **train_kwargs)
+    test_loader = DataLoader(dataset2, **test_kwargs)
+
+    model = Net().to(device)
+    # -- train --
+    optimizer = optim.Adadelta(model.parameters(), lr=args["lr"])
+
+    scheduler = StepLR(optimizer, step_size=1, gamma=args["gamma"])
+    for epoch in range(1, args["epochs"] + 1):
+        train(args, model, device, train_loader, optimizer, epoch)
+        test_loss, correct = test(model, device, test_loader)
+        scheduler.step()
+
+    torch.save(model.state_dict(), "mnist_cnn.pt")
+    model.load_state_dict(torch.load("mnist_cnn.pt", weights_only=True))
+    lr_now = scheduler.get_last_lr()
+''', data=digits, sync=["model"], probe="probe = test(model, device, test_loader)[0]",
+    learned="test_loss < 0.9 * probe and abs(lr_now[0] - 0.343) < 1e-9")
+
+
+VAE = dict(name="vae", source='''
+    import torch
+    import torch.utils.data
+    from torch import nn, optim
+    from torch.nn import functional as F
+    from torch.utils.data import DataLoader, TensorDataset
+
+    args = {"batch_size": 128, "epochs": 3, "log_interval": 5}
+    torch.manual_seed(1)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    kwargs = {'num_workers': 1, 'pin_memory': True} if torch.cuda.is_available() else {}
+    train_loader = DataLoader(TensorDataset(torch.from_numpy(images[:1400]), torch.from_numpy(labels[:1400])),
+                              batch_size=args["batch_size"], shuffle=True, **kwargs)
+    test_loader = DataLoader(TensorDataset(torch.from_numpy(images[1400:]), torch.from_numpy(labels[1400:])),
+                             batch_size=args["batch_size"], shuffle=False, **kwargs)
+
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super(VAE, self).__init__()
+
+            self.fc1 = nn.Linear(64, 32)
+            self.fc21 = nn.Linear(32, 4)
+            self.fc22 = nn.Linear(32, 4)
+            self.fc3 = nn.Linear(4, 32)
+            self.fc4 = nn.Linear(32, 64)
+
+        def encode(self, x):
+            h1 = F.relu(self.fc1(x))
+            return self.fc21(h1), self.fc22(h1)
+
+        def reparameterize(self, mu, logvar):
+            std = torch.exp(0.5*logvar)
+            eps = torch.randn_like(std)
+            return mu + eps*std
+
+        def decode(self, z):
+            h3 = F.relu(self.fc3(z))
+            return torch.sigmoid(self.fc4(h3))
+
+        def forward(self, x):
+            mu, logvar = self.encode(x.view(-1, 64))
+            z = self.reparameterize(mu, logvar)
+            return self.decode(z), mu, logvar
+
+
+    model = VAE().to(device)
+    # -- train --
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+
+
+    # Reconstruction + KL divergence losses summed over all elements and batch
+    def loss_function(recon_x, x, mu, logvar):
+        BCE = F.binary_cross_entropy(recon_x, x.view(-1, 64), reduction='sum')
+
+        # see Appendix B from VAE paper:
+        # Kingma and Welling. Auto-Encoding Variational Bayes. ICLR, 2014
+        # 0.5 * sum(1 + log(sigma^2) - mu^2 - sigma^2)
+        KLD = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+
+        return BCE + KLD
+
+
+    def train(epoch):
+        model.train()
+        train_loss = 0
+        for batch_idx, (data, _) in enumerate(train_loader):
+            data = data.to(device)
+            optimizer.zero_grad()
+            recon_batch, mu, logvar = model(data)
+            loss = loss_function(recon_batch, data, mu, logvar)
+            loss.backward()
+            train_loss += loss.item()
+            optimizer.step()
+            if batch_idx % args["log_interval"] == 0:
+                print('Train Epoch: {} [{}/{} ({:.0f}%)]\\tLoss: {:.6f}'.format(
+                    epoch, batch_idx * len(data), len(train_loader.dataset),
+                    100. * batch_idx / len(train_loader),
+                    loss.item() / len(data)))
+
+        print('====> Epoch: {} Average loss: {:.4f}'.format(
+              epoch, train_loss / len(train_loader.dataset)))
+
+
+    def test(epoch):
+        model.eval()
+        test_loss = 0
+        with torch.no_grad():
+            for i, (data, _) in enumerate(test_loader):
+                data = data.to(device)
+                recon_batch, mu, logvar = model(data)
+                test_loss += loss_function(recon_batch, data, mu, logvar).item()
+                if i == 0:
+                    n = min(data.size(0), 8)
+                    comparison = torch.cat([data[:n],
+                                          recon_batch.view(args["batch_size"], 1, 8, 8)[:n]])
+
+        test_loss /= len(test_loader.dataset)
+        print('====> Test set loss: {:.4f}'.format(test_loss))
+        return test_loss
+
+
+    first_test_loss = test(0)
+    for epoch in range(1, args["epochs"] + 1):
+        train(epoch)
+        test_loss = test(epoch)
+        with torch.no_grad():
+            sample = torch.randn(64, 4).to(device)
+            sample = model.decode(sample).cpu()
+            assert sample.view(64, 1, 8, 8).shape == (64, 1, 8, 8)
+''', data=digits, sync=["model"],
+    probe="""
+model.eval()
+x = torch.from_numpy(images[:16]).view(-1, 64).to(device)
+mu, logvar = model.encode(x)
+probe = [mu, logvar, F.binary_cross_entropy(model.decode(mu), x, reduction='sum')]
+""", learned="test_loss < 0.9 * first_test_loss")
+
+
+def digits_16x16_in_minus_one_one():
+    """The digits as DCGAN's data: 16x16 (each pixel doubled), scaled to [-1, 1] as Normalize((0.5,), (0.5,))."""
+    data = digits()
+    images = data["images"].repeat(2, axis=2).repeat(2, axis=3)
+    return {"images": images * 2 - 1, "labels": data["labels"]}
+
+
+DCGAN = dict(name="dcgan", source='''
+    import random
+    import torch
+    import torch.nn as nn
+    import torch.nn.parallel
+    import torch.optim as optim
+    import torch.utils.data
+    from torch.utils.data import DataLoader, TensorDataset
+
+    manualSeed = 999
+    random.seed(manualSeed)
+    torch.manual_seed(manualSeed)
+    nc, nz, ngf, ndf = 1, 8, 8, 8
+    batch_size, niter, lr, beta1 = 64, 1, 0.0002, 0.5
+    dataset = TensorDataset(torch.from_numpy(images[:640]))
+    dataloader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True)
+    device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    ngpu = 1
+
+
+    # custom weights initialization called on netG and netD
+    def weights_init(m):
+        classname = m.__class__.__name__
+        if classname.find('Conv') != -1:
+            torch.nn.init.normal_(m.weight, 0.0, 0.02)
+        elif classname.find('BatchNorm') != -1:
+            torch.nn.init.normal_(m.weight, 1.0, 0.02)
+            torch.nn.init.zeros_(m.bias)
+
+
+    class Generator(nn.Module):
+        def __init__(self, ngpu):
+            super(Generator, self).__init__()
+            self.ngpu = ngpu
+            self.main = nn.Sequential(
+                # input is Z, going into a convolution
+                nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False),
+                nn.BatchNorm2d(ngf * 4),
+                nn.ReLU(True),
+                # state size. (ngf*4) x 4 x 4
+                nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ngf * 2),
+                nn.ReLU(True),
+                # state size. (ngf*2) x 8 x 8
+                nn.ConvTranspose2d(ngf * 2, nc, 4, 2, 1, bias=False),
+                nn.Tanh()
+                # state size. (nc) x 16 x 16
+            )
+
+        def forward(self, input):
+            if input.is_cuda and self.ngpu > 1:
+                output = nn.parallel.data_parallel(self.main, input, range(self.ngpu))
+            else:
+                output = self.main(input)
+            return output
+
+
+    netG = Generator(ngpu).to(device)
+    netG.apply(weights_init)
+    print(netG)
+
+
+    class Discriminator(nn.Module):
+        def __init__(self, ngpu):
+            super(Discriminator, self).__init__()
+            self.ngpu = ngpu
+            self.main = nn.Sequential(
+                # input is (nc) x 16 x 16
+                nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
+                nn.LeakyReLU(0.2, inplace=True),
+                # state size. (ndf) x 8 x 8
+                nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ndf * 2),
+                nn.LeakyReLU(0.2, inplace=True),
+                # state size. (ndf*2) x 4 x 4
+                nn.Conv2d(ndf * 2, 1, 4, 1, 0, bias=False),
+                nn.Sigmoid()
+            )
+
+        def forward(self, input):
+            if input.is_cuda and self.ngpu > 1:
+                output = nn.parallel.data_parallel(self.main, input, range(self.ngpu))
+            else:
+                output = self.main(input)
+
+            return output.view(-1, 1).squeeze(1)
+
+
+    netD = Discriminator(ngpu).to(device)
+    netD.apply(weights_init)
+    print(netD)
+
+    criterion = nn.BCELoss()
+
+    fixed_noise = torch.randn(batch_size, nz, 1, 1, device=device)
+    real_label = 1
+    fake_label = 0
+    # -- train --
+
+    # setup optimizer
+    optimizerD = optim.Adam(netD.parameters(), lr=lr, betas=(beta1, 0.999))
+    optimizerG = optim.Adam(netG.parameters(), lr=lr, betas=(beta1, 0.999))
+
+    G_losses, D_losses, D_of_x = [], [], []
+    for epoch in range(niter):
+        for i, data in enumerate(dataloader, 0):
+            ############################
+            # (1) Update D network: maximize log(D(x)) + log(1 - D(G(z)))
+            ###########################
+            # train with real
+            netD.zero_grad()
+            real_cpu = data[0].to(device)
+            batch_size = real_cpu.size(0)
+            label = torch.full((batch_size,), real_label,
+                               dtype=real_cpu.dtype, device=device)
+
+            output = netD(real_cpu)
+            errD_real = criterion(output, label)
+            errD_real.backward()
+            D_x = output.mean().item()
+
+            # train with fake
+            noise = torch.randn(batch_size, nz, 1, 1, device=device)
+            fake = netG(noise)
+            label.fill_(fake_label)
+            output = netD(fake.detach())
+            errD_fake = criterion(output, label)
+            errD_fake.backward()
+            D_G_z1 = output.mean().item()
+            errD = errD_real + errD_fake
+            optimizerD.step()
+
+            ############################
+            # (2) Update G network: maximize log(D(G(z)))
+            ###########################
+            netG.zero_grad()
+            label.fill_(real_label)  # fake labels are real for generator cost
+            output = netD(fake)
+            errG = criterion(output, label)
+            errG.backward()
+            D_G_z2 = output.mean().item()
+            optimizerG.step()
+
+            print('[%d/%d][%d/%d] Loss_D: %.4f Loss_G: %.4f D(x): %.4f D(G(z)): %.4f / %.4f'
+                  % (epoch, niter, i, len(dataloader),
+                     errD.item(), errG.item(), D_x, D_G_z1, D_G_z2))
+            G_losses.append(errG.item())
+            D_losses.append(errD.item())
+            D_of_x.append(D_x)
+
+        with torch.no_grad():
+            fake = netG(fixed_noise).detach().cpu()
+        # do checkpointing
+        torch.save(netG.state_dict(), '%s/netG_epoch_%d.pth' % (".", epoch))
+        torch.save(netD.state_dict(), '%s/netD_epoch_%d.pth' % (".", epoch))
+''', data=digits_16x16_in_minus_one_one, sync=["netG", "netD"], copy=["fixed_noise"],
+    probe="""
+real = torch.from_numpy(images[:32]).to(device)
+probe = [criterion(netD(real), torch.full((32,), 1.0, dtype=torch.float, device=device)),
+         netG(fixed_noise), netD(netG(fixed_noise))]
+""", learned="D_of_x[-1] > D_of_x[0] and all(math.isfinite(v) for v in G_losses + D_losses)", tol=(1e-4, 1e-5))
+
+
+@pytest.mark.parametrize("script", [MNIST, VAE, DCGAN], ids=lambda s: s["name"])
+def test_script_runs_on_tinydl_with_only_its_imports_changed(script, tmp_path, monkeypatch):
+    check_script(script, tmp_path, monkeypatch)
