@@ -511,6 +511,29 @@ def test_decoder_layer_is_causal_flag_equals_the_causal_mask(device):
     close(out, ref(torch.tensor(tgt), torch.tensor(memory), tgt_mask=mask, tgt_is_causal=True))
 
 
+def test_unbatched_transformer_matches_pytorch(device):
+    """(S, E) and (T, E) without a batch dim, as PyTorch takes them."""
+    torch = _torch()
+    torch.manual_seed(8)
+    kwargs = dict(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=16, dropout=0.0)
+    ref = torch.nn.Transformer(**kwargs).double()
+    _perturb(ref)
+    ours = nn.Transformer(**kwargs).double().to(device)
+    load_from(ours, ref)
+    rng = np.random.default_rng(15)
+    src, src_t = _pair(rng.standard_normal((5, 8)), device)
+    tgt, tgt_t = _pair(rng.standard_normal((3, 8)), device)
+    padding = np.array([False, False, False, True, True])
+    out = ours(src, tgt, tgt_is_causal=True, src_key_padding_mask=td.tensor(padding, device=device))
+    out_ref = ref(src_t, tgt_t, tgt_mask=torch.nn.Transformer.generate_square_subsequent_mask(3, dtype=torch.float64),
+                  tgt_is_causal=True, src_key_padding_mask=torch.tensor(padding))
+    close(out, out_ref)
+    out.sum().backward()
+    out_ref.sum().backward()
+    close(src.grad, src_t.grad)
+    _same_gradients(ours, ref)
+
+
 @pytest.mark.parametrize("batch_first, norm_first", [(False, False), (True, True)])
 def test_decoder_stack_matches_pytorch(device, batch_first, norm_first):
     torch = _torch()
