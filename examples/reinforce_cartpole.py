@@ -131,6 +131,7 @@ def main(argv=None):
     if progress["update"]:  # resumed: actions from a stream of its own, not a replay of the first updates' one
         td.manual_seed(args.seed * 100_000 + progress["update"])
 
+    update = progress["update"] - 1  # the last update done: a resumed run may have none left
     bar = common.progress(range(progress["update"], args.max_updates), desc="training", unit="update")
     for update in bar:
         episodes = [play(env, policy, args.device,

@@ -140,6 +140,12 @@ def test_reinforce_cartpole_smoke(tmp_path, device, baseline):
     assert (tmp_path / "returns.png").stat().st_size > 0 and (tmp_path / "checkpoint.npz").stat().st_size > 0
 
 
+def test_reinforce_cartpole_resumes_a_finished_run(tmp_path):
+    run_example("reinforce_cartpole.py", tmp_path)
+    run_example("reinforce_cartpole.py", tmp_path, "--resume")  # no update left: it evaluates and writes metrics
+    assert json.loads((tmp_path / "metrics.json").read_text())["updates"] == 2
+
+
 @pytest.mark.parametrize("baseline", ["normalize", "value"])
 def test_reinforce_cartpole_transfers_are_the_ones_its_docstring_counts(cuda, baseline):
     """On cuda an environment step costs one copy (the observation) and one sync (the sampled action
