@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinydl as td
-import tinydl.functional as F
 from helpers import const, host, leaf
 from strategies import distinct_arrays, positive_arrays, shapes, smooth_arrays
 
@@ -22,6 +21,8 @@ METHODS = [
     "split", "chunk", "narrow", "t", "new_zeros", "new_ones", "new_tensor", "new_full", "new_empty", "sin", "cos",
     "norm", "multinomial", "sort", "argsort", "cumsum", "gather", "index_select", "all", "any", "isnan", "isfinite",
     "logical_not", "outer", "prod", "round", "floor", "ceil", "sign", "flip", "roll", "unbind", "masked_select", "dot",
+    "add", "sub", "mul", "div", "matmul", "neg", "square", "maximum", "minimum", "where", "erf", "amax", "amin",
+    "isinf", "add_", "sub_", "mul_", "div_", "clamp_",
 ]
 
 
@@ -44,7 +45,8 @@ def test_methods_and_functions_exist_where_pytorch_has_them():
     t = td.zeros(2)
     assert [name for name in METHODS if not hasattr(t, name)] == []
     torch = torch_or_skip()
-    functions = [name for name in METHODS if hasattr(torch, name) and not name.startswith("new_")]
+    methods_only = {"square", "add_", "sub_", "mul_", "div_", "clamp_", "masked_fill_"}  # in tinydl
+    functions = [name for name in METHODS if hasattr(torch, name) and not name.startswith("new_") and name not in methods_only]
     assert [name for name in functions if not hasattr(td, name)] == []
 
 
@@ -100,6 +102,14 @@ AGREEMENT = {
     "roll flat": (lambda x: x.roll(5), lambda x: x.roll(5), (3, 4)),
     "round": (lambda x: (x * 3).round() * x, lambda x: (x * 3).round() * x, (3, 4)),
     "round decimals": (lambda x: td.round(x, decimals=1) + x, lambda x: x.round(decimals=1) + x, (3, 4)),
+    "add alpha": (lambda x: x.add(x * x, alpha=-0.5), lambda x: x.add(x * x, alpha=-0.5), (3, 4)),
+    "sub mul div": (lambda x: x.sub(1.5, alpha=2).mul(x).div(2.0), lambda x: x.sub(1.5, alpha=2).mul(x).div(2.0), (3, 4)),
+    "matmul neg square": (lambda x: x.matmul(x.t()).neg().square(), lambda x: x.matmul(x.t()).neg().square(), (3, 4)),
+    "maximum minimum": (lambda x: x.maximum(x.flip(0)) + x.minimum(0.5 * x), lambda x: x.maximum(x.flip(0)) + x.minimum(0.5 * x), (3, 4)),
+    "where erf": (lambda x: x.where(x.detach() > 0, x.erf()), lambda x: x.where(x.detach() > 0, x.erf()), (3, 4)),
+    "amax": (lambda x: x.amax(), lambda x: x.amax(), (3, 4)),
+    "amax dims": (lambda x: td.amax(x, (0, 2), keepdim=True), lambda x: x.amax((0, 2), keepdim=True), (2, 3, 4)),
+    "amin": (lambda x: x.amin(dim=1), lambda x: x.amin(dim=1), (3, 4)),
     "floor ceil sign": (lambda x: x.floor() + td.ceil(x) * x + x.sign(), lambda x: x.floor() + x.ceil() * x + x.sign(), (3, 4)),
 }
 
@@ -309,6 +319,8 @@ def test_logical_tests_and_reductions(device):
     np.testing.assert_array_equal(host(x.isnan()), [[False, True], [False, False]])
     np.testing.assert_array_equal(host(td.isfinite(x)), [[True, False], [False, True]])
     np.testing.assert_array_equal(host(x.logical_not()), [[False, False], [False, True]])
+    np.testing.assert_array_equal(host(x.isinf()), [[False, False], [True, False]])
+    assert host(td.isinf(x)).tolist() == host(x.isinf()).tolist()
     assert td.all(x).item() is False and x.any().item() is True
     np.testing.assert_array_equal(host(x.all(dim=1, keepdim=True)), [[True], [False]])
     np.testing.assert_array_equal(host(td.any(x == 0, 0)), [False, True])
@@ -365,6 +377,31 @@ def test_masked_fill_in_place(device):
     with pytest.raises(ValueError, match=r"masked_fill_: mask of shape \(2, 3\)"):
         x.masked_fill_(td.ones(2, 3, dtype=td.bool, device=device), 0.0)
     assert x.masked_fill(td.ones(2, 3, dtype=td.bool, device=device), 0.0).shape == (2, 3)  # out of place broadcasts
+
+
+def test_in_place_arithmetic_methods(device):
+    x = const(np.array([1.0, 2.0, 3.0]), device)
+    assert x.add_(const(np.array([1.0, 1.0, 1.0]), device), alpha=2) is x
+    assert host(x).tolist() == [3.0, 4.0, 5.0]
+    x.sub_(1).mul_(2).div_(4).clamp_(min=1.5)
+    assert host(x).tolist() == [1.5, 1.5, 2.0]
+    p = leaf([1.0, -1.0], device)
+    p.grad = const(np.array([0.5, 0.5]), device)
+    with td.no_grad():  # a hand-written SGD step, as PyTorch users write it
+        p.add_(p.grad, alpha=-0.1).clamp_(-0.98, 0.98)
+    close(p, [0.95, -0.98])
+    assert p.requires_grad and p.is_leaf
+    with pytest.raises(RuntimeError, match="add_: a leaf tensor that requires grad"):
+        p.add_(1.0)
+    with pytest.raises(RuntimeError, match=r"mul_: the tensor is part of a recorded graph; use the out-of-place y = x.mul"):
+        (p * 2).mul_(2)
+    with pytest.raises(ValueError, match=r"add_: the result has shape \(2, 3\) but the tensor has shape \(3,\)"):
+        x.add_(td.ones(2, 3, device=device))
+    with pytest.raises(TypeError, match="div_: the result's dtype float32 can't be cast to the tensor's dtype int64"):
+        const(np.array([1, 2]), device).div_(2)
+    torch = torch_or_skip()
+    t = torch.tensor([1.0, 2.0, 3.0]).add_(torch.ones(3), alpha=2).sub_(1).mul_(2).div_(4).clamp_(min=1.5)
+    assert t.tolist() == [1.5, 1.5, 2.0]
 
 
 # ---- multinomial -----------------------------------------------------------

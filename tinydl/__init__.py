@@ -13,9 +13,9 @@ from .functional import (  # the ops PyTorch also offers as torch.NAME
     permute, relu, reshape, sigmoid, softmax, sqrt, squeeze, stack, std, sum, tanh, transpose, unsqueeze, var, where,
 )
 from .functional import (  # more of them (issue 20); all, any and round hide the builtins in this module only
-    all, any, argsort, bmm, ceil, chunk, cos, cumsum, dot, eq, flip, floor, gather, ge, gt, index_select, isfinite,
-    isnan, le, logical_not, lt, masked_fill, masked_select, mm, multinomial, narrow, ne, norm, outer, prod, roll,
-    round, sign, sin, sort, split, t, topk, tril, triu, unbind,
+    add, all, amax, amin, any, argsort, bmm, ceil, chunk, cos, cumsum, div, dot, eq, flip, floor, gather, ge, gt,
+    index_select, isfinite, isinf, isnan, le, logical_not, lt, masked_fill, masked_select, mm, mul, multinomial, narrow,
+    ne, neg, norm, outer, prod, roll, round, sign, sin, sort, split, sub, t, topk, tril, triu, unbind,
 )
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .kernels import use_reference_kernels

@@ -668,6 +668,64 @@ class Tensor:
     def multinomial(self, num_samples, replacement=False, *, generator=None):
         return F.multinomial(self, num_samples, replacement, generator=generator)
 
+    # ---- arithmetic as methods, out of place and in place -----------------
+    def add(self, other, alpha=1):
+        return F.add(self, other if alpha == 1 else other * alpha)
+
+    def sub(self, other, alpha=1):
+        return F.sub(self, other if alpha == 1 else other * alpha)
+
+    def mul(self, other):
+        return F.mul(self, other)
+
+    def div(self, other):
+        return F.div(self, other)
+
+    def matmul(self, other):
+        return F.matmul(self, other)
+
+    def neg(self):
+        return F.neg(self)
+
+    def square(self):
+        return F.mul(self, self)
+
+    def maximum(self, other):
+        return F.maximum(self, other)
+
+    def minimum(self, other):
+        return F.minimum(self, other)
+
+    def where(self, condition, other):
+        return F.where(condition, self, other)
+
+    def erf(self):
+        return F.erf(self)
+
+    def amax(self, dim=(), keepdim=False):
+        return F.amax(self, dim, keepdim)
+
+    def amin(self, dim=(), keepdim=False):
+        return F.amin(self, dim, keepdim)
+
+    def isinf(self):
+        return F.isinf(self)
+
+    def add_(self, other, alpha=1):
+        return F.inplace.add_(self, other, alpha)
+
+    def sub_(self, other, alpha=1):
+        return F.inplace.sub_(self, other, alpha)
+
+    def mul_(self, other):
+        return F.inplace.mul_(self, other)
+
+    def div_(self, other):
+        return F.inplace.div_(self, other)
+
+    def clamp_(self, min=None, max=None):
+        return F.inplace.clamp_(self, min, max)
+
     # ---- new tensors with this one's dtype and device ----------------------
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
         from .creation import tensor

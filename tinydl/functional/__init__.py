@@ -28,7 +28,8 @@ from .shape import (
 )
 from .spatial import affine_grid, grid_sample
 from .cumulative import cumsum  # cumulative ... views: the tensor ops of issue 20
-from .logical import all, any, isfinite, isnan, logical_not
+from .extremes import amax, amin
+from .logical import all, any, isfinite, isinf, isnan, logical_not
 from .norm import norm
 from .products import bmm, dot, mm, outer, prod
 from .reorder import flip, roll
@@ -40,6 +41,7 @@ from .sorting import argsort, sort, topk
 from .triangular import tril, triu
 from .trig import cos, sin
 from .views import t, view_as
+from . import inplace  # noqa: E402,F401  (Tensor.add_, mul_, ...: methods only, as in PyTorch)
 from .padding import pad
 from .pixel_shuffle import pixel_shuffle, pixel_unshuffle
 

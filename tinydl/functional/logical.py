@@ -1,4 +1,4 @@
-"""Boolean-valued ops: isnan, isfinite, logical_not, all, any.
+"""Boolean-valued ops: isnan, isfinite, isinf, logical_not, all, any.
 
 Their results are boolean tensors, which carry no gradient (the comparisons
 eq, ne, lt, le, gt, ge live in elementwise.py).
@@ -16,6 +16,11 @@ def isnan(x):
 def isfinite(x):
     """True where x is neither infinite nor NaN (always for integer and boolean tensors)."""
     return Tensor(backend.get_array_module(x.data).isfinite(x.data))
+
+
+def isinf(x):
+    """True where x is +inf or -inf."""
+    return Tensor(backend.get_array_module(x.data).isinf(x.data))
 
 
 def logical_not(x):

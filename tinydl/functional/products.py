@@ -29,7 +29,8 @@ def _same_dtype(op, a, b):
 def mm(x, mat2):
     """The matrix product of x (n, k) and mat2 (k, m): (n, m)."""
     if x.ndim != 2 or mat2.ndim != 2:
-        raise ValueError(f"mm: both operands must be matrices (2-d), got shapes {tuple(x.shape)} and {tuple(mat2.shape)}")
+        raise ValueError(f"mm: both operands must be matrices (2-d), got shapes {tuple(x.shape)} "
+                         f"and {tuple(mat2.shape)}")
     if x.shape[1] != mat2.shape[0]:
         raise ValueError(f"mm: mat1 and mat2 shapes cannot be multiplied ({_shape(x)} and {_shape(mat2)})")
     _same_dtype("mm", x, mat2)
@@ -43,7 +44,8 @@ def bmm(x, mat2):
                          f"and {tuple(mat2.shape)}")
     if mat2.shape[:2] != (x.shape[0], x.shape[2]):
         raise ValueError(f"bmm: shapes {tuple(x.shape)} and {tuple(mat2.shape)} cannot be multiplied: expected "
-                         f"mat2's first two dims to be [{x.shape[0]}, {x.shape[2]}], got [{mat2.shape[0]}, {mat2.shape[1]}]")
+                         f"mat2's first two dims to be [{x.shape[0]}, {x.shape[2]}], "
+                         f"got [{mat2.shape[0]}, {mat2.shape[1]}]")
     _same_dtype("bmm", x, mat2)
     return MatMul()(x, mat2)
 
@@ -53,7 +55,8 @@ def dot(x, tensor):
     if x.ndim != 1 or tensor.ndim != 1:
         raise ValueError(f"dot: 1-d tensors expected, got shapes {tuple(x.shape)} and {tuple(tensor.shape)}")
     if x.shape != tensor.shape:
-        raise ValueError(f"dot: the tensors must have the same number of elements, got {x.shape[0]} and {tensor.shape[0]}")
+        raise ValueError(f"dot: the tensors must have the same number of elements, "
+                         f"got {x.shape[0]} and {tensor.shape[0]}")
     _same_dtype("dot", x, tensor)
     return MatMul()(x.reshape(1, -1), tensor.reshape(-1, 1)).reshape(())
 

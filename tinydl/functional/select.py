@@ -147,7 +147,8 @@ def _fill_value(op, value, x):
     """``value`` (a number or a 0-d tensor) as a tensor of x's dtype on x's device."""
     if isinstance(value, Tensor):
         if value.ndim != 0:
-            raise ValueError(f"{op}: value must be a number or a 0-d tensor, got a tensor of shape {tuple(value.shape)}")
+            raise ValueError(f"{op}: value must be a number or a 0-d tensor, "
+                             f"got a tensor of shape {tuple(value.shape)}")
         return value if value.dtype == x.dtype else value.to(x.dtype)
     if isinstance(value, (np.generic, numbers.Number)) and not isinstance(value, complex):
         return Tensor._from_value(value, like=x, dtype=x.dtype)

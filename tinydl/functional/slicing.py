@@ -29,7 +29,8 @@ def narrow(x, dim, start, length):
     start, length = _int("narrow", "start", start), _int("narrow", "length", length)
     size = x.shape[axis]
     if not -size <= start <= size:
-        raise IndexError(f"narrow: start {start} is out of range [-{size}, {size}] for dim {dim} of shape {tuple(x.shape)}")
+        raise IndexError(f"narrow: start {start} is out of range [-{size}, {size}] "
+                         f"for dim {dim} of shape {tuple(x.shape)}")
     start = start % size if start < 0 else start
     if length < 0 or start + length > size:
         raise ValueError(f"narrow: start ({start}) + length ({length}) exceeds dimension size ({size}) "

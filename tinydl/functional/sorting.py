@@ -64,8 +64,8 @@ def topk(x, k, dim=-1, largest=True, sorted=True):
     size = x.shape[_axis(x, dim, "topk")] if x.ndim else 1
     if not 0 <= k <= size:
         raise ValueError(f"topk: k ({k}) is out of range for dim {dim} of size {size} (input shape {tuple(x.shape)})")
-    if x.ndim == 0:
-        return sort(x) if k == 1 else ValuesIndices(x.reshape(0), Tensor(backend.get_array_module(x.data).zeros(0, dtype="int64")))
+    if x.ndim == 0:  # k is 0 or 1
+        return topk(x.reshape(1), k, 0, largest, sorted) if k == 0 else sort(x)
     axis = _axis(x, dim, "topk")
     order = stable_order(x.data, axis, descending=largest)
     first_k = [slice(None)] * x.ndim

@@ -1,0 +1,52 @@
+"""The in-place arithmetic methods PyTorch users type: add_, sub_, mul_, div_, clamp_.
+
+They write into the tensor's array, so they are only allowed where that cannot corrupt a
+recorded graph: under ``td.no_grad()`` (a hand-written optimizer step,
+``p.add_(p.grad, alpha=-lr)``) or on a tensor outside any graph. On a tensor inside a graph
+they raise, and say to use the out-of-place op (``x = x.add(y)``), which the gradient can
+follow. (``x += y`` stays as it was: on such a tensor it rebinds ``x`` to a new node.)
+"""
+from .elementwise import add, clamp, div, mul, sub
+
+
+def _write(x, op, result):
+    """Write ``result`` (computed from x's values) into x, after checking it fits."""
+    if tuple(result.shape) != tuple(x.shape):
+        raise ValueError(f"{op}: the result has shape {tuple(result.shape)} but the tensor has shape "
+                         f"{tuple(x.shape)}; an in-place op cannot change the tensor's shape")
+    if x.dtype.kind != "f" and result.dtype.kind == "f":
+        raise TypeError(f"{op}: the result's dtype {result.dtype} can't be cast to the tensor's dtype {x.dtype}")
+    if not x._in_place(op):
+        raise RuntimeError(f"{op}: the tensor is part of a recorded graph; use the out-of-place "
+                           f"y = x.{op[:-1]}(...), which the gradient can follow")
+    x.data[...] = result.data
+    return x
+
+
+def _value(other):
+    return other.detach() if hasattr(other, "detach") else other
+
+
+def add_(x, other, alpha=1):
+    """x += alpha * other, in place."""
+    return _write(x, "add_", add(x.detach(), _value(other) * alpha))
+
+
+def sub_(x, other, alpha=1):
+    """x -= alpha * other, in place."""
+    return _write(x, "sub_", sub(x.detach(), _value(other) * alpha))
+
+
+def mul_(x, other):
+    """x *= other, in place."""
+    return _write(x, "mul_", mul(x.detach(), _value(other)))
+
+
+def div_(x, other):
+    """x /= other, in place (an integer tensor is refused: its quotient is not an integer)."""
+    return _write(x, "div_", div(x.detach(), _value(other)))
+
+
+def clamp_(x, min=None, max=None):
+    """x clipped to [min, max], in place."""
+    return _write(x, "clamp_", clamp(x.detach(), min, max))
