@@ -324,3 +324,17 @@ def test_an_uncaught_data_misuse_prints_the_hint(tmp_path):
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "'int' object is not callable" in result.stderr
     assert "raw NumPy/CuPy array" in result.stderr and "p.size(0)" in result.stderr
+
+
+def test_module_to_takes_torchs_forms(device):
+    """model.to(device), model.to(device, dtype), model.to(tensor), model.to(device=..., dtype=...), as PyTorch."""
+    model = td.nn.Linear(2, 3)
+    assert model.to(td.device(device)) is model and model.weight.device == device
+    model.to(device="cpu", dtype=td.float64)
+    assert model.weight.device == "cpu" and model.weight.dtype == td.float64
+    model.to(device, td.float32)
+    assert model.weight.device == device and model.weight.dtype == td.float32
+    model.to(td.zeros(1, dtype=td.float64, device="cpu"), non_blocking=True)
+    assert model.weight.device == "cpu" and model.bias.dtype == td.float64
+    with pytest.raises(TypeError, match="Module.to: only floating dtypes"):
+        model.to(td.int64)

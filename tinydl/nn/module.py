@@ -15,7 +15,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor, as_dtype
+from ..tensor import Tensor, _to_arguments
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -218,17 +218,19 @@ class Module:
                         t.grad = Tensor(convert(t.grad.data))
         return self
 
-    def to(self, target):
-        """``model.to('cuda')``, ``model.to('cpu')`` or ``model.to(td.float64)``; returns self."""
-        try:
-            device = backend.normalize_device(target)
-        except (ValueError, TypeError):
-            dtype = as_dtype(target)
+    def to(self, *args, **kwargs):
+        """PyTorch's forms: ``model.to('cuda')``, ``model.to(td.float64)``, ``model.to(device, dtype)``,
+        ``model.to(tensor)`` (its device and dtype), ``model.to(device=..., dtype=..., non_blocking=...)``;
+        moves every parameter and buffer in place and returns self."""
+        device, dtype, _ = _to_arguments(args, kwargs)
+        if dtype is not None:
             if dtype.kind != "f":
-                raise TypeError(f"Module.to: only floating dtypes are allowed, got {dtype}") from None
+                raise TypeError(f"Module.to: only floating dtypes are allowed, got {dtype}")
             # only floating tensors change dtype (an int64 counter stays int64, as in PyTorch)
-            return self._convert(lambda a: a.astype(dtype) if a.dtype.kind == "f" else a)
-        return self._convert(lambda a: backend.to_device(a, device))
+            self._convert(lambda a: a.astype(dtype) if a.dtype.kind == "f" else a)
+        if device is not None:
+            self._convert(lambda a: backend.to_device(a, device))
+        return self
 
     def double(self):
         return self.to(np.float64)
