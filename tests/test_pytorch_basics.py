@@ -338,3 +338,12 @@ def test_module_to_takes_torchs_forms(device):
     assert model.weight.device == "cpu" and model.bias.dtype == td.float64
     with pytest.raises(TypeError, match="Module.to: only floating dtypes"):
         model.to(td.int64)
+
+
+@pytest.mark.parametrize("make", [td.randn, td.rand])
+def test_random_half_precision_tensors(make, device):
+    """NumPy and CuPy draw no float16: tinydl draws float32 and rounds, so randn(..., dtype=td.half) works as in PyTorch."""
+    x = make(1000, dtype=td.half, device=device)
+    assert x.dtype == td.float16 and x.device == device and x.shape == (1000,)
+    values = x.numpy().astype(np.float64)
+    assert np.isfinite(values).all() and values.std() > 0.1

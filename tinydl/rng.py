@@ -38,18 +38,24 @@ def generator(device="cpu"):
     return _generators[device]
 
 
+def _drawn_as(dtype):
+    """The dtype to draw in: NumPy and CuPy draw float32 and float64 only, so float16 is drawn as float32."""
+    return np.float32 if np.dtype(dtype) == np.float16 else dtype
+
+
 def standard_normal(shape, dtype, device="cpu"):
     """Samples of N(0, 1) with the given shape and dtype."""
-    return generator(device).standard_normal(shape, dtype=dtype)
+    return generator(device).standard_normal(shape, dtype=_drawn_as(dtype)).astype(dtype, copy=False)
 
 
 def uniform(shape, dtype, device="cpu", low=0.0, high=1.0):
     """Samples of U[low, high) with the given shape and dtype."""
     gen = generator(device)
     if backend.normalize_device(device) == "cpu":
-        u = gen.random(shape, dtype=dtype)
+        u = gen.random(shape, dtype=_drawn_as(dtype))
     else:
-        u = gen.random_sample(shape, dtype=dtype)
+        u = gen.random_sample(shape, dtype=_drawn_as(dtype))
+    u = u.astype(dtype, copy=False)
     if low != 0.0 or high != 1.0:
         u = u * (high - low) + low
         u = u.astype(dtype, copy=False)
