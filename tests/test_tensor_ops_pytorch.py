@@ -22,7 +22,8 @@ METHODS = [
     "norm", "multinomial", "sort", "argsort", "cumsum", "gather", "index_select", "all", "any", "isnan", "isfinite",
     "logical_not", "outer", "prod", "round", "floor", "ceil", "sign", "flip", "roll", "unbind", "masked_select", "dot",
     "add", "sub", "mul", "div", "matmul", "neg", "square", "maximum", "minimum", "where", "erf", "amax", "amin",
-    "isinf", "add_", "sub_", "mul_", "div_", "clamp_",
+    "isinf", "add_", "sub_", "mul_", "div_", "clamp_", "scatter", "scatter_", "scatter_add", "scatter_add_",
+    "logical_and", "logical_or", "logical_xor", "is_floating_point", "nelement", "swapaxes", "swapdims", "broadcast_to",
 ]
 
 
@@ -45,7 +46,10 @@ def test_methods_and_functions_exist_where_pytorch_has_them():
     t = td.zeros(2)
     assert [name for name in METHODS if not hasattr(t, name)] == []
     torch = torch_or_skip()
-    methods_only = {"square", "add_", "sub_", "mul_", "div_", "clamp_", "masked_fill_"}  # in tinydl
+    methods_only = {  # in tinydl
+        "square", "add_", "sub_", "mul_", "div_", "clamp_", "masked_fill_", "scatter_", "scatter_add_", "is_floating_point",
+        "nelement", "swapaxes", "swapdims", "broadcast_to",
+    }
     functions = [name for name in METHODS if hasattr(torch, name) and not name.startswith("new_") and name not in methods_only]
     assert [name for name in functions if not hasattr(td, name)] == []
 
@@ -110,6 +114,13 @@ AGREEMENT = {
     "amax": (lambda x: x.amax(), lambda x: x.amax(), (3, 4)),
     "amax dims": (lambda x: td.amax(x, (0, 2), keepdim=True), lambda x: x.amax((0, 2), keepdim=True), (2, 3, 4)),
     "amin": (lambda x: x.amin(dim=1), lambda x: x.amin(dim=1), (3, 4)),
+    "scatter": (lambda x: x.scatter(1, td.tensor([[1, 3], [0, 2], [2, 1]], device=x.device), x[:, :2] * x[:, 2:]),
+                lambda x: x.scatter(1, __import__("torch").tensor([[1, 3], [0, 2], [2, 1]]), x[:, :2] * x[:, 2:]), (3, 4)),
+    "scatter value": (lambda x: td.scatter(x, 0, td.tensor([[2, 0, 1, 2]], device=x.device), -1.5),
+                      lambda x: x.scatter(0, __import__("torch").tensor([[2, 0, 1, 2]]), -1.5), (3, 4)),
+    "scatter_add": (lambda x: x.scatter_add(1, td.tensor([[1, 1, 3], [0, 2, 0]], device=x.device), x[1:, :3] * x[:2, 1:]),
+                    lambda x: x.scatter_add(1, __import__("torch").tensor([[1, 1, 3], [0, 2, 0]]), x[1:, :3] * x[:2, 1:]),
+                    (3, 4)),
     "floor ceil sign": (lambda x: x.floor() + td.ceil(x) * x + x.sign(), lambda x: x.floor() + x.ceil() * x + x.sign(), (3, 4)),
 }
 
@@ -249,6 +260,20 @@ def test_gradcheck_sort_topk_gather_index_select(device, data):
     check(lambda t: t.index_select(dim, index), x)
     positions = np.asarray(data.draw(st.lists(st.integers(0, shape[dim] - 1), min_size=x.numel(), max_size=x.numel())))
     check(lambda t: t.gather(dim, const(positions.reshape(shape), device)), x)  # repeats add up in the backward
+
+
+@settings(max_examples=10)  # each example runs several gradchecks: keeps the file fast
+@given(data=st.data())
+def test_gradcheck_scatter_and_scatter_add(device, data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    x = leaf(data.draw(smooth_arrays(shape)), device)
+    src = leaf(data.draw(smooth_arrays(shape)), device)
+    # scatter: no repeated index along dim (a permutation in every line), so each written value is unique
+    order = np.argsort(data.draw(smooth_arrays(shape)), axis=dim, kind="stable")
+    check(lambda a, b: a.scatter(dim, const(order, device), b), x, src)
+    repeats = np.asarray(data.draw(st.lists(st.integers(0, shape[dim] - 1), min_size=x.numel(), max_size=x.numel())))
+    check(lambda a, b: td.scatter_add(a, dim, const(repeats.reshape(shape), device), b), x, src)
 
 
 @settings(max_examples=10)  # each example runs several gradchecks: keeps the file fast
@@ -402,6 +427,38 @@ def test_in_place_arithmetic_methods(device):
     torch = torch_or_skip()
     t = torch.tensor([1.0, 2.0, 3.0]).add_(torch.ones(3), alpha=2).sub_(1).mul_(2).div_(4).clamp_(min=1.5)
     assert t.tolist() == [1.5, 1.5, 2.0]
+
+
+def test_one_hot_with_scatter_as_pytorch_users_write_it(device):
+    labels = const(np.array([2, 0, 1, 2]), device)
+    one_hot = td.zeros(4, 3, device=device).scatter_(1, labels.unsqueeze(1), 1.0)
+    np.testing.assert_array_equal(host(one_hot), np.eye(3)[[2, 0, 1, 2]])
+    counts = td.zeros(3, device=device).scatter_add_(0, labels, td.ones(4, device=device))
+    assert host(counts).tolist() == [1.0, 1.0, 2.0]
+    with pytest.raises(ValueError, match="scatter: reduce='multiply' is not supported"):
+        td.zeros(3).scatter(0, td.tensor([0]), 1.0, reduce="multiply")
+    with pytest.raises(IndexError, match="scatter_?: index 3 is out of bounds for dimension 0 with size 3"):
+        td.zeros(3).scatter_(0, td.tensor([3]), 1.0)
+    with pytest.raises(ValueError, match=r"scatter_add: src of shape \(1,\) must have index's dims and be at least"):
+        td.zeros(3).scatter_add(0, td.tensor([0, 1]), td.ones(1))
+    torch = torch_or_skip()
+    t = torch.zeros(4, 3).scatter_(1, torch.tensor([2, 0, 1, 2]).unsqueeze(1), 1.0)
+    np.testing.assert_array_equal(host(one_hot), t.numpy())
+
+
+def test_logical_binary_ops(device):
+    a = const(np.array([True, True, False, False]), device)
+    b = const(np.array([1.0, 0.0, 2.0, 0.0]), device)
+    assert host(a.logical_and(b)).tolist() == [True, False, False, False]
+    assert host(td.logical_or(a, b)).tolist() == [True, True, True, False]
+    assert host(a.logical_xor(b)).tolist() == [False, True, True, False]
+
+
+def test_small_conveniences(device):
+    x = const(np.zeros((2, 3)), device)
+    assert x.is_floating_point() and not const(np.array([1]), device).is_floating_point()
+    assert x.nelement() == 6 and x.swapaxes(0, 1).shape == (3, 2) and x.swapdims(1, 0).shape == (3, 2)
+    assert x.broadcast_to((4, 2, 3)).shape == (4, 2, 3)
 
 
 # ---- multinomial -----------------------------------------------------------

@@ -14,8 +14,9 @@ from .functional import (  # the ops PyTorch also offers as torch.NAME
 )
 from .functional import (  # more of them (issue 20); all, any and round hide the builtins in this module only
     add, all, amax, amin, any, argsort, bmm, ceil, chunk, cos, cumsum, div, dot, eq, flip, floor, gather, ge, gt,
-    index_select, isfinite, isinf, isnan, le, logical_not, lt, masked_fill, masked_select, mm, mul, multinomial, narrow,
-    ne, neg, norm, outer, prod, roll, round, sign, sin, sort, split, sub, t, topk, tril, triu, unbind,
+    index_select, isfinite, isinf, isnan, le, logical_and, logical_not, logical_or, logical_xor, lt, masked_fill,
+    masked_select, mm, mul, multinomial, narrow, ne, neg, norm, outer, prod, roll, round, scatter, scatter_add, sign,
+    sin, sort, split, sub, t, topk, tril, triu, unbind,
 )
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .kernels import use_reference_kernels

@@ -726,6 +726,41 @@ class Tensor:
     def clamp_(self, min=None, max=None):
         return F.inplace.clamp_(self, min, max)
 
+    def scatter(self, dim, index, src, reduce=None):
+        return F.scatter(self, dim, index, src, reduce)
+
+    def scatter_(self, dim, index, src, reduce=None):
+        return F.inplace.scatter_(self, dim, index, src, reduce)
+
+    def scatter_add(self, dim, index, src):
+        return F.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim, index, src):
+        return F.inplace.scatter_add_(self, dim, index, src)
+
+    def logical_and(self, other):
+        return F.logical_and(self, other)
+
+    def logical_or(self, other):
+        return F.logical_or(self, other)
+
+    def logical_xor(self, other):
+        return F.logical_xor(self, other)
+
+    def is_floating_point(self):
+        return self.dtype.kind == "f"
+
+    def nelement(self):
+        return self.numel()
+
+    def swapaxes(self, axis0, axis1):
+        return F.transpose(self, axis0, axis1)
+
+    swapdims = swapaxes
+
+    def broadcast_to(self, size):
+        return F.broadcast_to(self, tuple(size))
+
     # ---- new tensors with this one's dtype and device ----------------------
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
         from .creation import tensor

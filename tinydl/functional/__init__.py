@@ -29,11 +29,12 @@ from .shape import (
 from .spatial import affine_grid, grid_sample
 from .cumulative import cumsum  # cumulative ... views: the tensor ops of issue 20
 from .extremes import amax, amin
-from .logical import all, any, isfinite, isinf, isnan, logical_not
+from .logical import all, any, isfinite, isinf, isnan, logical_and, logical_not, logical_or, logical_xor
 from .norm import norm
 from .products import bmm, dot, mm, outer, prod
 from .reorder import flip, roll
 from .rounding import ceil, floor, round, sign
+from .scatter import scatter, scatter_add
 from .sampling import multinomial
 from .select import gather, index_select, masked_fill, masked_fill_, masked_select
 from .slicing import chunk, narrow, split, unbind

@@ -1,4 +1,4 @@
-"""The in-place arithmetic methods PyTorch users type: add_, sub_, mul_, div_, clamp_.
+"""The in-place methods PyTorch users type: add_, sub_, mul_, div_, clamp_, scatter_, scatter_add_.
 
 They write into the tensor's array, so they are only allowed where that cannot corrupt a
 recorded graph: under ``td.no_grad()`` (a hand-written optimizer step,
@@ -7,6 +7,7 @@ they raise, and say to use the out-of-place op (``x = x.add(y)``), which the gra
 follow. (``x += y`` stays as it was: on such a tensor it rebinds ``x`` to a new node.)
 """
 from .elementwise import add, clamp, div, mul, sub
+from .scatter import scatter, scatter_add
 
 
 def _write(x, op, result):
@@ -50,3 +51,13 @@ def div_(x, other):
 def clamp_(x, min=None, max=None):
     """x clipped to [min, max], in place."""
     return _write(x, "clamp_", clamp(x.detach(), min, max))
+
+
+def scatter_(x, dim, index, src, reduce=None):
+    """scatter, in place: ``td.zeros(N, C).scatter_(1, labels.unsqueeze(1), 1.0)`` is a one-hot matrix."""
+    return _write(x, "scatter_", scatter(x.detach(), dim, index, _value(src), reduce))
+
+
+def scatter_add_(x, dim, index, src):
+    """scatter_add, in place."""
+    return _write(x, "scatter_add_", scatter_add(x.detach(), dim, index, _value(src)))

@@ -1,4 +1,4 @@
-"""Boolean-valued ops: isnan, isfinite, isinf, logical_not, all, any.
+"""Boolean-valued ops: isnan, isfinite, isinf, logical_not / and / or / xor, all, any.
 
 Their results are boolean tensors, which carry no gradient (the comparisons
 eq, ne, lt, le, gt, ge live in elementwise.py).
@@ -26,6 +26,27 @@ def isinf(x):
 def logical_not(x):
     """True where x is False or zero."""
     return Tensor(backend.get_array_module(x.data).logical_not(x.data))
+
+
+def _logical(name, x, other):
+    xp = backend.get_array_module(x.data)
+    other = other if isinstance(other, Tensor) else Tensor._from_value(other, like=x)
+    return Tensor(getattr(xp, name)(x.data, other.data))
+
+
+def logical_and(x, other):
+    """True where both x and other are True or non-zero."""
+    return _logical("logical_and", x, other)
+
+
+def logical_or(x, other):
+    """True where x or other (or both) is True or non-zero."""
+    return _logical("logical_or", x, other)
+
+
+def logical_xor(x, other):
+    """True where exactly one of x and other is True or non-zero."""
+    return _logical("logical_xor", x, other)
 
 
 def all(x, dim=None, keepdim=False):
