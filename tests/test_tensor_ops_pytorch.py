@@ -24,6 +24,7 @@ METHODS = [
     "add", "sub", "mul", "div", "matmul", "neg", "square", "maximum", "minimum", "where", "erf", "amax", "amin",
     "isinf", "add_", "sub_", "mul_", "div_", "clamp_", "scatter", "scatter_", "scatter_add", "scatter_add_",
     "logical_and", "logical_or", "logical_xor", "is_floating_point", "nelement", "swapaxes", "swapdims", "broadcast_to",
+    "nonzero", "repeat_interleave", "isclose", "allclose", "equal", "reciprocal", "rsqrt",
 ]
 
 
@@ -48,7 +49,7 @@ def test_methods_and_functions_exist_where_pytorch_has_them():
     torch = torch_or_skip()
     methods_only = {  # in tinydl
         "square", "add_", "sub_", "mul_", "div_", "clamp_", "masked_fill_", "scatter_", "scatter_add_", "is_floating_point",
-        "nelement", "swapaxes", "swapdims", "broadcast_to",
+        "nelement", "swapaxes", "swapdims", "broadcast_to", "reciprocal", "rsqrt",
     }
     functions = [name for name in METHODS if hasattr(torch, name) and not name.startswith("new_") and name not in methods_only]
     assert [name for name in functions if not hasattr(td, name)] == []
@@ -121,6 +122,12 @@ AGREEMENT = {
     "scatter_add": (lambda x: x.scatter_add(1, td.tensor([[1, 1, 3], [0, 2, 0]], device=x.device), x[1:, :3] * x[:2, 1:]),
                     lambda x: x.scatter_add(1, __import__("torch").tensor([[1, 1, 3], [0, 2, 0]]), x[1:, :3] * x[:2, 1:]),
                     (3, 4)),
+    "repeat_interleave": (lambda x: x.repeat_interleave(2, dim=1), lambda x: x.repeat_interleave(2, dim=1), (3, 4)),
+    "repeat_interleave counts": (lambda x: td.repeat_interleave(x, [0, 2, 1], 0), lambda x: x.repeat_interleave(
+        __import__("torch").tensor([0, 2, 1]), 0), (3, 4)),
+    "repeat_interleave flat": (lambda x: x.repeat_interleave(3), lambda x: x.repeat_interleave(3), (2, 3)),
+    "reciprocal rsqrt": (lambda x: (x * x + 1).reciprocal() + (x * x + 0.5).rsqrt(),
+                         lambda x: (x * x + 1).reciprocal() + (x * x + 0.5).rsqrt(), (3, 4)),
     "floor ceil sign": (lambda x: x.floor() + td.ceil(x) * x + x.sign(), lambda x: x.floor() + x.ceil() * x + x.sign(), (3, 4)),
 }
 
@@ -452,6 +459,23 @@ def test_logical_binary_ops(device):
     assert host(a.logical_and(b)).tolist() == [True, False, False, False]
     assert host(td.logical_or(a, b)).tolist() == [True, True, True, False]
     assert host(a.logical_xor(b)).tolist() == [False, True, True, False]
+
+
+def test_nonzero_and_closeness(device):
+    x = const(np.array([[0, 1], [2, 0]]), device)
+    assert host(x.nonzero()).tolist() == [[0, 1], [1, 0]] and x.nonzero().dtype == td.int64
+    rows, cols = td.nonzero(x, as_tuple=True)
+    assert host(rows).tolist() == [0, 1] and host(cols).tolist() == [1, 0]
+    a, b = const(np.array([1.0, 2.0]), device), const(np.array([1.0, 2.000001]), device)
+    assert a.allclose(b) is True and td.allclose(a, b, rtol=0, atol=1e-9) is False
+    assert host(td.isclose(a, b, rtol=0, atol=1e-9)).tolist() == [True, False]
+    assert a.equal(a.clone()) is True and a.equal(b) is False and a.equal(td.ones(3, device=device)) is False
+    with pytest.raises(TypeError, match="allclose: the dtypes differ"):
+        a.allclose(const(np.array([1, 2]), device))
+    with pytest.raises(ValueError, match="repeat_interleave: repeats must be one count >= 0 per slice"):
+        a.repeat_interleave([1, 2, 3])
+    torch = torch_or_skip()
+    assert torch.tensor([[0, 1], [2, 0]]).nonzero().tolist() == host(x.nonzero()).tolist()
 
 
 def test_small_conveniences(device):

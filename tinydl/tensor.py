@@ -761,6 +761,27 @@ class Tensor:
     def broadcast_to(self, size):
         return F.broadcast_to(self, tuple(size))
 
+    def nonzero(self, *, as_tuple=False):
+        return F.nonzero(self, as_tuple=as_tuple)
+
+    def repeat_interleave(self, repeats, dim=None):
+        return F.repeat_interleave(self, repeats, dim)
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return F.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return F.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other):
+        return F.equal(self, other)
+
+    def reciprocal(self):
+        return F.div(1.0, self)
+
+    def rsqrt(self):
+        return F.div(1.0, F.sqrt(self))
+
     # ---- new tensors with this one's dtype and device ----------------------
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
         from .creation import tensor

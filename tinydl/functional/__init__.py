@@ -27,9 +27,12 @@ from .shape import (
     cat, expand, flatten, getitem, movedim, permute, repeat, reshape, squeeze, stack, transpose, unsqueeze,
 )
 from .spatial import affine_grid, grid_sample
-from .cumulative import cumsum  # cumulative ... views: the tensor ops of issue 20
+from .counting import nonzero, repeat_interleave  # counting ... views: the tensor ops of issue 20
+from .cumulative import cumsum
 from .extremes import amax, amin
-from .logical import all, any, isfinite, isinf, isnan, logical_and, logical_not, logical_or, logical_xor
+from .logical import (
+    all, allclose, any, equal, isclose, isfinite, isinf, isnan, logical_and, logical_not, logical_or, logical_xor,
+)
 from .norm import norm
 from .products import bmm, dot, mm, outer, prod
 from .reorder import flip, roll
