@@ -128,6 +128,9 @@ AGREEMENT = {
     "repeat_interleave flat": (lambda x: x.repeat_interleave(3), lambda x: x.repeat_interleave(3), (2, 3)),
     "reciprocal rsqrt": (lambda x: (x * x + 1).reciprocal() + (x * x + 0.5).rsqrt(),
                          lambda x: (x * x + 1).reciprocal() + (x * x + 0.5).rsqrt(), (3, 4)),
+    "einsum": (lambda x: td.einsum("ij,kj->ik", x, x * x), lambda x: __import__("torch").einsum("ij,kj->ik", x, x * x), (3, 4)),
+    "einsum list": (lambda x: td.einsum("bij,bkj", [x, x.flip(0)]), lambda x: __import__("torch").einsum("bij,bkj", [x, x.flip(0)]),
+                    (2, 3, 4)),
     "floor ceil sign": (lambda x: x.floor() + td.ceil(x) * x + x.sign(), lambda x: x.floor() + x.ceil() * x + x.sign(), (3, 4)),
 }
 
@@ -281,6 +284,24 @@ def test_gradcheck_scatter_and_scatter_add(device, data):
     check(lambda a, b: a.scatter(dim, const(order, device), b), x, src)
     repeats = np.asarray(data.draw(st.lists(st.integers(0, shape[dim] - 1), min_size=x.numel(), max_size=x.numel())))
     check(lambda a, b: td.scatter_add(a, dim, const(repeats.reshape(shape), device), b), x, src)
+
+
+EINSUMS = {  # equation: operand shapes
+    "ij,jk->ik": [(2, 3), (3, 4)], "bhqd,bhkd->bhqk": [(1, 2, 3, 2), (1, 2, 2, 2)], "i,i->": [(3,), (3,)],
+    "ij->j": [(2, 3)], "ij->ji": [(2, 3)], "bi,bj->bij": [(2, 3), (2, 2)], "ij,jk": [(2, 3), (3, 2)],
+    "ijk->": [(2, 3, 2)], "i,j->ij": [(2,), (3,)], "ij,k->i": [(2, 3), (4,)], "ij,jk,kl->il": [(2, 2), (2, 3), (3, 2)],
+}
+
+
+@pytest.mark.parametrize("equation", sorted(EINSUMS))
+def test_einsum_gradcheck_and_pytorch(device, equation):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(shape) for shape in EINSUMS[equation]]
+    leaves = [leaf(a, device) for a in arrays]
+    check(lambda *xs: td.einsum(equation, *xs), *leaves)
+    torch = torch_or_skip()
+    np.testing.assert_allclose(host(td.einsum(equation, *leaves)),
+                               torch.einsum(equation, *[torch.tensor(a) for a in arrays]).numpy(), rtol=1e-10, atol=1e-12)
 
 
 @settings(max_examples=10)  # each example runs several gradchecks: keeps the file fast
@@ -590,6 +611,14 @@ ERRORS = [
     (lambda: td.ones(3).view_as([1, 2, 3]), TypeError, "view_as: other must be a Tensor, not list"),
     (lambda: td.ones(3).cumsum(1), IndexError, "cumsum: dim 1 is out of range"),
     (lambda: td.multinomial(td.ones(3), 1, generator=1), TypeError, "multinomial: generator must be a td.Generator"),
+    (lambda: td.einsum("...ij->ij", td.ones(2, 2)), ValueError, r"einsum: '\.\.\.' is not supported"),
+    (lambda: td.einsum("ii->i", td.ones(2, 2)), ValueError, "einsum: subscripts 'ii' must be distinct letters"),
+    (lambda: td.einsum("ij,jk", td.ones(2, 3)), ValueError, "einsum: the equation 'ij,jk' names 2 operands, got 1"),
+    (lambda: td.einsum("ij,jk", td.ones(2, 3), td.ones(4, 2)), ValueError, "einsum: letter 'j' has size 3 in one operand and 4"),
+    (lambda: td.einsum("ij->k", td.ones(2, 3)), ValueError, "einsum: the output 'k' must be distinct letters"),
+    (lambda: td.einsum("ijk->i", td.ones(2, 3)), ValueError, r"einsum: subscripts 'ijk' name 3 dims, but the operand has shape \(2, 3\)"),
+    (lambda: td.einsum("ij->i", [[1.0]]), TypeError, "einsum: operand 0 must be a Tensor, not list"),
+    (lambda: td.einsum("ij->i"), ValueError, "einsum: the equation 'ij->i' needs at least one operand"),
 ]
 
 

@@ -29,6 +29,7 @@ from .shape import (
 from .spatial import affine_grid, grid_sample
 from .counting import nonzero, repeat_interleave  # counting ... views: the tensor ops of issue 20
 from .cumulative import cumsum
+from .einsum import einsum
 from .extremes import amax, amin
 from .logical import (
     all, allclose, any, equal, isclose, isfinite, isinf, isnan, logical_and, logical_not, logical_or, logical_xor,
