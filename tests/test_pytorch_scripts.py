@@ -112,7 +112,18 @@ def check_script(script, tmp_path, monkeypatch):
     learned = eval(script["learned"], {"math": math}, ours)
     assert learned, f"{name} on tinydl did not learn: {script['learned']} is False"
     torch = pytest.importorskip("torch")
-    theirs = run_script(source, name, "torch", {"__name__": "__main__", **local_data()}, "setup")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny ops: threads only contend (on a 2-core CI machine, 10x slower with them)
+    try:
+        check_on_torch(torch, script, source, initial, ours, ours_probe)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def check_on_torch(torch, script, source, initial, ours, ours_probe):
+    """The same script on PyTorch, from tinydl's initial weights: the probe (and ``compare``) agree."""
+    name = script["name"]
+    theirs = run_script(source, name, "torch", {"__name__": "__main__", **script.get("data", dict)()}, "setup")
     copy_into_torch(torch, initial, theirs)
     theirs_probe = _probe(script, theirs, name, "torch")
     tol = script.get("tol", (1e-4, 1e-5))
@@ -230,8 +241,8 @@ MNIST = dict(name="mnist_cnn", source='''
         train_kwargs.update({'shuffle': True})
 
     # the dataset, swapped for local data (images, labels: NumPy arrays, see the test)
-    dataset1 = TensorDataset(torch.from_numpy(images[:1200]), torch.from_numpy(labels[:1200]))
-    dataset2 = TensorDataset(torch.from_numpy(images[1200:]), torch.from_numpy(labels[1200:]))
+    dataset1 = TensorDataset(torch.from_numpy(images[:1000]), torch.from_numpy(labels[:1000]))
+    dataset2 = TensorDataset(torch.from_numpy(images[1000:1400]), torch.from_numpy(labels[1000:1400]))
     train_loader = DataLoader(dataset1, **train_kwargs)
     test_loader = DataLoader(dataset2, **test_kwargs)
 
@@ -541,6 +552,567 @@ probe = [criterion(netD(real), torch.full((32,), 1.0, dtype=torch.float, device=
 """, learned="D_of_x[-1] > D_of_x[0] and all(math.isfinite(v) for v in G_losses + D_losses)", tol=(1e-4, 1e-5))
 
 
-@pytest.mark.parametrize("script", [MNIST, VAE, DCGAN], ids=lambda s: s["name"])
+LOCAL_ENV = '''
+    class SignWorld:
+        """Stands in for gym's CartPole: 4 numbers in, 2 actions; reward 1 a step until the third action that is not the sign of state[0]."""
+
+        def __init__(self, seed):
+            self.rng = np.random.RandomState(seed)
+
+        def reset(self, seed=None):
+            self.t = self.wrong = 0
+            self.state = self.rng.randn(4).astype(np.float32)
+            return self.state, {}
+
+        def step(self, action):
+            self.wrong += action != int(self.state[0] > 0)  # the pole falls at the third wrong action
+            self.t += 1
+            self.state = self.rng.randn(4).astype(np.float32)
+            return self.state, 1.0, self.wrong == 3 or self.t >= 50, False, {}
+'''
+
+REINFORCE = dict(name="reinforce", source='''
+    from collections import deque
+    from itertools import count
+
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import torch.optim as optim
+    from torch.distributions import Categorical
+''' + LOCAL_ENV + '''
+
+    gamma, log_interval = 0.99, 10
+    env = SignWorld(543)
+    env.reset(seed=543)
+    torch.manual_seed(543)
+
+
+    class Policy(nn.Module):
+        def __init__(self):
+            super(Policy, self).__init__()
+            self.affine1 = nn.Linear(4, 128)
+            self.dropout = nn.Dropout(p=0.6)
+            self.affine2 = nn.Linear(128, 2)
+
+            self.saved_log_probs = []
+            self.rewards = []
+
+        def forward(self, x):
+            x = self.affine1(x)
+            x = self.dropout(x)
+            x = F.relu(x)
+            action_scores = self.affine2(x)
+            return F.softmax(action_scores, dim=1)
+
+
+    policy = Policy()
+    # -- train --
+    optimizer = optim.Adam(policy.parameters(), lr=1e-2)
+    eps = np.finfo(np.float32).eps.item()
+
+
+    def select_action(state):
+        state = torch.from_numpy(state).float().unsqueeze(0)
+        probs = policy(state)
+        m = Categorical(probs)
+        action = m.sample()
+        policy.saved_log_probs.append(m.log_prob(action))
+        return action.item()
+
+
+    def finish_episode():
+        R = 0
+        policy_loss = []
+        returns = deque()
+        for r in policy.rewards[::-1]:
+            R = r + gamma * R
+            returns.appendleft(R)
+        returns = torch.tensor(returns)
+        returns = (returns - returns.mean()) / (returns.std() + eps)
+        for log_prob, R in zip(policy.saved_log_probs, returns):
+            policy_loss.append(-log_prob * R)
+        optimizer.zero_grad()
+        policy_loss = torch.cat(policy_loss).sum()
+        policy_loss.backward()
+        optimizer.step()
+        del policy.rewards[:]
+        del policy.saved_log_probs[:]
+
+
+    running_reward = 10
+    episode_rewards = []
+    for i_episode in count(1):
+        state, _ = env.reset()
+        ep_reward = 0
+        for t in range(1, 10000):  # Don't infinite loop while learning
+            action = select_action(state)
+            state, reward, done, _, _ = env.step(action)
+            policy.rewards.append(reward)
+            ep_reward += reward
+            if done:
+                break
+
+        running_reward = 0.05 * ep_reward + (1 - 0.05) * running_reward
+        finish_episode()
+        episode_rewards.append(ep_reward)
+        if i_episode % log_interval == 0:
+            print('Episode {}\\tLast reward: {:.2f}\\tAverage reward: {:.2f}'.format(
+                  i_episode, ep_reward, running_reward))
+        if i_episode == 60:
+            break
+''', sync=["policy"], probe="""
+policy.eval()
+probs = policy(torch.from_numpy(np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4)))
+m = Categorical(probs)
+probe = [probs, m.log_prob(torch.tensor([1, 0])), m.entropy()]
+policy.train()
+""", learned="sum(episode_rewards[-10:]) > sum(episode_rewards[:10]) + 20")
+
+ACTOR_CRITIC = dict(name="actor_critic", source='''
+    from collections import namedtuple
+    from itertools import count
+
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import torch.optim as optim
+    from torch.distributions import Categorical
+''' + LOCAL_ENV + '''
+
+    gamma = 0.99
+    env = SignWorld(543)
+    torch.manual_seed(543)
+
+    SavedAction = namedtuple('SavedAction', ['log_prob', 'value'])
+
+
+    class Policy(nn.Module):
+        """
+        implements both actor and critic in one model
+        """
+        def __init__(self):
+            super(Policy, self).__init__()
+            self.affine1 = nn.Linear(4, 128)
+
+            # actor's layer
+            self.action_head = nn.Linear(128, 2)
+
+            # critic's layer
+            self.value_head = nn.Linear(128, 1)
+
+            # action & reward buffer
+            self.saved_actions = []
+            self.rewards = []
+
+        def forward(self, x):
+            x = F.relu(self.affine1(x))
+            action_prob = F.softmax(self.action_head(x), dim=-1)
+            state_values = self.value_head(x)
+            return action_prob, state_values
+
+
+    model = Policy()
+    # -- train --
+    optimizer = optim.Adam(model.parameters(), lr=3e-2)
+    eps = np.finfo(np.float32).eps.item()
+
+
+    def select_action(state):
+        state = torch.from_numpy(state).float()
+        probs, state_value = model(state)
+        m = Categorical(probs)
+        action = m.sample()
+        model.saved_actions.append(SavedAction(m.log_prob(action), state_value))
+        return action.item()
+
+
+    def finish_episode():
+        R = 0
+        saved_actions = model.saved_actions
+        policy_losses = []  # list to save actor (policy) loss
+        value_losses = []  # list to save critic (value) loss
+        returns = []  # list to save the true values
+
+        for r in model.rewards[::-1]:
+            R = r + gamma * R
+            returns.insert(0, R)
+
+        returns = torch.tensor(returns)
+        returns = (returns - returns.mean()) / (returns.std() + eps)
+
+        for (log_prob, value), R in zip(saved_actions, returns):
+            advantage = R - value.item()
+            policy_losses.append(-log_prob * advantage)
+            value_losses.append(F.smooth_l1_loss(value, torch.tensor([R])))
+
+        optimizer.zero_grad()
+        loss = torch.stack(policy_losses).sum() + torch.stack(value_losses).sum()
+        loss.backward()
+        optimizer.step()
+        del model.rewards[:]
+        del model.saved_actions[:]
+
+
+    episode_rewards = []
+    for i_episode in range(60):
+        state, _ = env.reset()
+        ep_reward = 0
+        for t in range(1, 10000):
+            action = select_action(state)
+            state, reward, done, _, _ = env.step(action)
+            model.rewards.append(reward)
+            ep_reward += reward
+            if done:
+                break
+        finish_episode()
+        episode_rewards.append(ep_reward)
+''', sync=["model"], probe="""
+probs, value = model(torch.from_numpy(np.linspace(-1, 1, 8, dtype=np.float32).reshape(2, 4)))
+probe = [probs, value, Categorical(probs).log_prob(torch.tensor([1, 0])),
+         F.smooth_l1_loss(value[0], torch.tensor([0.25]))]
+""", learned="sum(episode_rewards[-10:]) > sum(episode_rewards[:10])")
+
+
+def words():
+    """A small local corpus for the language models: lines of words, with a held-out part."""
+    rng = np.random.RandomState(0)
+    subjects, verbs, objects = ["the cat", "a dog", "my bird", "the fox"], ["sees", "eats", "likes"], \
+        ["the fish", "a mouse", "some seeds", "the cheese"]
+    lines = [f"{subjects[rng.randint(4)]} {verbs[rng.randint(3)]} {objects[rng.randint(4)]} ." for _ in range(300)]
+    return {"train_lines": lines[:240], "valid_lines": lines[240:]}
+
+
+WORD_LM_DATA = '''
+    class Dictionary(object):
+        def __init__(self):
+            self.word2idx = {}
+            self.idx2word = []
+
+        def add_word(self, word):
+            if word not in self.word2idx:
+                self.idx2word.append(word)
+                self.word2idx[word] = len(self.idx2word) - 1
+            return self.word2idx[word]
+
+        def __len__(self):
+            return len(self.idx2word)
+
+
+    class Corpus(object):
+        def __init__(self, train_lines, valid_lines):
+            self.dictionary = Dictionary()
+            self.train = self.tokenize(train_lines)
+            self.valid = self.tokenize(valid_lines)
+
+        def tokenize(self, lines):
+            """Tokenizes a text file (here: its lines)."""
+            # Add words to the dictionary
+            for line in lines:
+                words = line.split() + ['<eos>']
+                for word in words:
+                    self.dictionary.add_word(word)
+
+            # Tokenize file content
+            idss = []
+            for line in lines:
+                words = line.split() + ['<eos>']
+                ids = []
+                for word in words:
+                    ids.append(self.dictionary.word2idx[word])
+                idss.append(torch.tensor(ids).type(torch.int64))
+            ids = torch.cat(idss)
+
+            return ids
+
+
+    def batchify(data, bsz):
+        # Work out how cleanly we can divide the dataset into bsz parts.
+        nbatch = data.size(0) // bsz
+        # Trim off any extra elements that wouldn't cleanly fit (remainders).
+        data = data.narrow(0, 0, nbatch * bsz)
+        # Evenly divide the data across the bsz batches.
+        data = data.view(bsz, -1).t().contiguous()
+        return data.to(device)
+
+
+    def get_batch(source, i):
+        seq_len = min(bptt, len(source) - 1 - i)
+        data = source[i:i+seq_len]
+        target = source[i+1:i+1+seq_len].view(-1)
+        return data, target
+
+
+    def repackage_hidden(h):
+        """Wraps hidden states in new Tensors, to detach them from their history."""
+
+        if isinstance(h, torch.Tensor):
+            return h.detach()
+        else:
+            return tuple(repackage_hidden(v) for v in h)
+'''
+
+WORD_LM_TRAIN = '''
+    def evaluate(data_source):
+        # Turn on evaluation mode which disables dropout.
+        model.eval()
+        total_loss = 0.
+        ntokens = len(corpus.dictionary)
+        if model_type != 'Transformer':
+            hidden = model.init_hidden(eval_batch_size)
+        with torch.no_grad():
+            for i in range(0, data_source.size(0) - 1, bptt):
+                data, targets = get_batch(data_source, i)
+                if model_type == 'Transformer':
+                    output = model(data)
+                    output = output.view(-1, ntokens)
+                else:
+                    output, hidden = model(data, hidden)
+                    hidden = repackage_hidden(hidden)
+                total_loss += len(data) * criterion(output, targets).item()
+        return total_loss / (len(data_source) - 1)
+
+
+    def train():
+        # Turn on training mode which enables dropout.
+        model.train()
+        total_loss = 0.
+        start_time = time.time()
+        ntokens = len(corpus.dictionary)
+        if model_type != 'Transformer':
+            hidden = model.init_hidden(batch_size)
+        for batch, i in enumerate(range(0, train_data.size(0) - 1, bptt)):
+            data, targets = get_batch(train_data, i)
+            # Starting each batch, we detach the hidden state from how it was previously produced.
+            # If we didn't, the model would try backpropagating all the way to start of the dataset.
+            optimizer.zero_grad()
+            if model_type == 'Transformer':
+                output = model(data)
+                output = output.view(-1, ntokens)
+            else:
+                hidden = repackage_hidden(hidden)
+                output, hidden = model(data, hidden)
+            loss = criterion(output, targets)
+            loss.backward()
+
+            # `clip_grad_norm` helps prevent the exploding gradient problem in RNNs / LSTMs.
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            optimizer.step()
+
+            total_loss += loss.item()
+
+            if batch % log_interval == 0 and batch > 0:
+                cur_loss = total_loss / log_interval
+                elapsed = time.time() - start_time
+                print('| epoch {:3d} | {:5d}/{:5d} batches | lr {:02.2f} | ms/batch {:5.2f} | '
+                        'loss {:5.2f} | ppl {:8.2f}'.format(
+                    epoch, batch, len(train_data) // bptt, optimizer.param_groups[0]['lr'],
+                    elapsed * 1000 / log_interval, cur_loss, math.exp(cur_loss)))
+                total_loss = 0
+                start_time = time.time()
+
+
+    # -- train --
+    best_val_loss = None
+    first_val_loss = evaluate(val_data)
+    for epoch in range(1, epochs+1):
+        epoch_start_time = time.time()
+        train()
+        val_loss = evaluate(val_data)
+        print('-' * 89)
+        print('| end of epoch {:3d} | time: {:5.2f}s | valid loss {:5.2f} | '
+                'valid ppl {:8.2f}'.format(epoch, (time.time() - epoch_start_time),
+                                           val_loss, math.exp(val_loss)))
+        print('-' * 89)
+        # Save the model if the validation loss is the best we've seen so far.
+        if not best_val_loss or val_loss < best_val_loss:
+            with open(save, 'wb') as f:
+                torch.save(model.state_dict(), f)
+            best_val_loss = val_loss
+        else:
+            # Anneal the learning rate if no improvement has been seen in the validation dataset.
+            scheduler.step()
+
+    # Load the best saved model.
+    with open(save, 'rb') as f:
+        model.load_state_dict(torch.load(f))
+    val_loss = evaluate(val_data)
+'''
+
+WORD_LM_LSTM = dict(name="word_lm_lstm", source='''
+    import math
+    import time
+
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import torch.optim as optim
+''' + WORD_LM_DATA + '''
+
+    class RNNModel(nn.Module):
+        """Container module with an encoder, a recurrent module, and a decoder."""
+
+        def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers, dropout=0.5, tie_weights=False):
+            super(RNNModel, self).__init__()
+            self.ntoken = ntoken
+            self.drop = nn.Dropout(dropout)
+            self.encoder = nn.Embedding(ntoken, ninp)
+            if rnn_type in ['LSTM', 'GRU']:
+                self.rnn = getattr(nn, rnn_type)(ninp, nhid, nlayers, dropout=dropout)
+            else:
+                try:
+                    nonlinearity = {'RNN_TANH': 'tanh', 'RNN_RELU': 'relu'}[rnn_type]
+                except KeyError as e:
+                    raise ValueError("An invalid option for `--model` was supplied") from e
+                self.rnn = nn.RNN(ninp, nhid, nlayers, nonlinearity=nonlinearity, dropout=dropout)
+            self.decoder = nn.Linear(nhid, ntoken)
+
+            # "Using the Output Embedding to Improve Language Models" (Press & Wolf 2016)
+            if tie_weights:
+                if nhid != ninp:
+                    raise ValueError('When using the tied flag, nhid must be equal to emsize')
+                self.decoder.weight = self.encoder.weight
+
+            self.init_weights()
+
+            self.rnn_type = rnn_type
+            self.nhid = nhid
+            self.nlayers = nlayers
+
+        def init_weights(self):
+            initrange = 0.1
+            nn.init.uniform_(self.encoder.weight, -initrange, initrange)
+            nn.init.zeros_(self.decoder.bias)
+            nn.init.uniform_(self.decoder.weight, -initrange, initrange)
+
+        def forward(self, input, hidden):
+            emb = self.drop(self.encoder(input))
+            output, hidden = self.rnn(emb, hidden)
+            output = self.drop(output)
+            decoded = self.decoder(output)
+            decoded = decoded.view(-1, self.ntoken)
+            return F.log_softmax(decoded, dim=1), hidden
+
+        def init_hidden(self, bsz):
+            weight = next(self.parameters())
+            if self.rnn_type == 'LSTM':
+                return (weight.new_zeros(self.nlayers, bsz, self.nhid),
+                        weight.new_zeros(self.nlayers, bsz, self.nhid))
+            else:
+                return weight.new_zeros(self.nlayers, bsz, self.nhid)
+
+
+    torch.manual_seed(1111)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model_type, emsize, nhid, nlayers, dropout, tied = 'LSTM', 16, 16, 2, 0.2, True
+    lr, clip, epochs, batch_size, eval_batch_size, bptt = 0.03, 0.25, 4, 10, 10, 12
+    log_interval, save = 5, 'model.pt'
+
+    corpus = Corpus(train_lines, valid_lines)
+    train_data = batchify(corpus.train, batch_size)
+    val_data = batchify(corpus.valid, eval_batch_size)
+
+    ntokens = len(corpus.dictionary)
+    model = RNNModel(model_type, ntokens, emsize, nhid, nlayers, dropout, tied).to(device)
+    criterion = nn.NLLLoss()
+    optimizer = optim.Adam(model.parameters(), lr=lr)
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.25)
+''' + WORD_LM_TRAIN, data=words, sync=["model"], probe="probe = evaluate(val_data)",
+    learned="val_loss < 0.8 * first_val_loss", tol=(1e-4, 1e-5))
+
+WORD_LM_TRANSFORMER = dict(name="word_lm_transformer", source='''
+    import math
+    import time
+
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import torch.optim as optim
+''' + WORD_LM_DATA + '''
+
+    # Temporarily leave PositionalEncoding module here. Will be moved somewhere else.
+    class PositionalEncoding(nn.Module):
+        r"""Inject some information about the relative or absolute position of the tokens in the sequence."""
+
+        def __init__(self, d_model, dropout=0.1, max_len=5000):
+            super(PositionalEncoding, self).__init__()
+            self.dropout = nn.Dropout(p=dropout)
+
+            pe = torch.zeros(max_len, d_model)
+            position = torch.arange(0, max_len, dtype=torch.float).unsqueeze(1)
+            div_term = torch.exp(torch.arange(0, d_model, 2).float() * (-math.log(10000.0) / d_model))
+            pe[:, 0::2] = torch.sin(position * div_term)
+            pe[:, 1::2] = torch.cos(position * div_term)
+            pe = pe.unsqueeze(0).transpose(0, 1)
+            self.register_buffer('pe', pe)
+
+        def forward(self, x):
+            x = x + self.pe[:x.size(0), :]
+            return self.dropout(x)
+
+
+    class TransformerModel(nn.Transformer):
+        """Container module with an encoder, a recurrent or transformer module, and a decoder."""
+
+        def __init__(self, ntoken, ninp, nhead, nhid, nlayers, dropout=0.5):
+            super(TransformerModel, self).__init__(d_model=ninp, nhead=nhead, dim_feedforward=nhid,
+                                                   num_encoder_layers=nlayers, num_decoder_layers=1)
+            self.model_type = 'Transformer'
+            self.src_mask = None
+            self.pos_encoder = PositionalEncoding(ninp, dropout)
+
+            self.input_emb = nn.Embedding(ntoken, ninp)
+            self.ninp = ninp
+            self.decoder = nn.Linear(ninp, ntoken)
+
+            self.init_weights()
+
+        def _generate_square_subsequent_mask(self, sz):
+            return torch.log(torch.tril(torch.ones(sz, sz)))
+
+        def init_weights(self):
+            initrange = 0.1
+            nn.init.uniform_(self.input_emb.weight, -initrange, initrange)
+            nn.init.zeros_(self.decoder.bias)
+            nn.init.uniform_(self.decoder.weight, -initrange, initrange)
+
+        def forward(self, src, has_mask=True):
+            if has_mask:
+                device = src.device
+                if self.src_mask is None or self.src_mask.size(0) != len(src):
+                    mask = self._generate_square_subsequent_mask(len(src)).to(device)
+                    self.src_mask = mask
+            else:
+                self.src_mask = None
+
+            src = self.input_emb(src) * math.sqrt(self.ninp)
+            src = self.pos_encoder(src)
+            output = self.encoder(src, mask=self.src_mask)
+            output = self.decoder(output)
+            return F.log_softmax(output, dim=-1)
+
+
+    torch.manual_seed(1111)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model_type, emsize, nhead, nhid, nlayers, dropout = 'Transformer', 16, 2, 32, 2, 0.1
+    lr, clip, epochs, batch_size, eval_batch_size, bptt = 0.5, 0.25, 2, 10, 10, 12
+    log_interval, save = 5, 'model.pt'
+
+    corpus = Corpus(train_lines, valid_lines)
+    train_data = batchify(corpus.train, batch_size)
+    val_data = batchify(corpus.valid, eval_batch_size)
+
+    ntokens = len(corpus.dictionary)
+    model = TransformerModel(ntokens, emsize, nhead, nhid, nlayers, dropout).to(device)
+    criterion = nn.NLLLoss()
+    optimizer = optim.SGD(model.parameters(), lr=lr)
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.25)
+''' + WORD_LM_TRAIN, data=words, sync=["model"], probe="probe = evaluate(val_data)",
+    learned="val_loss < 0.8 * first_val_loss", tol=(1e-4, 1e-5))
+
+
+@pytest.mark.parametrize("script", [MNIST, VAE, DCGAN, REINFORCE, ACTOR_CRITIC, WORD_LM_LSTM, WORD_LM_TRANSFORMER], ids=lambda s: s["name"])
 def test_script_runs_on_tinydl_with_only_its_imports_changed(script, tmp_path, monkeypatch):
     check_script(script, tmp_path, monkeypatch)
