@@ -320,6 +320,20 @@ def test_gradcheck_pieces_flip_roll_cumsum(device, data):
     shift = data.draw(st.integers(-5, 5))
     check(lambda t: t.roll(shift, dim), x)
     check(lambda t: t.cumsum(dim), x)
+    check(lambda t: t.repeat_interleave(size, dim), x, second_order=False)
+    check(lambda t: t.view_as(td.zeros(x.numel())), x, second_order=False)
+    check(lambda t: t.t() if t.ndim <= 2 else t.swapaxes(0, -1), x, second_order=False)
+
+
+@settings(max_examples=10)  # each example runs several gradchecks: keeps the file fast
+@given(data=st.data())
+def test_gradcheck_amax_amin(device, data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3))
+    x = leaf(data.draw(distinct_arrays(shape)), device)  # no ties
+    dims = data.draw(st.lists(st.integers(0, len(shape) - 1), unique=True, max_size=len(shape)))
+    keepdim = data.draw(st.booleans())
+    check(lambda t: t.amax(dims, keepdim=keepdim), x)
+    check(lambda t: td.amin(t, dims, keepdim), x)
 
 
 @settings(max_examples=10)  # each example runs several gradchecks: keeps the file fast
