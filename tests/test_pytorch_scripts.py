@@ -1113,6 +1113,275 @@ WORD_LM_TRANSFORMER = dict(name="word_lm_transformer", source='''
     learned="val_loss < 0.8 * first_val_loss", tol=(1e-4, 1e-5))
 
 
-@pytest.mark.parametrize("script", [MNIST, VAE, DCGAN, REINFORCE, ACTOR_CRITIC, WORD_LM_LSTM, WORD_LM_TRANSFORMER], ids=lambda s: s["name"])
+TIME_SEQUENCE = dict(name="time_sequence_prediction", source='''
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.optim as optim
+
+    # generate_sine_wave.py
+    np.random.seed(2)
+    T = 20
+    L = 40
+    N = 12
+    x = np.empty((N, L), 'int64')
+    x[:] = np.array(range(L)) + np.random.randint(-4 * T, 4 * T, N).reshape(N, 1)
+    data = np.sin(x / 1.0 / T).astype('float64')
+    torch.save(data, open('traindata.pt', 'wb'))
+
+
+    class Sequence(nn.Module):
+        def __init__(self):
+            super(Sequence, self).__init__()
+            self.lstm1 = nn.LSTMCell(1, 12)
+            self.lstm2 = nn.LSTMCell(12, 12)
+            self.linear = nn.Linear(12, 1)
+
+        def forward(self, input, future = 0):
+            outputs = []
+            h_t = torch.zeros(input.size(0), 12, dtype=torch.double)
+            c_t = torch.zeros(input.size(0), 12, dtype=torch.double)
+            h_t2 = torch.zeros(input.size(0), 12, dtype=torch.double)
+            c_t2 = torch.zeros(input.size(0), 12, dtype=torch.double)
+
+            for input_t in input.split(1, dim=1):
+                h_t, c_t = self.lstm1(input_t, (h_t, c_t))
+                h_t2, c_t2 = self.lstm2(h_t, (h_t2, c_t2))
+                output = self.linear(h_t2)
+                outputs += [output]
+            for i in range(future):# if we should predict the future
+                h_t, c_t = self.lstm1(output, (h_t, c_t))
+                h_t2, c_t2 = self.lstm2(h_t, (h_t2, c_t2))
+                output = self.linear(h_t2)
+                outputs += [output]
+            outputs = torch.cat(outputs, dim=1)
+            return outputs
+
+
+    # set random seed to 0
+    np.random.seed(0)
+    torch.manual_seed(0)
+    # load data and make training set
+    data = torch.load('traindata.pt', weights_only=False)
+    input = torch.from_numpy(data[3:, :-1])
+    target = torch.from_numpy(data[3:, 1:])
+    test_input = torch.from_numpy(data[:3, :-1])
+    test_target = torch.from_numpy(data[:3, 1:])
+    # build the model
+    seq = Sequence()
+    seq.double()
+    # -- train --
+    criterion = nn.MSELoss()
+    # use LBFGS as optimizer since we can load the whole data to train
+    optimizer = optim.LBFGS(seq.parameters(), lr=0.8)
+    #begin to train
+    losses, test_losses = [], []
+    for i in range(2):
+        print('STEP: ', i)
+        def closure():
+            optimizer.zero_grad()
+            out = seq(input)
+            loss = criterion(out, target)
+            print('loss:', loss.item())
+            losses.append(loss.item())
+            loss.backward()
+            return loss
+        optimizer.step(closure)
+        # begin to predict, no need to track gradient here
+        with torch.no_grad():
+            future = 10
+            pred = seq(test_input, future=future)
+            loss = criterion(pred[:, :-future], test_target)
+            print('test loss:', loss.item())
+            test_losses.append(loss.item())
+            y = pred.detach().numpy()
+''', sync=["seq"], probe="probe = seq(test_input, future=3)", compare="losses[:20] + test_losses[:1]",
+    tol=(1e-6, 1e-9),
+    learned="losses[-1] < 0.5 * losses[0] and test_losses[-1] < test_losses[0]")
+
+REGRESSION = dict(name="regression", source='''
+    from itertools import count
+
+    import torch
+    import torch.nn.functional as F
+
+    POLY_DEGREE = 4
+    torch.manual_seed(0)
+    W_target = torch.randn(POLY_DEGREE, 1) * 5
+    b_target = torch.randn(1) * 5
+
+
+    def make_features(x):
+        """Builds features i.e. a matrix with columns [x, x^2, x^3, x^4]."""
+        x = x.unsqueeze(1)
+        return torch.cat([x ** i for i in range(1, POLY_DEGREE+1)], 1)
+
+
+    def f(x):
+        """Approximated function."""
+        return x.mm(W_target) + b_target.item()
+
+
+    def poly_desc(W, b):
+        """Creates a string description of a polynomial."""
+        result = 'y = '
+        for i, w in enumerate(W):
+            result += '{:+.2f} x^{} '.format(w, i + 1)
+        result += '{:+.2f}'.format(b[0])
+        return result
+
+
+    def get_batch(batch_size=32):
+        """Builds a batch i.e. (x, f(x)) pair."""
+        random = torch.randn(batch_size)
+        x = make_features(random)
+        y = f(x)
+        return x, y
+
+
+    # Define model
+    fc = torch.nn.Linear(W_target.size(0), 1)
+    # -- train --
+    losses = []
+    for batch_idx in count(1):
+        # Get data
+        batch_x, batch_y = get_batch()
+
+        # Reset gradients
+        fc.zero_grad()
+
+        # Forward pass
+        output = F.smooth_l1_loss(fc(batch_x), batch_y)
+        loss = output.item()
+        losses.append(loss)
+
+        # Backward pass
+        output.backward()
+
+        # Apply gradients
+        with torch.no_grad():
+            for param in fc.parameters():
+                param -= 0.1 * param.grad
+
+        # Stop criterion
+        if loss < 1e-3 or batch_idx == 200:
+            break
+
+    print('Loss: {:.6f} after {} batches'.format(loss, batch_idx))
+    print('==> Learned function:\\t' + poly_desc(fc.weight.view(-1), fc.bias))
+    print('==> Actual function:\\t' + poly_desc(W_target.view(-1), b_target))
+    description = poly_desc(fc.weight.view(-1), fc.bias)
+''', sync=["fc"], copy=["W_target", "b_target"],
+    probe="""
+grid = make_features(torch.linspace(-1, 1, 9))
+probe = [F.smooth_l1_loss(fc(grid), f(grid)), f(grid)]
+""", learned="sum(losses[-10:]) < 0.1 * sum(losses[:10]) and description.startswith('y = ')")
+
+SUPER_RESOLUTION = dict(name="super_resolution", source='''
+    from math import log10
+
+    import torch
+    import torch.nn as nn
+    import torch.nn.init as init
+    import torch.optim as optim
+    from torch.utils.data import DataLoader, TensorDataset
+
+
+    class Net(nn.Module):
+        def __init__(self, upscale_factor):
+            super(Net, self).__init__()
+
+            self.relu = nn.ReLU()
+            self.conv1 = nn.Conv2d(1, 16, (5, 5), (1, 1), (2, 2))
+            self.conv2 = nn.Conv2d(16, 16, (3, 3), (1, 1), (1, 1))
+            self.conv3 = nn.Conv2d(16, 8, (3, 3), (1, 1), (1, 1))
+            self.conv4 = nn.Conv2d(8, upscale_factor ** 2, (3, 3), (1, 1), (1, 1))
+            self.pixel_shuffle = nn.PixelShuffle(upscale_factor)
+
+            self._initialize_weights()
+
+        def forward(self, x):
+            x = self.relu(self.conv1(x))
+            x = self.relu(self.conv2(x))
+            x = self.relu(self.conv3(x))
+            x = self.pixel_shuffle(self.conv4(x))
+            return x
+
+        def _initialize_weights(self):
+            init.orthogonal_(self.conv1.weight, init.calculate_gain('relu'))
+            init.orthogonal_(self.conv2.weight, init.calculate_gain('relu'))
+            init.orthogonal_(self.conv3.weight, init.calculate_gain('relu'))
+            init.orthogonal_(self.conv4.weight)
+
+
+    upscale_factor, batchSize, testBatchSize, nEpochs, lr, threads, seed = 2, 32, 100, 3, 0.01, 2, 123
+    use_accel = torch.accelerator.is_available()
+    torch.manual_seed(seed)
+    if use_accel:
+        device = torch.accelerator.current_accelerator()
+    else:
+        device = torch.device("cpu")
+
+    print('===> Loading datasets')
+    # the BSDS300 crops swapped for the digits: 4x4 inputs (2x2 averages) of the 8x8 targets
+    low = images.reshape(-1, 1, 4, 2, 4, 2).mean(axis=(3, 5))
+    train_set = TensorDataset(torch.from_numpy(low[:600]), torch.from_numpy(images[:600]))
+    test_set = TensorDataset(torch.from_numpy(low[1600:]), torch.from_numpy(images[1600:]))
+    training_data_loader = DataLoader(dataset=train_set, num_workers=threads, batch_size=batchSize, shuffle=True)
+    testing_data_loader = DataLoader(dataset=test_set, num_workers=threads, batch_size=testBatchSize, shuffle=False)
+
+    print('===> Building model')
+    model = Net(upscale_factor=upscale_factor).to(device)
+    criterion = nn.MSELoss()
+
+    optimizer = optim.Adam(model.parameters(), lr=lr)
+
+
+    def train(epoch):
+        epoch_loss = 0
+        for iteration, batch in enumerate(training_data_loader, 1):
+            input, target = batch[0].to(device), batch[1].to(device)
+
+            optimizer.zero_grad()
+            loss = criterion(model(input), target)
+            epoch_loss += loss.item()
+            loss.backward()
+            optimizer.step()
+
+            print("===> Epoch[{}]({}/{}): Loss: {:.4f}".format(epoch, iteration, len(training_data_loader), loss.item()))
+
+        print("===> Epoch {} Complete: Avg. Loss: {:.4f}".format(epoch, epoch_loss / len(training_data_loader)))
+
+
+    def test():
+        avg_psnr = 0
+        with torch.no_grad():
+            for batch in testing_data_loader:
+                input, target = batch[0].to(device), batch[1].to(device)
+
+                prediction = model(input)
+                mse = criterion(prediction, target)
+                psnr = 10 * log10(1 / mse.item())
+                avg_psnr += psnr
+        print("===> Avg. PSNR: {:.4f} dB".format(avg_psnr / len(testing_data_loader)))
+        return avg_psnr / len(testing_data_loader)
+
+
+    def checkpoint(epoch):
+        model_out_path = "model_epoch_{}.pth".format(epoch)
+        torch.save(model.state_dict(), model_out_path)
+        print("Checkpoint saved to {}".format(model_out_path))
+
+    # -- train --
+    first_psnr = test()
+    for epoch in range(1, nEpochs + 1):
+        train(epoch)
+        psnr = test()
+        checkpoint(epoch)
+''', data=digits, sync=["model"], probe="probe = test()", learned="psnr > first_psnr + 3")
+
+
+@pytest.mark.parametrize("script", [MNIST, VAE, DCGAN, REINFORCE, ACTOR_CRITIC, WORD_LM_LSTM, WORD_LM_TRANSFORMER,
+                                    TIME_SEQUENCE, REGRESSION, SUPER_RESOLUTION], ids=lambda s: s["name"])
 def test_script_runs_on_tinydl_with_only_its_imports_changed(script, tmp_path, monkeypatch):
     check_script(script, tmp_path, monkeypatch)
