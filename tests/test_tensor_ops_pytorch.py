@@ -24,7 +24,8 @@ METHODS = [
     "add", "sub", "mul", "div", "matmul", "neg", "square", "maximum", "minimum", "where", "erf", "amax", "amin",
     "isinf", "add_", "sub_", "mul_", "div_", "clamp_", "scatter", "scatter_", "scatter_add", "scatter_add_",
     "logical_and", "logical_or", "logical_xor", "is_floating_point", "nelement", "swapaxes", "swapdims", "broadcast_to",
-    "nonzero", "repeat_interleave", "isclose", "allclose", "equal", "reciprocal", "rsqrt",
+    "nonzero", "repeat_interleave", "isclose", "allclose", "equal", "reciprocal", "rsqrt", "uniform_", "normal_",
+    "bernoulli",
 ]
 
 
@@ -49,7 +50,7 @@ def test_methods_and_functions_exist_where_pytorch_has_them():
     torch = torch_or_skip()
     methods_only = {  # in tinydl
         "square", "add_", "sub_", "mul_", "div_", "clamp_", "masked_fill_", "scatter_", "scatter_add_", "is_floating_point",
-        "nelement", "swapaxes", "swapdims", "broadcast_to", "reciprocal", "rsqrt",
+        "nelement", "swapaxes", "swapdims", "broadcast_to", "reciprocal", "rsqrt", "uniform_", "normal_",
     }
     functions = [name for name in METHODS if hasattr(torch, name) and not name.startswith("new_") and name not in methods_only]
     assert [name for name in functions if not hasattr(td, name)] == []
@@ -518,6 +519,31 @@ def test_small_conveniences(device):
     assert x.is_floating_point() and not const(np.array([1]), device).is_floating_point()
     assert x.nelement() == 6 and x.swapaxes(0, 1).shape == (3, 2) and x.swapdims(1, 0).shape == (3, 2)
     assert x.broadcast_to((4, 2, 3)).shape == (4, 2, 3)
+
+
+def test_random_fills_and_bernoulli(device):
+    td.manual_seed(0)
+    u = td.empty(4000, device=device).uniform_(-2, 3)
+    assert u.device == device and -2 <= host(u).min() and host(u).max() < 3
+    assert abs(host(u).mean() - 0.5) < 0.1
+    n = td.zeros(4000, dtype=td.float64, device=device).normal_(1.0, 0.5)
+    assert n.dtype == td.float64 and abs(host(n).mean() - 1.0) < 0.05 and abs(host(n).std() - 0.5) < 0.05
+    b = td.bernoulli(td.full((4000,), 0.3, device=device))
+    assert b.dtype == td.float32 and set(np.unique(host(b))) <= {0.0, 1.0} and abs(host(b).mean() - 0.3) < 0.05
+    assert set(np.unique(host(td.zeros(50, device=device).bernoulli(0.5)))) == {0.0, 1.0}  # p= overrides the values
+    td.manual_seed(5)
+    first = host(td.empty(5, device=device).normal_())
+    td.manual_seed(5)
+    assert host(td.empty(5, device=device).normal_()).tolist() == first.tolist()
+    w = leaf([0.0, 0.0], device)
+    with pytest.raises(RuntimeError, match="uniform_: a leaf tensor that requires grad"):
+        w.uniform_()
+    with td.no_grad():
+        w.normal_(0, 0.02)  # as nn.init does
+    with pytest.raises(TypeError, match="normal_: the tensor must be floating point"):
+        const(np.array([1, 2]), device).normal_()
+    with pytest.raises(ValueError, match=r"bernoulli: the probabilities must be in \[0, 1\]"):
+        td.bernoulli(const(np.array([0.5, 1.5]), device)).numpy()
 
 
 # ---- multinomial -----------------------------------------------------------

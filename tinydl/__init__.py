@@ -13,10 +13,11 @@ from .functional import (  # the ops PyTorch also offers as torch.NAME
     permute, relu, reshape, sigmoid, softmax, sqrt, squeeze, stack, std, sum, tanh, transpose, unsqueeze, var, where,
 )
 from .functional import (  # more of them (issue 20); all, any and round hide the builtins in this module only
-    add, all, allclose, amax, amin, any, argsort, bmm, ceil, chunk, cos, cumsum, div, dot, einsum, eq, equal, flip,
-    floor, gather, ge, gt, index_select, isclose, isfinite, isinf, isnan, le, logical_and, logical_not, logical_or,
-    logical_xor, lt, masked_fill, masked_select, mm, mul, multinomial, narrow, ne, neg, nonzero, norm, outer, prod,
-    repeat_interleave, roll, round, scatter, scatter_add, sign, sin, sort, split, sub, t, topk, tril, triu, unbind,
+    add, all, allclose, amax, amin, any, argsort, bernoulli, bmm, ceil, chunk, cos, cumsum, div, dot, einsum, eq,
+    equal, flip, floor, gather, ge, gt, index_select, isclose, isfinite, isinf, isnan, le, logical_and, logical_not,
+    logical_or, logical_xor, lt, masked_fill, masked_select, mm, mul, multinomial, narrow, ne, neg, nonzero, norm,
+    outer, prod, repeat_interleave, roll, round, scatter, scatter_add, sign, sin, sort, split, sub, t, topk, tril,
+    triu, unbind,
 )
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .kernels import use_reference_kernels

@@ -782,6 +782,15 @@ class Tensor:
     def rsqrt(self):
         return F.div(1.0, F.sqrt(self))
 
+    def uniform_(self, from_=0.0, to=1.0):
+        return F.inplace.uniform_(self, from_, to)
+
+    def normal_(self, mean=0.0, std=1.0):
+        return F.inplace.normal_(self, mean, std)
+
+    def bernoulli(self, p=None, *, generator=None):
+        return F.bernoulli(self, p, generator=generator)
+
     # ---- new tensors with this one's dtype and device ----------------------
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
         from .creation import tensor

@@ -39,7 +39,7 @@ from .products import bmm, dot, mm, outer, prod
 from .reorder import flip, roll
 from .rounding import ceil, floor, round, sign
 from .scatter import scatter, scatter_add
-from .sampling import multinomial
+from .sampling import bernoulli, multinomial
 from .select import gather, index_select, masked_fill, masked_fill_, masked_select
 from .slicing import chunk, narrow, split, unbind
 from .sorting import argsort, sort, topk

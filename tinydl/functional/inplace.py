@@ -1,4 +1,5 @@
-"""The in-place methods PyTorch users type: add_, sub_, mul_, div_, clamp_, scatter_, scatter_add_.
+"""The in-place methods PyTorch users type: add_, sub_, mul_, div_, clamp_, scatter_, scatter_add_,
+and the random fills uniform_ and normal_ (from tinydl's seeded generator, td.manual_seed).
 
 They write into the tensor's array, so they are only allowed where that cannot corrupt a
 recorded graph: under ``td.no_grad()`` (a hand-written optimizer step,
@@ -6,6 +7,8 @@ recorded graph: under ``td.no_grad()`` (a hand-written optimizer step,
 they raise, and say to use the out-of-place op (``x = x.add(y)``), which the gradient can
 follow. (``x += y`` stays as it was: on such a tensor it rebinds ``x`` to a new node.)
 """
+from .. import rng
+from ..tensor import Tensor
 from .elementwise import add, clamp, div, mul, sub
 from .scatter import scatter, scatter_add
 
@@ -61,3 +64,19 @@ def scatter_(x, dim, index, src, reduce=None):
 def scatter_add_(x, dim, index, src):
     """scatter_add, in place."""
     return _write(x, "scatter_add_", scatter_add(x.detach(), dim, index, _value(src)))
+
+
+def _random_fill(x, op, draw):
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: the tensor must be floating point, got dtype {x.dtype}")
+    return _write(x, op, Tensor(draw()))
+
+
+def uniform_(x, from_=0.0, to=1.0):
+    """Fill x with samples of U[from_, to), in place."""
+    return _random_fill(x, "uniform_", lambda: rng.uniform(x.shape, x.dtype, x.device, from_, to))
+
+
+def normal_(x, mean=0.0, std=1.0):
+    """Fill x with samples of N(mean, std^2), in place."""
+    return _random_fill(x, "normal_", lambda: rng.standard_normal(x.shape, x.dtype, x.device) * std + mean)

@@ -1,4 +1,5 @@
-"""multinomial: draw category indices from rows of (unnormalized) probabilities.
+"""multinomial: draw category indices from rows of (unnormalized) probabilities; and bernoulli:
+a 0 or 1 for each probability.
 
 With replacement, each draw is a uniform u in [0, 1) looked up in the running sums of the
 row's probabilities (normalized to end at 1): the category whose interval [cdf[i-1], cdf[i])
@@ -83,3 +84,17 @@ def multinomial(x, num_samples, replacement=False, *, generator=None):
     draw = _with_replacement if replacement else _without_replacement
     index = draw(p, num_samples, xp, generator).astype(np.int64)
     return Tensor(index.reshape(num_samples) if x.ndim == 1 else index)
+
+
+def bernoulli(x, p=None, *, generator=None):
+    """1 with probability x (or ``p``), else 0, for each element; x's shape and dtype, no gradient."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"bernoulli: input must be floating point (probabilities), got dtype {x.dtype}")
+    if generator is not None and not isinstance(getattr(generator, "numpy", None), np.random.Generator):
+        raise TypeError(f"bernoulli: generator must be a td.Generator, not {type(generator).__name__}")
+    xp = backend.get_array_module(x.data)
+    probs = x.data if p is None else xp.full(x.shape, p, dtype=x.dtype)
+    check(((probs < 0) | (probs > 1) | xp.isnan(probs)).any(), lambda: ValueError(
+        "bernoulli: the probabilities must be in [0, 1]"))
+    u = _uniform(x.shape, x.data, generator)
+    return Tensor((u < probs).astype(x.dtype))
