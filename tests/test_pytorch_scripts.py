@@ -1622,7 +1622,203 @@ model.train()
 """, learned="history[-1] < 0.7 * history[0] and len(sample) == 21")
 
 
+def reversal_pairs():
+    """Pairs of token sequences for the seq2seq scripts: the target is the source reversed (tokens 3..9)."""
+    rng = np.random.RandomState(0)
+    lengths = rng.randint(3, 7, size=256)
+    sources = [rng.randint(3, 10, size=n).tolist() for n in lengths]
+    return {"pairs": [(src, src[::-1]) for src in sources]}
+
+
+SEQ2SEQ_ATTENTION = dict(name="seq2seq_attention", source='''
+    import random
+
+    import torch
+    import torch.nn as nn
+    from torch import optim
+    import torch.nn.functional as F
+    from torch.utils.data import TensorDataset, DataLoader, RandomSampler
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    SOS_token = 0
+    EOS_token = 1
+    MAX_LENGTH = 8
+    n_words = 10
+    torch.manual_seed(0)
+
+
+    class EncoderRNN(nn.Module):
+        def __init__(self, input_size, hidden_size, dropout_p=0.1):
+            super(EncoderRNN, self).__init__()
+            self.hidden_size = hidden_size
+
+            self.embedding = nn.Embedding(input_size, hidden_size)
+            self.gru = nn.GRU(hidden_size, hidden_size, batch_first=True)
+            self.dropout = nn.Dropout(dropout_p)
+
+        def forward(self, input):
+            embedded = self.dropout(self.embedding(input))
+            output, hidden = self.gru(embedded)
+            return output, hidden
+
+
+    class BahdanauAttention(nn.Module):
+        def __init__(self, hidden_size):
+            super(BahdanauAttention, self).__init__()
+            self.Wa = nn.Linear(hidden_size, hidden_size)
+            self.Ua = nn.Linear(hidden_size, hidden_size)
+            self.Va = nn.Linear(hidden_size, 1)
+
+        def forward(self, query, keys):
+            scores = self.Va(torch.tanh(self.Wa(query) + self.Ua(keys)))
+            scores = scores.squeeze(2).unsqueeze(1)
+
+            weights = F.softmax(scores, dim=-1)
+            context = torch.bmm(weights, keys)
+
+            return context, weights
+
+
+    class AttnDecoderRNN(nn.Module):
+        def __init__(self, hidden_size, output_size, dropout_p=0.1):
+            super(AttnDecoderRNN, self).__init__()
+            self.embedding = nn.Embedding(output_size, hidden_size)
+            self.attention = BahdanauAttention(hidden_size)
+            self.gru = nn.GRUCell(2 * hidden_size, hidden_size)
+            self.out = nn.Linear(hidden_size, output_size)
+            self.dropout = nn.Dropout(dropout_p)
+
+        def forward(self, encoder_outputs, encoder_hidden, target_tensor=None):
+            batch_size = encoder_outputs.size(0)
+            decoder_input = torch.empty(batch_size, 1, dtype=torch.long, device=device).fill_(SOS_token)
+            decoder_hidden = encoder_hidden
+            decoder_outputs = []
+            attentions = []
+
+            for i in range(MAX_LENGTH):
+                decoder_output, decoder_hidden, attn_weights = self.forward_step(
+                    decoder_input, decoder_hidden, encoder_outputs
+                )
+                decoder_outputs.append(decoder_output)
+                attentions.append(attn_weights)
+
+                if target_tensor is not None:
+                    # Teacher forcing: Feed the target as the next input
+                    decoder_input = target_tensor[:, i].unsqueeze(1) # Teacher forcing
+                else:
+                    # Without teacher forcing: use its own predictions as the next input
+                    _, topi = decoder_output.topk(1)
+                    decoder_input = topi.squeeze(-1).detach()  # detach from history as input
+
+            decoder_outputs = torch.cat(decoder_outputs, dim=1)
+            decoder_outputs = F.log_softmax(decoder_outputs, dim=-1)
+            attentions = torch.cat(attentions, dim=1)
+
+            return decoder_outputs, decoder_hidden, attentions
+
+
+        def forward_step(self, input, hidden, encoder_outputs):
+            embedded =  self.dropout(self.embedding(input))
+
+            query = hidden.permute(1, 0, 2)
+            context, attn_weights = self.attention(query, encoder_outputs)
+            input_gru = torch.cat((embedded, context), dim=2)
+
+            # one step of a GRU cell (the tutorial runs nn.GRU on a length-1 sequence)
+            hidden = self.gru(input_gru.squeeze(1), hidden.squeeze(0)).unsqueeze(0)
+            output = self.out(hidden.permute(1, 0, 2))
+
+            return output, hidden, attn_weights
+
+
+    def get_dataloader(batch_size):
+        n = len(pairs)
+        input_ids = torch.zeros((n, MAX_LENGTH), dtype=torch.long)
+        target_ids = torch.zeros((n, MAX_LENGTH), dtype=torch.long)
+
+        for idx, (inp_ids, tgt_ids) in enumerate(pairs):
+            inp_ids = inp_ids + [EOS_token]
+            tgt_ids = tgt_ids + [EOS_token]
+            input_ids[idx, :len(inp_ids)] = torch.tensor(inp_ids, dtype=torch.long)
+            target_ids[idx, :len(tgt_ids)] = torch.tensor(tgt_ids, dtype=torch.long)
+
+        train_data = TensorDataset(torch.LongTensor(input_ids).to(device),
+                                   torch.LongTensor(target_ids).to(device))
+
+        train_sampler = RandomSampler(train_data)
+        train_dataloader = DataLoader(train_data, sampler=train_sampler, batch_size=batch_size)
+        return input_ids, target_ids, train_dataloader
+
+
+    def train_epoch(dataloader, encoder, decoder, encoder_optimizer,
+              decoder_optimizer, criterion):
+
+        total_loss = 0
+        for data in dataloader:
+            input_tensor, target_tensor = data
+
+            encoder_optimizer.zero_grad()
+            decoder_optimizer.zero_grad()
+
+            encoder_outputs, encoder_hidden = encoder(input_tensor)
+            decoder_outputs, _, _ = decoder(encoder_outputs, encoder_hidden, target_tensor)
+
+            loss = criterion(
+                decoder_outputs.view(-1, decoder_outputs.size(-1)),
+                target_tensor.view(-1)
+            )
+            loss.backward()
+
+            encoder_optimizer.step()
+            decoder_optimizer.step()
+
+            total_loss += loss.item()
+
+        return total_loss / len(dataloader)
+
+
+    def evaluate(encoder, decoder, input_tensor):
+        with torch.no_grad():
+            encoder_outputs, encoder_hidden = encoder(input_tensor)
+            decoder_outputs, decoder_hidden, decoder_attn = decoder(encoder_outputs, encoder_hidden)
+
+            _, topi = decoder_outputs.topk(1)
+            decoded_ids = topi.squeeze()
+        return decoded_ids, decoder_attn
+
+
+    hidden_size = 32
+    batch_size = 32
+    input_ids, target_ids, train_dataloader = get_dataloader(batch_size)
+    encoder = EncoderRNN(n_words, hidden_size).to(device)
+    decoder = AttnDecoderRNN(hidden_size, n_words).to(device)
+    # -- train --
+    learning_rate = 0.01
+    encoder_optimizer = optim.Adam(encoder.parameters(), lr=learning_rate)
+    decoder_optimizer = optim.Adam(decoder.parameters(), lr=learning_rate)
+    criterion = nn.NLLLoss()
+
+    epoch_losses = []
+    for epoch in range(1, 7):
+        loss = train_epoch(train_dataloader, encoder, decoder, encoder_optimizer, decoder_optimizer, criterion)
+        epoch_losses.append(loss)
+        print('epoch %d loss %.4f' % (epoch, loss))
+
+    encoder.eval()
+    decoder.eval()
+    decoded_ids, attentions = evaluate(encoder, decoder, input_ids[:64].to(device))
+    accuracy = (decoded_ids == target_ids[:64].to(device)).float().mean().item()
+''', data=reversal_pairs, sync=["encoder", "decoder"], probe="""
+encoder.eval(); decoder.eval()
+encoder_outputs, encoder_hidden = encoder(input_ids[:16].to(device))
+decoder_outputs, _, attentions = decoder(encoder_outputs, encoder_hidden, target_ids[:16].to(device))
+probe = [decoder_outputs, attentions, evaluate(encoder, decoder, input_ids[:16].to(device))[1]]
+encoder.train(); decoder.train()
+""", learned="epoch_losses[-1] < 0.6 * epoch_losses[0] and accuracy > 0.5")
+
+
 @pytest.mark.parametrize("script", [MNIST, VAE, DCGAN, REINFORCE, ACTOR_CRITIC, WORD_LM_LSTM, WORD_LM_TRANSFORMER,
-                                    TIME_SEQUENCE, REGRESSION, SUPER_RESOLUTION, GPT], ids=lambda s: s["name"])
+                                    TIME_SEQUENCE, REGRESSION, SUPER_RESOLUTION, GPT,
+                                    SEQ2SEQ_ATTENTION], ids=lambda s: s["name"])
 def test_script_runs_on_tinydl_with_only_its_imports_changed(script, tmp_path, monkeypatch):
     check_script(script, tmp_path, monkeypatch)
