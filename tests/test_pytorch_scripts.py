@@ -130,7 +130,8 @@ def check_on_torch(torch, script, source, initial, ours, ours_probe):
     np.testing.assert_allclose(as_floats(ours_probe), as_floats(theirs_probe), rtol=tol[0], atol=tol[1],
                                err_msg=f"{name}: the probe differs from PyTorch's with the same weights")
     run_script(source, name, "torch", theirs, part="train")
-    assert eval(script["learned"], {"math": math}, theirs), f"{name} on PyTorch: {script['learned']} is False (the test is wrong)"
+    learned = eval(script["learned"], {"math": math}, theirs)
+    assert learned, f"{name} on PyTorch: {script['learned']} is False (so the test is wrong)"
     if script.get("compare"):
         np.testing.assert_allclose(as_floats(eval(script["compare"], ours)), as_floats(eval(script["compare"], theirs)),
                                    rtol=tol[0], atol=tol[1],
@@ -554,7 +555,8 @@ probe = [criterion(netD(real), torch.full((32,), 1.0, dtype=torch.float, device=
 
 LOCAL_ENV = '''
     class SignWorld:
-        """Stands in for gym's CartPole: 4 numbers in, 2 actions; reward 1 a step until the third action that is not the sign of state[0]."""
+        """Stands in for gym's CartPole: 4 numbers in, 2 actions; reward 1 a step until the third action
+        that is not the sign of state[0]."""
 
         def __init__(self, seed):
             self.rng = np.random.RandomState(seed)
@@ -1348,7 +1350,8 @@ SUPER_RESOLUTION = dict(name="super_resolution", source='''
             loss.backward()
             optimizer.step()
 
-            print("===> Epoch[{}]({}/{}): Loss: {:.4f}".format(epoch, iteration, len(training_data_loader), loss.item()))
+            print("===> Epoch[{}]({}/{}): Loss: {:.4f}".format(
+                epoch, iteration, len(training_data_loader), loss.item()))
 
         print("===> Epoch {} Complete: Avg. Loss: {:.4f}".format(epoch, epoch_loss / len(training_data_loader)))
 
@@ -1817,8 +1820,557 @@ encoder.train(); decoder.train()
 """, learned="epoch_losses[-1] < 0.6 * epoch_losses[0] and accuracy > 0.5")
 
 
-@pytest.mark.parametrize("script", [MNIST, VAE, DCGAN, REINFORCE, ACTOR_CRITIC, WORD_LM_LSTM, WORD_LM_TRANSFORMER,
-                                    TIME_SEQUENCE, REGRESSION, SUPER_RESOLUTION, GPT,
-                                    SEQ2SEQ_ATTENTION], ids=lambda s: s["name"])
+TRANSLATION_SOURCE = '''
+    import math
+
+    import torch
+    import torch.nn as nn
+    from torch import Tensor
+    from torch.nn import Transformer
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader
+    IMPORT_PAD_SEQUENCE
+
+    DEVICE = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    UNK_IDX, PAD_IDX, BOS_IDX, EOS_IDX = 0, 1, 2, 3
+    torch.manual_seed(0)
+
+
+    # helper Module that adds positional encoding to the token embedding to introduce a notion of word order.
+    class PositionalEncoding(nn.Module):
+        def __init__(self,
+                     emb_size: int,
+                     dropout: float,
+                     maxlen: int = 5000):
+            super(PositionalEncoding, self).__init__()
+            den = torch.exp(- torch.arange(0, emb_size, 2)* math.log(10000) / emb_size)
+            pos = torch.arange(0, maxlen).reshape(maxlen, 1)
+            pos_embedding = torch.zeros((maxlen, emb_size))
+            pos_embedding[:, 0::2] = torch.sin(pos * den)
+            pos_embedding[:, 1::2] = torch.cos(pos * den)
+            pos_embedding = pos_embedding.unsqueeze(-2)
+
+            self.dropout = nn.Dropout(dropout)
+            self.register_buffer('pos_embedding', pos_embedding)
+
+        def forward(self, token_embedding: Tensor):
+            return self.dropout(token_embedding + self.pos_embedding[:token_embedding.size(0), :])
+
+    # helper Module to convert tensor of input indices into corresponding tensor of token embeddings
+    class TokenEmbedding(nn.Module):
+        def __init__(self, vocab_size: int, emb_size):
+            super(TokenEmbedding, self).__init__()
+            self.embedding = nn.Embedding(vocab_size, emb_size)
+            self.emb_size = emb_size
+
+        def forward(self, tokens: Tensor):
+            return self.embedding(tokens.long()) * math.sqrt(self.emb_size)
+
+    # Seq2Seq Network
+    class Seq2SeqTransformer(nn.Module):
+        def __init__(self,
+                     num_encoder_layers: int,
+                     num_decoder_layers: int,
+                     emb_size: int,
+                     nhead: int,
+                     src_vocab_size: int,
+                     tgt_vocab_size: int,
+                     dim_feedforward: int = 512,
+                     dropout: float = 0.1):
+            super(Seq2SeqTransformer, self).__init__()
+            self.transformer = Transformer(d_model=emb_size,
+                                           nhead=nhead,
+                                           num_encoder_layers=num_encoder_layers,
+                                           num_decoder_layers=num_decoder_layers,
+                                           dim_feedforward=dim_feedforward,
+                                           dropout=dropout)
+            self.generator = nn.Linear(emb_size, tgt_vocab_size)
+            self.src_tok_emb = TokenEmbedding(src_vocab_size, emb_size)
+            self.tgt_tok_emb = TokenEmbedding(tgt_vocab_size, emb_size)
+            self.positional_encoding = PositionalEncoding(
+                emb_size, dropout=dropout)
+
+        def forward(self,
+                    src: Tensor,
+                    trg: Tensor,
+                    src_mask: Tensor,
+                    tgt_mask: Tensor,
+                    src_padding_mask: Tensor,
+                    tgt_padding_mask: Tensor,
+                    memory_key_padding_mask: Tensor):
+            src_emb = self.positional_encoding(self.src_tok_emb(src))
+            tgt_emb = self.positional_encoding(self.tgt_tok_emb(trg))
+            outs = self.transformer(src_emb, tgt_emb, src_mask, tgt_mask, None,
+                                    src_padding_mask, tgt_padding_mask, memory_key_padding_mask)
+            return self.generator(outs)
+
+        def encode(self, src: Tensor, src_mask: Tensor):
+            return self.transformer.encoder(self.positional_encoding(
+                                self.src_tok_emb(src)), src_mask)
+
+        def decode(self, tgt: Tensor, memory: Tensor, tgt_mask: Tensor):
+            return self.transformer.decoder(self.positional_encoding(
+                              self.tgt_tok_emb(tgt)), memory,
+                              tgt_mask)
+
+
+    def generate_square_subsequent_mask(sz):
+        mask = (torch.triu(torch.ones((sz, sz), device=DEVICE)) == 1).transpose(0, 1)
+        mask = mask.float().masked_fill(mask == 0, float('-inf')).masked_fill(mask == 1, float(0.0))
+        return mask
+
+
+    def create_mask(src, tgt):
+        src_seq_len = src.shape[0]
+        tgt_seq_len = tgt.shape[0]
+
+        tgt_mask = generate_square_subsequent_mask(tgt_seq_len)
+        src_mask = torch.zeros((src_seq_len, src_seq_len),device=DEVICE).type(torch.bool)
+
+        src_padding_mask = (src == PAD_IDX).transpose(0, 1)
+        tgt_padding_mask = (tgt == PAD_IDX).transpose(0, 1)
+        return src_mask, tgt_mask, src_padding_mask, tgt_padding_mask
+
+
+    SRC_VOCAB_SIZE = TGT_VOCAB_SIZE = 10
+    EMB_SIZE = 32
+    NHEAD = 4
+    FFN_HID_DIM = 64
+    BATCH_SIZE = 32
+    NUM_ENCODER_LAYERS = 2
+    NUM_DECODER_LAYERS = 2
+
+    transformer = Seq2SeqTransformer(NUM_ENCODER_LAYERS, NUM_DECODER_LAYERS, EMB_SIZE,
+                                     NHEAD, SRC_VOCAB_SIZE, TGT_VOCAB_SIZE, FFN_HID_DIM)
+
+    for p in transformer.parameters():
+        if p.dim() > 1:
+            nn.init.xavier_uniform_(p)
+
+    transformer = transformer.to(DEVICE)
+
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=PAD_IDX)
+
+    optimizer = torch.optim.Adam(transformer.parameters(), lr=0.001, betas=(0.9, 0.98), eps=1e-9)
+
+
+    # function to add BOS/EOS and create tensor for input sequence indices
+    def tensor_transform(token_ids):
+        return torch.cat((torch.tensor([BOS_IDX]),
+                          torch.tensor(token_ids),
+                          torch.tensor([EOS_IDX])))
+
+
+    # function to collate data samples into batch tensors
+    def collate_fn(batch):
+        src_batch, tgt_batch = [], []
+        for src_sample, tgt_sample in batch:
+            src_batch.append(tensor_transform(src_sample))
+            tgt_batch.append(tensor_transform(tgt_sample))
+
+        src_batch = PAD_SEQUENCE(src_batch, padding_value=PAD_IDX)
+        tgt_batch = PAD_SEQUENCE(tgt_batch, padding_value=PAD_IDX)
+        return src_batch, tgt_batch
+
+
+    def train_epoch(model, optimizer):
+        model.train()
+        losses = 0
+        train_dataloader = DataLoader(pairs, batch_size=BATCH_SIZE, collate_fn=collate_fn)
+
+        for src, tgt in train_dataloader:
+            src = src.to(DEVICE)
+            tgt = tgt.to(DEVICE)
+
+            tgt_input = tgt[:-1, :]
+
+            src_mask, tgt_mask, src_padding_mask, tgt_padding_mask = create_mask(src, tgt_input)
+
+            logits = model(src, tgt_input, src_mask, tgt_mask,src_padding_mask, tgt_padding_mask, src_padding_mask)
+
+            optimizer.zero_grad()
+
+            tgt_out = tgt[1:, :]
+            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1))
+            loss.backward()
+
+            optimizer.step()
+            losses += loss.item()
+
+        return losses / len(list(train_dataloader))
+
+
+    def evaluate(model):
+        model.eval()
+        losses = 0
+
+        val_dataloader = DataLoader(pairs[:64], batch_size=BATCH_SIZE, collate_fn=collate_fn)
+
+        for src, tgt in val_dataloader:
+            src = src.to(DEVICE)
+            tgt = tgt.to(DEVICE)
+
+            tgt_input = tgt[:-1, :]
+
+            src_mask, tgt_mask, src_padding_mask, tgt_padding_mask = create_mask(src, tgt_input)
+
+            logits = model(src, tgt_input, src_mask, tgt_mask,src_padding_mask, tgt_padding_mask, src_padding_mask)
+
+            tgt_out = tgt[1:, :]
+            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1))
+            losses += loss.item()
+
+        return losses / len(list(val_dataloader))
+
+
+    # function to generate output sequence using greedy algorithm
+    def greedy_decode(model, src, src_mask, max_len, start_symbol):
+        src = src.to(DEVICE)
+        src_mask = src_mask.to(DEVICE)
+
+        memory = model.encode(src, src_mask)
+        ys = torch.ones(1, 1).fill_(start_symbol).type(torch.long).to(DEVICE)
+        for i in range(max_len-1):
+            memory = memory.to(DEVICE)
+            tgt_mask = (generate_square_subsequent_mask(ys.size(0))
+                        .type(torch.bool)).to(DEVICE)
+            out = model.decode(ys, memory, tgt_mask)
+            out = out.transpose(0, 1)
+            prob = model.generator(out[:, -1])
+            _, next_word = torch.max(prob, dim=1)
+            next_word = next_word.item()
+
+            ys = torch.cat([ys,
+                            torch.ones(1, 1).type_as(src).fill_(next_word)], dim=0)
+            if next_word == EOS_IDX:
+                break
+        return ys
+
+
+    # -- train --
+    first_val_loss = evaluate(transformer)
+    for epoch in range(1, 5):
+        train_loss = train_epoch(transformer, optimizer)
+        val_loss = evaluate(transformer)
+        print((f"Epoch: {epoch}, Train loss: {train_loss:.3f}, Val loss: {val_loss:.3f}"))
+    src = tensor_transform(pairs[0][0]).view(-1, 1)
+    num_tokens = src.shape[0]
+    src_mask = (torch.zeros(num_tokens, num_tokens)).type(torch.bool)
+    tgt_tokens = greedy_decode(transformer, src, src_mask, max_len=num_tokens + 5, start_symbol=BOS_IDX).flatten()
+'''
+
+TRANSLATION = dict(
+    name="translation_transformer",
+    source=TRANSLATION_SOURCE.replace("IMPORT_PAD_SEQUENCE", "from torch.nn.utils.rnn import pad_sequence")
+    .replace("PAD_SEQUENCE(", "pad_sequence("),
+    data=reversal_pairs, sync=["transformer"], probe="probe = evaluate(transformer)",
+    learned="val_loss < 0.7 * first_val_loss and tgt_tokens[0].item() == BOS_IDX", tol=(1e-4, 1e-5))
+
+
+TRANSLATION_F_PAD = dict(
+    TRANSLATION, name="translation_transformer_f_pad",
+    source=TRANSLATION_SOURCE.replace("IMPORT_PAD_SEQUENCE", """
+
+    def pad_sequence(sequences, padding_value):  # (T, B), as torch.nn.utils.rnn.pad_sequence
+        longest = max(len(s) for s in sequences)
+        return torch.stack([F.pad(s, (0, longest - len(s)), value=padding_value) for s in sequences], dim=1)
+""").replace("PAD_SEQUENCE(", "pad_sequence("))
+
+
+WGAN_GP = dict(name="wgan_gp", source='''
+    import torch
+    import torch.autograd as autograd
+    import torch.nn as nn
+    import torch.optim as optim
+
+    torch.manual_seed(1)
+    use_cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if use_cuda else "cpu")
+    DIM = 64  # Model dimensionality
+    LAMBDA = .1  # Smaller lambda seems to help for toy tasks specifically
+    CRITIC_ITERS = 5  # How many critic iterations per generator iteration
+    BATCH_SIZE = 64  # Batch size
+    ITERS = 12  # how many generator iterations to train for
+
+
+    class Generator(nn.Module):
+
+        def __init__(self):
+            super(Generator, self).__init__()
+
+            main = nn.Sequential(
+                nn.Linear(2, DIM),
+                nn.ReLU(True),
+                nn.Linear(DIM, DIM),
+                nn.ReLU(True),
+                nn.Linear(DIM, 2),
+            )
+            self.main = main
+
+        def forward(self, noise, real_data):
+            output = self.main(noise)
+            return output
+
+
+    class Discriminator(nn.Module):
+
+        def __init__(self):
+            super(Discriminator, self).__init__()
+
+            main = nn.Sequential(
+                nn.Linear(2, DIM),
+                nn.ReLU(True),
+                nn.Linear(DIM, DIM),
+                nn.ReLU(True),
+                nn.Linear(DIM, 1),
+            )
+            self.main = main
+
+        def forward(self, inputs):
+            output = self.main(inputs)
+            return output.view(-1)
+
+
+    # custom weights initialization called on netG and netD
+    def weights_init(m):
+        classname = m.__class__.__name__
+        if classname.find('Linear') != -1:
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+    def inf_train_gen():
+        # the 8 gaussians dataset, from local NumPy data
+        rng = np.random.RandomState(0)
+        while True:
+            yield points[rng.randint(0, len(points), BATCH_SIZE)]
+
+
+    def calc_gradient_penalty(netD, real_data, fake_data):
+        alpha = torch.rand(BATCH_SIZE, 1)
+        alpha = alpha.expand(real_data.size())
+        alpha = alpha.to(device)
+
+        interpolates = alpha * real_data + ((1 - alpha) * fake_data)
+        interpolates = interpolates.to(device)
+        interpolates.requires_grad_(True)
+
+        disc_interpolates = netD(interpolates)
+
+        gradients = autograd.grad(outputs=disc_interpolates, inputs=interpolates,
+                                  grad_outputs=torch.ones(disc_interpolates.size()).to(device),
+                                  create_graph=True, retain_graph=True, only_inputs=True)[0]
+
+        gradient_penalty = ((gradients.norm(2, dim=1) - 1) ** 2).mean() * LAMBDA
+        return gradient_penalty
+
+
+    netG = Generator().to(device)
+    netD = Discriminator().to(device)
+    netD.apply(weights_init)
+    netG.apply(weights_init)
+    # -- train --
+
+    optimizerD = optim.Adam(netD.parameters(), lr=1e-4, betas=(0.5, 0.9))
+    optimizerG = optim.Adam(netG.parameters(), lr=1e-4, betas=(0.5, 0.9))
+
+    data = inf_train_gen()
+    D_costs, W_distances = [], []
+    for iteration in range(ITERS):
+        ############################
+        # (1) Update D network
+        ###########################
+        for p in netD.parameters():  # reset requires_grad
+            p.requires_grad = True  # they are set to False below in netG update
+
+        for iter_d in range(CRITIC_ITERS):
+            _data = next(data)
+            real_data = torch.Tensor(_data).to(device)
+
+            netD.zero_grad()
+
+            # train with real
+            D_real = netD(real_data)
+            D_real = D_real.mean()
+
+            # train with fake
+            noise = torch.randn(BATCH_SIZE, 2, device=device)
+            with torch.no_grad():
+                fake = netG(noise, real_data)
+            D_fake = netD(fake)
+            D_fake = D_fake.mean()
+
+            # train with gradient penalty
+            gradient_penalty = calc_gradient_penalty(netD, real_data, fake)
+
+            D_cost = D_fake - D_real + gradient_penalty
+            D_cost.backward()
+            Wasserstein_D = D_real - D_fake
+            optimizerD.step()
+
+        ############################
+        # (2) Update G network
+        ###########################
+        for p in netD.parameters():
+            p.requires_grad = False  # to avoid computation
+        netG.zero_grad()
+
+        noise = torch.randn(BATCH_SIZE, 2, device=device)
+        fake = netG(noise, real_data)
+        G = netD(fake)
+        G = G.mean()
+        G_cost = -G
+        G_cost.backward()
+        optimizerG.step()
+        D_costs.append(D_cost.item())
+        W_distances.append(Wasserstein_D.item())
+        print(f"iteration {iteration}: D cost {D_cost.item():.4f}, W distance {Wasserstein_D.item():.4f}")
+''', data=lambda: {"np": np, "points": eight_gaussians()}, sync=["netG", "netD"], probe="""
+real = torch.Tensor(points[:BATCH_SIZE]).to(device)
+fake = netG(torch.Tensor(points[BATCH_SIZE:2 * BATCH_SIZE]).to(device), real)
+interpolates = (0.3 * real + 0.7 * fake.detach()).requires_grad_(True)
+gradients = autograd.grad(netD(interpolates).sum(), interpolates, create_graph=True)[0]
+penalty = ((gradients.norm(2, dim=1) - 1) ** 2).mean()
+penalty.backward()
+probe = [fake, gradients, penalty, [p.grad for p in netD.parameters()]]
+netD.zero_grad()
+""", learned="W_distances[-1] > W_distances[0] and all(math.isfinite(c) for c in D_costs)")
+
+
+def eight_gaussians():
+    """The WGAN-GP toy data: points around eight centres on a circle of radius 2 (x 1.414 scale as the original)."""
+    rng = np.random.RandomState(1)
+    angles = rng.randint(0, 8, 1024) * np.pi / 4
+    centres = np.stack([np.cos(angles), np.sin(angles)], axis=1) * 2
+    return ((centres + rng.randn(1024, 2) * 0.02) / 1.414).astype(np.float32)
+
+
+FAST_NEURAL_STYLE = dict(name="fast_neural_style", source='''
+    import torch
+
+
+    class TransformerNet(torch.nn.Module):
+        def __init__(self):
+            super(TransformerNet, self).__init__()
+            # Initial convolution layers
+            self.conv1 = ConvLayer(3, 8, kernel_size=9, stride=1)
+            self.in1 = torch.nn.InstanceNorm2d(8, affine=True)
+            self.conv2 = ConvLayer(8, 16, kernel_size=3, stride=2)
+            self.in2 = torch.nn.InstanceNorm2d(16, affine=True)
+            # Residual layers
+            self.res1 = ResidualBlock(16)
+            self.res2 = ResidualBlock(16)
+            # Upsampling Layers
+            self.deconv1 = UpsampleConvLayer(16, 8, kernel_size=3, stride=1, upsample=2)
+            self.in4 = torch.nn.InstanceNorm2d(8, affine=True)
+            self.deconv3 = ConvLayer(8, 3, kernel_size=9, stride=1)
+            # Non-linearities
+            self.relu = torch.nn.ReLU()
+
+        def forward(self, X):
+            y = self.relu(self.in1(self.conv1(X)))
+            y = self.relu(self.in2(self.conv2(y)))
+            y = self.res1(y)
+            y = self.res2(y)
+            y = self.relu(self.in4(self.deconv1(y)))
+            y = self.deconv3(y)
+            return y
+
+
+    class ConvLayer(torch.nn.Module):
+        def __init__(self, in_channels, out_channels, kernel_size, stride):
+            super(ConvLayer, self).__init__()
+            reflection_padding = kernel_size // 2
+            self.reflection_pad = torch.nn.ReflectionPad2d(reflection_padding)
+            self.conv2d = torch.nn.Conv2d(in_channels, out_channels, kernel_size, stride)
+
+        def forward(self, x):
+            out = self.reflection_pad(x)
+            out = self.conv2d(out)
+            return out
+
+
+    class ResidualBlock(torch.nn.Module):
+        """ResidualBlock
+        introduced in: https://arxiv.org/abs/1512.03385
+        recommended architecture: http://torch.ch/blog/2016/02/04/resnets.html
+        """
+
+        def __init__(self, channels):
+            super(ResidualBlock, self).__init__()
+            self.conv1 = ConvLayer(channels, channels, kernel_size=3, stride=1)
+            self.in1 = torch.nn.InstanceNorm2d(channels, affine=True)
+            self.conv2 = ConvLayer(channels, channels, kernel_size=3, stride=1)
+            self.in2 = torch.nn.InstanceNorm2d(channels, affine=True)
+            self.relu = torch.nn.ReLU()
+
+        def forward(self, x):
+            residual = x
+            out = self.relu(self.in1(self.conv1(x)))
+            out = self.in2(self.conv2(out))
+            out = out + residual
+            return out
+
+
+    class UpsampleConvLayer(torch.nn.Module):
+        """UpsampleConvLayer
+        Upsamples the input and then does a convolution. This method gives better results
+        compared to ConvTranspose2d.
+        ref: http://distill.pub/2016/deconv-checkerboard/
+        """
+
+        def __init__(self, in_channels, out_channels, kernel_size, stride, upsample=None):
+            super(UpsampleConvLayer, self).__init__()
+            self.upsample = upsample
+            reflection_padding = kernel_size // 2
+            self.reflection_pad = torch.nn.ReflectionPad2d(reflection_padding)
+            self.conv2d = torch.nn.Conv2d(in_channels, out_channels, kernel_size, stride)
+
+        def forward(self, x):
+            x_in = x
+            if self.upsample:
+                x_in = torch.nn.functional.interpolate(x_in, mode='nearest', scale_factor=self.upsample)
+            out = self.reflection_pad(x_in)
+            out = self.conv2d(out)
+            return out
+
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(42)
+    transformer = TransformerNet().to(device)
+    # the VGG perceptual loss swapped for a pixel loss against a fixed "styled" target
+    x = torch.from_numpy(images).to(device)
+    styled = 1 - x
+    # -- train --
+    optimizer = torch.optim.Adam(transformer.parameters(), 1e-3)
+    mse_loss = torch.nn.MSELoss()
+    losses = []
+    for step in range(15):
+        optimizer.zero_grad()
+        y = transformer(x)
+        loss = mse_loss(y, styled)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+''', data=lambda: {"images": digits()["images"][:4].repeat(3, axis=1).repeat(2, axis=2).repeat(2, axis=3)},
+    sync=["transformer"], probe="probe = transformer(x)", compare="losses[:1]",
+    learned="losses[-1] < 0.5 * losses[0]", tol=(1e-3, 1e-4))
+
+
+def known_bug(script, reason):
+    """A script that still needs more than its imports changed: a tinydl bug, reported, expected to fail."""
+    return pytest.param(script, marks=pytest.mark.xfail(strict=True, reason=reason))
+
+
+SCRIPTS = [
+    MNIST, VAE, DCGAN, REINFORCE, ACTOR_CRITIC, WORD_LM_LSTM, WORD_LM_TRANSFORMER, TIME_SEQUENCE, REGRESSION,
+    SUPER_RESOLUTION, GPT, SEQ2SEQ_ATTENTION, WGAN_GP,
+    known_bug(FAST_NEURAL_STYLE, "torch.nn.functional.interpolate in a script's body: tinydl.nn has no functional"),
+    known_bug(TRANSLATION_F_PAD, "Tensor.type_as(other) keeps its device; PyTorch's moves to other's device too"),
+    known_bug(TRANSLATION, "torch.nn.utils.rnn.pad_sequence is missing (and type_as, as above)"),
+]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s["name"])
 def test_script_runs_on_tinydl_with_only_its_imports_changed(script, tmp_path, monkeypatch):
     check_script(script, tmp_path, monkeypatch)
