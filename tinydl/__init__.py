@@ -36,6 +36,11 @@ from .tensor import is_tensor  # noqa: E402
 from .tensor_types import (  # noqa: E402  (PyTorch's legacy tensor types)
     BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor, ShortTensor,
 )
+from . import backends  # noqa: E402  (torch.backends: cudnn, cuda, mps)
+from .autograd import inference_mode  # noqa: E402
+from .functional import clone, log1p, log_softmax, pow  # noqa: E402
+from .extras import as_tensor, get_default_dtype, numel, set_default_dtype, square  # noqa: E402
+concat = concatenate = cat  # torch.concat and torch.concatenate: aliases of cat
 from .data_hint import install as _install_data_hint  # noqa: E402
 
 _install_data_hint()  # an uncaught p.data.add_(...) says why it fails (data_hint.py)

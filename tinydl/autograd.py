@@ -86,6 +86,42 @@ class enable_grad(set_grad_enabled):
         super().__init__(True)
 
 
+class inference_mode(set_grad_enabled):
+    """``with td.inference_mode():`` (or ``@td.inference_mode()``): PyTorch's faster no_grad.
+
+    In tinydl it is exactly ``no_grad`` (``inference_mode(False)``: exactly ``enable_grad``);
+    tinydl has no separate "inference tensors", so the results can be used in a graph later.
+    """
+
+    def __init__(self, mode=True):
+        super().__init__(not mode)
+
+
+class _VariableType(type):
+    def __instancecheck__(cls, obj):  # isinstance(t, Variable) is True for every Tensor, as in PyTorch
+        from .tensor import Tensor
+
+        return isinstance(obj, Tensor)
+
+
+class Variable(metaclass=_VariableType):
+    """PyTorch's deprecated ``Variable(tensor, requires_grad=False)``: since PyTorch 0.4 every tensor is a Variable.
+
+    As in PyTorch, it returns a new leaf sharing ``tensor``'s data (``tensor.detach()``) that
+    requires grad when asked; ``volatile`` has no effect (a warning says to use ``td.no_grad()``).
+    """
+
+    def __new__(cls, data, requires_grad=False, volatile=False):
+        from .tensor import Tensor
+
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable: data has to be a tensor, but got {type(data).__name__}")
+        if volatile:
+            warnings.warn("Variable: volatile was removed and now has no effect. Use `with td.no_grad():` instead.",
+                          UserWarning, stacklevel=2)
+        return data.detach().requires_grad_(requires_grad)
+
+
 class detect_anomaly:
     """Inside this context, the first op whose forward or backward produces NaN
     or Inf raises a RuntimeError naming the op (and, for a backward, where in

@@ -36,6 +36,16 @@ def synchronize():
         raise_pending()
 
 
+def manual_seed(seed):
+    """Seed the GPU's random generator only (td.manual_seed seeds every device); nothing without a GPU."""
+    from .rng import manual_seed_cuda
+
+    manual_seed_cuda(seed)
+
+
+manual_seed_all = manual_seed  # tinydl drives one GPU: seeding "all" of them is seeding that one
+
+
 def _pool():
     return backend.cp.get_default_memory_pool() if backend.cuda_available() else None
 

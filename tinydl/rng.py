@@ -29,6 +29,13 @@ def manual_seed(seed):
         _generators["cuda"] = backend.cp.random.RandomState(seed)
 
 
+def manual_seed_cuda(seed):
+    """Seed only the GPU's generator (``td.cuda.manual_seed``); nothing without a GPU, as in PyTorch."""
+    seed = int(seed)
+    if backend.cuda_available():
+        _generators["cuda"] = backend.array_module_for("cuda").random.RandomState(seed)
+
+
 def generator(device="cpu"):
     """The generator for ``device``: a NumPy ``Generator`` or a CuPy ``RandomState``."""
     device = backend.normalize_device(device)

@@ -431,6 +431,9 @@ class Tensor:
     def log(self):
         return F.log(self)
 
+    def log1p(self):
+        return F.log1p(self)
+
     def sqrt(self):
         return F.sqrt(self)
 

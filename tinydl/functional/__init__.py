@@ -49,6 +49,11 @@ from .views import t, view_as
 from . import inplace  # noqa: E402,F401  (Tensor.add_, mul_, ...: methods only, as in PyTorch)
 from .padding import pad
 from .pixel_shuffle import pixel_shuffle, pixel_unshuffle
+from .one_hot import one_hot  # one_hot ... group_norm: common extras (issue 20)
+from .smooth_activations import elu, silu
+from .log1p import log1p
+from .normalize import normalize
+from .group_norm import group_norm
 
 from .inputs import check_all as _check_all  # noqa: E402
 

@@ -101,7 +101,8 @@ class Div(_Binary):
     """y = a / b;  dy/da = 1 / b, dy/db = -a / b^2."""
 
     def compute(self, a, b):
-        return a / b
+        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 = inf, 0 / 0 = nan: PyTorch's answers, silently
+            return a / b
 
     def backward(self, gy):
         a, b = self.inputs
@@ -169,7 +170,8 @@ class Log(Function):
     """y = log x;  dy/dx = 1 / x."""
 
     def forward(self, x):
-        return backend.get_array_module(x).log(x)
+        with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = -inf, log -1 = nan: PyTorch's, silently
+            return backend.get_array_module(x).log(x)
 
     def backward(self, gy):
         return gy / self.inputs[0]

@@ -24,3 +24,6 @@ from .padding import (
     ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d,
 )
 from .pixelshuffle import PixelShuffle, PixelUnshuffle
+from .smooth_activations import ELU, SiLU  # ELU ... GroupNorm: common extras (issue 20)
+from .unflatten import Unflatten
+from .group_norm import GroupNorm

@@ -1,0 +1,288 @@
+"""Common extras PyTorch scripts use (issue 20, part G): autograd.Variable, td.cuda.manual_seed,
+td.backends, F.one_hot, F.normalize, elu / silu, log1p, group norm, nn.Unflatten, the td.NAME
+aliases (clone, pow, square, numel, as_tensor, concat, log_softmax), inference_mode, the default
+dtype, and log / division by zero without NumPy's warnings.
+
+Each differentiable op passes gradcheck and gradgradcheck in float64 on cpu and cuda, and agrees
+with PyTorch in values and gradients when torch is installed.
+"""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import tinydl as td
+import tinydl.functional as F
+import tinydl.nn as nn
+from helpers import const, host, leaf
+
+
+def torch_or_skip():
+    return pytest.importorskip("torch")
+
+
+def values(shape, seed=0, low=-2.0, high=2.0):
+    """Distinct values in [low, high] (no ties, none exactly at a kink of the ops below)."""
+    n = math.prod(shape)
+    return np.random.default_rng(seed).permutation(np.linspace(low, high, n) + 0.013).reshape(shape)
+
+
+# ---- differentiable ops: gradcheck, and agreement with PyTorch ----------------------------
+OPS = {  # name: (tinydl function, torch function (called with torch, x), input shape, input range)
+    "elu": (lambda x: F.elu(x), lambda torch, x: torch.nn.functional.elu(x), (3, 4), (-3, 2)),
+    "elu alpha": (lambda x: F.elu(x, alpha=0.5), lambda torch, x: torch.nn.functional.elu(x, alpha=0.5), (3, 4), (-3, 2)),
+    "nn.ELU": (lambda x: nn.ELU(0.7)(x), lambda torch, x: torch.nn.ELU(0.7)(x), (2, 5), (-3, 2)),
+    "silu": (lambda x: F.silu(x), lambda torch, x: torch.nn.functional.silu(x), (3, 4), (-4, 4)),
+    "nn.SiLU": (lambda x: nn.SiLU()(x), lambda torch, x: torch.nn.SiLU()(x), (2, 5), (-4, 4)),
+    "log1p": (lambda x: td.log1p(x) + x.log1p(), lambda torch, x: torch.log1p(x) + x.log1p(), (3, 4), (-0.9, 3)),
+    "normalize": (lambda x: F.normalize(x), lambda torch, x: torch.nn.functional.normalize(x), (3, 4), (-2, 2)),
+    "normalize p=1 dim=0": (lambda x: F.normalize(x, p=1, dim=0), lambda torch, x: torch.nn.functional.normalize(
+        x, p=1, dim=0), (3, 4), (-2, 2)),
+    "normalize 3d dim=-1": (lambda x: F.normalize(x, dim=-1), lambda torch, x: torch.nn.functional.normalize(
+        x, dim=-1), (2, 3, 4), (-2, 2)),
+    "group_norm": (lambda x: F.group_norm(x, 2), lambda torch, x: torch.nn.functional.group_norm(x, 2),
+                   (2, 4, 3, 2), (-2, 2)),
+    "group_norm affine": (lambda x: F.group_norm(x, 3, x[0, :, 0] * 2, x[1, :, 1], eps=1e-3),
+                          lambda torch, x: torch.nn.functional.group_norm(x, 3, x[0, :, 0] * 2, x[1, :, 1], eps=1e-3),
+                          (2, 6, 3), (-2, 2)),
+    "group_norm (N, C)": (lambda x: F.group_norm(x, 2), lambda torch, x: torch.nn.functional.group_norm(x, 2),
+                          (3, 4), (-2, 2)),
+    "square pow clone": (lambda x: td.square(x) + td.pow(x, 3) + td.clone(x), lambda torch, x: torch.square(x) + torch.pow(
+        x, 3) + torch.clone(x), (3, 4), (-2, 2)),
+    "log_softmax concat": (lambda x: td.log_softmax(td.concat([x, x * 2], 1), 1) + td.concatenate([x, x], dim=1),
+                           lambda torch, x: torch.log_softmax(torch.concat([x, x * 2], 1), 1) + torch.concatenate(
+                               [x, x], dim=1), (3, 4), (-2, 2)),
+    "Unflatten": (lambda x: nn.Unflatten(1, (2, -1))(x) * 1.5, lambda torch, x: torch.nn.Unflatten(1, (2, -1))(x) * 1.5,
+                  (3, 6), (-2, 2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_gradcheck(device, name):
+    ours, _, shape, (low, high) = OPS[name]
+    x = leaf(values(shape, low=low, high=high), device)
+    assert td.gradcheck(ours, (x,))
+    assert td.gradgradcheck(ours, (x,))
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_values_and_gradients_agree_with_pytorch(device, name):
+    torch = torch_or_skip()
+    ours, theirs, shape, (low, high) = OPS[name]
+    array = values(shape, low=low, high=high)
+    x, xt = leaf(array, device), torch.tensor(array, requires_grad=True)
+    y, yt = ours(x), theirs(torch, xt)
+    assert tuple(y.shape) == tuple(yt.shape)
+    np.testing.assert_allclose(host(y), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    weights = np.random.default_rng(1).standard_normal(tuple(yt.shape))
+    (y * const(weights, device)).sum().backward()
+    (yt * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(host(x.grad), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_float32_results_stay_float32(device):
+    x = td.tensor([[-1.0, 0.5], [2.0, -3.0]], device=device)
+    for y in [F.elu(x), F.silu(x), x.log1p(), F.normalize(x), F.group_norm(x, 1), nn.ELU()(x), nn.SiLU()(x)]:
+        assert y.dtype == td.float32 and y.device == device
+
+
+def test_silu_and_elu_do_not_overflow_for_large_inputs(device):
+    x = leaf([-800.0, -50.0, 50.0, 800.0], device)
+    F.silu(x).sum().backward()
+    np.testing.assert_allclose(host(F.silu(x)), [-0.0, -50 * math.exp(-50), 50.0, 800.0], rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(host(x.grad), [0.0, 0.0, 1.0, 1.0], rtol=1e-12, atol=1e-18)
+    x = leaf([-800.0, 800.0], device)
+    F.elu(x).sum().backward()
+    np.testing.assert_allclose(host(x.grad), [0.0, 1.0], rtol=0, atol=1e-300)
+
+
+def test_normalize_leaves_a_zero_vector_zero(device):
+    torch = torch_or_skip()
+    array = np.array([[0.0, 0.0, 0.0], [3.0, 4.0, 0.0]])
+    x, xt = leaf(array, device), torch.tensor(array, requires_grad=True)
+    y, yt = F.normalize(x), torch.nn.functional.normalize(xt)
+    np.testing.assert_allclose(host(y), yt.detach().numpy(), rtol=1e-12, atol=1e-15)
+    y.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_allclose(host(x.grad), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_functional_inplace_is_refused_with_a_clear_error():
+    with pytest.raises(NotImplementedError, match="elu: inplace=True"):
+        F.elu(td.ones(2), inplace=True)
+    with pytest.raises(NotImplementedError, match="silu: inplace=True"):
+        F.silu(td.ones(2), inplace=True)
+    assert nn.ELU(inplace=True)(td.tensor([1.0])).item() == 1.0  # modules accept it, as nn.ReLU does
+
+
+# ---- group norm: module, errors --------------------------------------------------------------
+def test_group_norm_module_matches_pytorch(device):
+    torch = torch_or_skip()
+    array = values((2, 6, 3, 3))
+    ours, theirs = nn.GroupNorm(3, 6), torch.nn.GroupNorm(3, 6).double()
+    assert sorted(ours.state_dict()) == sorted(theirs.state_dict()) == ["bias", "weight"]
+    ours.weight.data[...] = np.arange(1.0, 7.0, dtype=np.float32)
+    ours = ours.double().to(device)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.arange(1.0, 7.0))
+    np.testing.assert_allclose(host(ours(const(array, device))), theirs(torch.tensor(array)).detach().numpy(),
+                               rtol=1e-10, atol=1e-12)
+    assert repr(ours) == repr(theirs)
+    assert nn.GroupNorm(2, 4, affine=False).weight is None
+
+
+def test_group_norm_errors_name_the_op_and_shapes():
+    with pytest.raises(ValueError, match=r"group_norm: num_groups=3 .* 4 channels .*\(2, 4, 5\)"):
+        F.group_norm(td.ones(2, 4, 5), 3)
+    with pytest.raises(ValueError, match=r"GroupNorm: num_channels=4 .* num_groups=3"):
+        nn.GroupNorm(3, 4)
+    with pytest.raises(ValueError, match=r"group_norm: weight should have shape \(4,\)"):
+        F.group_norm(td.ones(2, 4, 5), 2, weight=td.ones(3))
+
+
+# ---- one_hot -----------------------------------------------------------------------------
+def test_one_hot_matches_pytorch(device):
+    torch = torch_or_skip()
+    cases = [([2, 0, 1], -1), ([[1, 3], [0, 0]], 5), (2, 4), ([], 3)]
+    for indices, n in cases:
+        ours = F.one_hot(td.tensor(indices, dtype=td.long, device=device), n)
+        theirs = torch.nn.functional.one_hot(torch.tensor(indices, dtype=torch.long), n)
+        assert ours.dtype == td.int64 and ours.device == device
+        np.testing.assert_array_equal(host(ours), theirs.numpy())
+
+
+def test_one_hot_errors_as_pytorch(device):
+    with pytest.raises(TypeError, match="one_hot: tensor must hold int64 .* got dtype float32"):
+        F.one_hot(td.tensor([1.0], device=device))
+    with pytest.raises(TypeError, match="got dtype int32"):
+        F.one_hot(td.tensor([1], dtype=td.int32, device=device))
+    with pytest.raises(ValueError, match="one_hot: can not infer num_classes from an empty tensor"):
+        F.one_hot(td.tensor([], dtype=td.long, device=device))
+    with pytest.raises(ValueError, match="one_hot: num_classes must be positive or -1, got 0"):
+        F.one_hot(td.tensor([1], device=device), 0)
+    with pytest.raises(ValueError, match="one_hot: class values must be non-negative"):
+        F.one_hot(td.tensor([1, -1], device=device), 3).numpy()  # on a GPU the check is read with the values
+    with pytest.raises(ValueError, match="one_hot: class values must be smaller than num_classes=3"):
+        F.one_hot(td.tensor([1, 3], device=device), 3).numpy()
+
+
+# ---- autograd.Variable, inference_mode --------------------------------------------------------
+def test_variable_is_a_detached_alias_as_in_pytorch(device):
+    x = td.ones(3, device=device)
+    v = td.autograd.Variable(x, requires_grad=True)
+    assert v is not x and v.requires_grad and v.is_leaf and not x.requires_grad
+    v.data[0] = 5.0  # shares x's memory, as torch.autograd.Variable does
+    assert x[0].item() == 5.0
+    y = td.ones(2, requires_grad=True) * 2
+    w = td.autograd.Variable(y)
+    assert w.grad_fn is None and not w.requires_grad
+    assert isinstance(x, td.autograd.Variable) and not isinstance(x.data, td.autograd.Variable)
+    (td.autograd.Variable(x, requires_grad=True) * 3).sum().backward()  # the WGAN-GP idiom
+
+
+def test_variable_errors_and_volatile_warning():
+    with pytest.raises(TypeError, match="Variable: data has to be a tensor, but got list"):
+        td.autograd.Variable([1.0, 2.0])
+    with pytest.warns(UserWarning, match="volatile was removed"):
+        td.autograd.Variable(td.ones(2), volatile=True)
+
+
+def test_inference_mode_is_no_grad_as_context_and_decorator(device):
+    x = td.ones(2, requires_grad=True, device=device)
+    with td.inference_mode():
+        assert not (x * 2).requires_grad
+        with td.inference_mode(False):
+            assert (x * 2).requires_grad
+
+    @td.inference_mode()
+    def f(t):
+        return t * 2
+
+    assert not f(x).requires_grad and td.is_grad_enabled()
+
+
+# ---- td.cuda.manual_seed, td.backends -------------------------------------------------------
+def test_cuda_manual_seed_seeds_the_gpu_generator_only():
+    td.manual_seed(0)
+    cpu_first = td.rand(3).numpy()
+    td.manual_seed(0)
+    td.cuda.manual_seed(123)  # must not touch the CPU generator
+    np.testing.assert_array_equal(td.rand(3).numpy(), cpu_first)
+    if not td.cuda.is_available():
+        td.cuda.manual_seed_all(1)  # nothing to seed: silently nothing, as in PyTorch
+        return
+    td.cuda.manual_seed(7)
+    first = td.rand(4, device="cuda").numpy()
+    td.cuda.manual_seed_all(7)
+    np.testing.assert_array_equal(td.rand(4, device="cuda").numpy(), first)
+    td.cuda.manual_seed(8)
+    assert not np.array_equal(td.rand(4, device="cuda").numpy(), first)
+
+
+def test_backends_switches():
+    torch = torch_or_skip()
+    assert td.backends.mps.is_available() is False and td.backends.mps.is_built() is False
+    assert td.backends.cuda.is_built() == td.cuda.is_available()
+    assert td.backends.cudnn.is_available() is False  # tinydl has no cuDNN
+    cudnn = td.backends.cudnn
+    for name in ["enabled", "benchmark", "deterministic", "allow_tf32"]:
+        assert getattr(cudnn, name) == getattr(torch.backends.cudnn, name)  # PyTorch's defaults
+    saved = cudnn.benchmark, cudnn.deterministic, td.backends.cuda.matmul.allow_tf32
+    try:
+        cudnn.benchmark, cudnn.deterministic = True, True  # what scripts write; accepted, changes nothing
+        td.backends.cuda.matmul.allow_tf32 = True
+        assert cudnn.benchmark and cudnn.deterministic
+    finally:
+        cudnn.benchmark, cudnn.deterministic, td.backends.cuda.matmul.allow_tf32 = saved
+
+
+# ---- td.numel, as_tensor, default dtype ------------------------------------------------------
+def test_numel_and_square_of_integers(device):
+    x = td.tensor([[1, 2, 3], [4, 5, 6]], device=device)
+    assert td.numel(x) == 6
+    y = td.square(x)
+    assert y.dtype == td.int64
+    np.testing.assert_array_equal(host(y), [[1, 4, 9], [16, 25, 36]])
+    with pytest.raises(TypeError, match="numel: input must be a Tensor, got list"):
+        td.numel([1, 2])
+
+
+def test_as_tensor_shares_memory_as_pytorch(device):
+    torch = torch_or_skip()
+    array = np.array([1.0, 2.0])  # float64: kept, as torch.as_tensor keeps it
+    t = td.as_tensor(array)
+    assert t.dtype == td.float64 == np.dtype(str(torch.as_tensor(array).dtype).split(".")[1])
+    array[0] = 9.0
+    assert t[0].item() == 9.0
+    assert td.as_tensor(array, dtype=td.float32).dtype == td.float32
+    assert td.as_tensor([1, 2]).dtype == td.int64 and td.as_tensor([1.0]).dtype == td.float32
+    x = td.ones(2, requires_grad=True, device=device)
+    assert td.as_tensor(x) is x and td.as_tensor(x, device=device) is x
+    y = td.as_tensor(x, dtype=td.float64)
+    assert y.dtype == td.float64 and y.requires_grad  # converted in the graph, as torch.as_tensor does
+    assert td.as_tensor(array, device=device).device == device
+
+
+def test_default_dtype_is_float32():
+    torch = torch_or_skip()
+    assert td.get_default_dtype() == td.float32 and str(torch.get_default_dtype()) == "torch.float32"
+    td.set_default_dtype(td.float32)  # the default: accepted
+    with pytest.raises(NotImplementedError, match="set_default_dtype: tinydl's default dtype is always float32"):
+        td.set_default_dtype(td.float64)
+
+
+# ---- log and division: PyTorch's -inf / inf / nan, without NumPy's warning ------------------
+def test_log_and_division_by_zero_are_silent_and_match_pytorch(device):
+    torch = torch_or_skip()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's RuntimeWarning would fail the test
+        ours = [td.log(td.tril(td.ones(3, 3, device=device))),  # the word-LM transformer's mask
+                td.tensor([1.0, -1.0, 0.0], device=device) / td.zeros(3, device=device),
+                td.tensor([0.0, -1.0, -2.0], device=device).log(),
+                td.log1p(td.tensor([-1.0, -2.0], device=device))]
+        theirs = [torch.log(torch.tril(torch.ones(3, 3))), torch.tensor([1.0, -1.0, 0.0]) / torch.zeros(3),
+                  torch.tensor([0.0, -1.0, -2.0]).log(), torch.log1p(torch.tensor([-1.0, -2.0]))]
+        ours = [host(y) for y in ours]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b.numpy())  # equal, -inf, inf and nan where torch has them
