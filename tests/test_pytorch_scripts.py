@@ -2418,3 +2418,25 @@ def test_in_place_writes_into_a_graph_node_give_torchs_gradient_or_an_error(op):
         return
     b.sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), np.zeros(3), rtol=0, atol=0)  # PyTorch's: the old values are gone
+
+
+IMPORT_LINES = [
+    "import torch", "import torch.nn as nn", "import torch.nn.functional as F", "from torch.nn import functional as F",
+    "from torch import nn, optim", "import torch.optim as optim", "from torch.optim.lr_scheduler import StepLR",
+    "from torch.optim.lr_scheduler import ReduceLROnPlateau, OneCycleLR", "import torch.utils.data",
+    "import torch.utils.data as data", "from torch.utils.data import DataLoader, Dataset, TensorDataset",
+    "from torch.utils.data import random_split, Subset, RandomSampler, WeightedRandomSampler",
+    "from torch.distributions import Categorical, Normal, Bernoulli", "import torch.nn.init as init",
+    "import torch.autograd as autograd", "from torch.autograd import Variable, grad", "from torch import Tensor",
+    "from torch.nn import Transformer, TransformerEncoder, TransformerEncoderLayer", "import torch.nn.parallel",
+    pytest.param("import torch.backends.cudnn as cudnn", marks=pytest.mark.xfail(
+        strict=True, reason="tinydl.backends is a module, so tinydl.backends.cudnn cannot be imported")),
+    pytest.param("from torch.nn.utils.rnn import pad_sequence", marks=pytest.mark.xfail(
+        strict=True, reason="torch.nn.utils.rnn.pad_sequence is missing")),
+]
+
+
+@pytest.mark.parametrize("line", IMPORT_LINES)
+def test_the_import_lines_of_pytorchs_examples_import(line):
+    """Each import line of the official examples and tutorials, rewritten as tinydl_source does, imports."""
+    exec(tinydl_import(line), {})
