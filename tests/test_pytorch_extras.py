@@ -286,3 +286,35 @@ def test_log_and_division_by_zero_are_silent_and_match_pytorch(device):
         ours = [host(y) for y in ours]
     for a, b in zip(ours, theirs):
         np.testing.assert_array_equal(a, b.numpy())  # equal, -inf, inf and nan where torch has them
+
+
+def test_inference_mode_decorates_without_parentheses_as_pytorch():
+    @td.inference_mode
+    def f(t):
+        """doc"""
+        return t * 2
+
+    assert not f(td.ones(2, requires_grad=True)).requires_grad and f.__doc__ == "doc"
+
+
+# ---- softplus with PyTorch's beta and threshold ------------------------------------------------
+@pytest.mark.parametrize("beta, threshold", [(1.0, 20.0), (2.0, 3.0), (0.5, 1.0)])
+def test_softplus_beta_threshold_gradcheck_and_pytorch(device, beta, threshold):
+    array = values((3, 5), low=-4, high=9)  # both sides of threshold / beta
+    x = leaf(array, device)
+    assert td.gradcheck(lambda t: F.softplus(t, beta, threshold), (x,))
+    assert td.gradgradcheck(lambda t: F.softplus(t, beta=beta, threshold=threshold), (x,))
+    torch = torch_or_skip()
+    xt = torch.tensor(array, requires_grad=True)
+    y, yt = nn.Softplus(beta, threshold)(x), torch.nn.Softplus(beta, threshold)(xt)
+    np.testing.assert_allclose(host(y), yt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    y.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_allclose(host(x.grad), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    assert repr(nn.Softplus(beta, threshold)) == repr(torch.nn.Softplus(beta, threshold))
+
+
+def test_softplus_past_the_threshold_is_x_itself_as_pytorch():
+    torch = torch_or_skip()
+    array = np.array([20.5, 25.0, 40.0])
+    np.testing.assert_array_equal(host(F.softplus(const(array))), torch.nn.functional.softplus(torch.tensor(array)).numpy())

@@ -91,7 +91,13 @@ class inference_mode(set_grad_enabled):
 
     In tinydl it is exactly ``no_grad`` (``inference_mode(False)``: exactly ``enable_grad``);
     tinydl has no separate "inference tensors", so the results can be used in a graph later.
+    As in PyTorch it also decorates without parentheses: ``@td.inference_mode``.
     """
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # @td.inference_mode on a function
+            return cls()(mode)
+        return super().__new__(cls)
 
     def __init__(self, mode=True):
         super().__init__(not mode)

@@ -54,6 +54,7 @@ from .smooth_activations import elu, silu
 from .log1p import log1p
 from .normalize import normalize
 from .group_norm import group_norm
+from .softplus import softplus  # noqa: F811  the public one, with PyTorch's beta= and threshold=
 
 from .inputs import check_all as _check_all  # noqa: E402
 
