@@ -2358,13 +2358,71 @@ FAST_NEURAL_STYLE = dict(name="fast_neural_style", source='''
     learned="losses[-1] < 0.5 * losses[0]", tol=(1e-3, 1e-4))
 
 
+MNIST_RNN = dict(MNIST, name="mnist_rnn", source=MNIST["source"].replace('''
+    class Net(nn.Module):
+        def __init__(self):
+            super(Net, self).__init__()
+            self.conv1 = nn.Conv2d(1, 8, 3, 1)
+            self.conv2 = nn.Conv2d(8, 16, 3, 1)
+            self.dropout1 = nn.Dropout(0.25)
+            self.dropout2 = nn.Dropout(0.5)
+            self.fc1 = nn.Linear(64, 32)
+            self.fc2 = nn.Linear(32, 10)
+
+        def forward(self, x):
+            x = self.conv1(x)
+            x = F.relu(x)
+            x = self.conv2(x)
+            x = F.relu(x)
+            x = F.max_pool2d(x, 2)
+            x = self.dropout1(x)
+            x = torch.flatten(x, 1)
+            x = self.fc1(x)
+            x = F.relu(x)
+            x = self.dropout2(x)
+            x = self.fc2(x)
+            output = F.log_softmax(x, dim=1)
+            return output
+''', '''
+    class Net(nn.Module):
+        def __init__(self):
+            super(Net, self).__init__()
+            self.rnn = nn.LSTM(input_size=8, hidden_size=32, batch_first=True)
+            self.batchnorm = nn.BatchNorm1d(32)
+            self.dropout1 = nn.Dropout2d(0.25)
+            self.dropout2 = nn.Dropout2d(0.5)
+            self.fc1 = nn.Linear(32, 32)
+            self.fc2 = nn.Linear(32, 10)
+
+        def forward(self, input):
+            # Shape of input is (batch_size,1, 8, 8)
+            # converting shape of input to (batch_size, 8, 8)
+            # as required by RNN when batch_first is set True
+            input = input.reshape(-1, 8, 8)
+            output, hidden = self.rnn(input)
+
+            # RNN output shape is (seq_len, batch, input_size)
+            # Get last output of RNN
+            output = output[:, -1, :]
+            output = self.batchnorm(output)
+            output = self.dropout1(output)
+            output = self.fc1(output)
+            output = F.relu(output)
+            output = self.dropout2(output)
+            output = self.fc2(output)
+            output = F.log_softmax(output, dim=1)
+            return output
+'''))  # the official mnist_rnn example: the MNIST script with this model (Dropout2d on (N, C) input)
+assert MNIST_RNN["source"] != MNIST["source"]
+
+
 def known_bug(script, reason, when=True):
     """A script that still needs more than its imports changed: a tinydl bug, reported, expected to fail."""
     return pytest.param(script, marks=pytest.mark.xfail(when, strict=True, reason=reason))
 
 
 SCRIPTS = [
-    MNIST, VAE, DCGAN, REINFORCE, ACTOR_CRITIC, WORD_LM_LSTM, WORD_LM_TRANSFORMER, TIME_SEQUENCE, REGRESSION,
+    MNIST, MNIST_RNN, VAE, DCGAN, REINFORCE, ACTOR_CRITIC, WORD_LM_LSTM, WORD_LM_TRANSFORMER, TIME_SEQUENCE, REGRESSION,
     SUPER_RESOLUTION, GPT, SEQ2SEQ_ATTENTION, WGAN_GP,
     known_bug(FAST_NEURAL_STYLE, "torch.nn.functional.interpolate in a script's body: tinydl.nn has no functional"),
     known_bug(TRANSLATION_F_PAD, "Tensor.type_as(other) keeps its device; PyTorch's moves to other's device too",
