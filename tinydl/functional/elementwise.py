@@ -101,8 +101,9 @@ class Div(_Binary):
     """y = a / b;  dy/da = 1 / b, dy/db = -a / b^2."""
 
     def compute(self, a, b):
-        with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 = inf, 0 / 0 = nan: PyTorch's answers, silently
-            return a / b
+        # NumPy warns at x / 0 where PyTorch is silent; not silenced here: np.errstate costs ~2 us a call,
+        # a third of a small division, and Div runs in many backward formulas
+        return a / b
 
     def backward(self, gy):
         a, b = self.inputs
