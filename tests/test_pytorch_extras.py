@@ -247,6 +247,8 @@ def test_numel_and_square_of_integers(device):
     np.testing.assert_array_equal(host(y), [[1, 4, 9], [16, 25, 36]])
     with pytest.raises(TypeError, match="numel: input must be a Tensor, got list"):
         td.numel([1, 2])
+    with pytest.raises(TypeError, match="square: input must be a Tensor, got NoneType"):
+        td.square(None)
 
 
 def test_as_tensor_shares_memory_as_pytorch(device):

@@ -13,15 +13,20 @@ from .functional import mul
 from .tensor import Tensor, as_dtype, float32
 
 
+def _check_tensor(op, input):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+
+
 def numel(input):
     """The number of elements of ``input``."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"numel: input must be a Tensor, got {type(input).__name__}")
+    _check_tensor("numel", input)
     return input.numel()
 
 
 def square(input):
     """input * input elementwise."""
+    _check_tensor("square", input)
     return mul(input, input)
 
 
