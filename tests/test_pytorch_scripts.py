@@ -2549,7 +2549,8 @@ def test_script_runs_on_tinydl_with_only_its_imports_changed(script, tmp_path, m
     check_script(script, tmp_path, monkeypatch)
 
 
-@pytest.mark.parametrize("script", [s if isinstance(s, dict) else s.values[0] for s in SCRIPTS], ids=lambda s: s["name"])
+@pytest.mark.parametrize("script", [s if isinstance(s, dict) else s.values[0] for s in SCRIPTS],
+                         ids=lambda s: s["name"])
 def test_only_the_import_lines_change(script):
     """The claim above, checked: tinydl_source changes import lines only, and the scripts name no tinydl."""
     source = textwrap.dedent(script["source"])
