@@ -2527,6 +2527,147 @@ probe = [net(x), criterion(net(x), torch.from_numpy(labels[1400:1464]))]
 """, learned="correct > 0.5 * total and sum(correct_pred.values()) == correct")
 
 
+SPATIAL_TRANSFORMER = dict(name="spatial_transformer_tutorial", source='''
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import torch.optim as optim
+    from torch.utils.data import DataLoader, TensorDataset
+    import numpy as np
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(0)
+
+    # Training dataset (MNIST swapped for the digits)
+    train_loader = DataLoader(TensorDataset(torch.from_numpy(images[:1000]), torch.from_numpy(labels[:1000])),
+                              batch_size=64, shuffle=True)
+    # Test dataset
+    test_loader = DataLoader(TensorDataset(torch.from_numpy(images[1000:1400]), torch.from_numpy(labels[1000:1400])),
+                             batch_size=64, shuffle=True)
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super(Net, self).__init__()
+            self.conv1 = nn.Conv2d(1, 10, kernel_size=3)
+            self.conv2 = nn.Conv2d(10, 20, kernel_size=2)
+            self.conv2_drop = nn.Dropout2d()
+            self.fc1 = nn.Linear(20, 50)
+            self.fc2 = nn.Linear(50, 10)
+
+            # Spatial transformer localization-network
+            self.localization = nn.Sequential(
+                nn.Conv2d(1, 8, kernel_size=3),
+                nn.MaxPool2d(2, stride=2),
+                nn.ReLU(True),
+                nn.Conv2d(8, 10, kernel_size=2),
+                nn.MaxPool2d(2, stride=2),
+                nn.ReLU(True)
+            )
+
+            # Regressor for the 3 * 2 affine matrix
+            self.fc_loc = nn.Sequential(
+                nn.Linear(10 * 1 * 1, 32),
+                nn.ReLU(True),
+                nn.Linear(32, 3 * 2)
+            )
+
+            # Initialize the weights/bias with identity transformation
+            # (the tutorial writes self.fc_loc[2].weight.data.zero_() and .bias.data.copy_(...): docs/pytorch.md)
+            with torch.no_grad():
+                self.fc_loc[2].weight.zero_()
+                self.fc_loc[2].bias.copy_(torch.tensor([1, 0, 0, 0, 1, 0], dtype=torch.float))
+
+        # Spatial transformer network forward function
+        def stn(self, x):
+            xs = self.localization(x)
+            xs = xs.view(-1, 10 * 1 * 1)
+            theta = self.fc_loc(xs)
+            theta = theta.view(-1, 2, 3)
+
+            grid = F.affine_grid(theta, x.size())
+            x = F.grid_sample(x, grid)
+
+            return x
+
+        def forward(self, x):
+            # transform the input
+            x = self.stn(x)
+
+            # Perform the usual forward pass
+            x = F.relu(F.max_pool2d(self.conv1(x), 2))
+            x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
+            x = x.view(-1, 20)
+            x = F.relu(self.fc1(x))
+            x = F.dropout(x, training=self.training)
+            x = self.fc2(x)
+            return F.log_softmax(x, dim=1)
+
+
+    model = Net().to(device)
+    optimizer = optim.Adam(model.parameters(), lr=0.01)
+
+
+    def train(epoch):
+        model.train()
+        for batch_idx, (data, target) in enumerate(train_loader):
+            data, target = data.to(device), target.to(device)
+
+            optimizer.zero_grad()
+            output = model(data)
+            loss = F.nll_loss(output, target)
+            loss.backward()
+            optimizer.step()
+            if batch_idx % 5 == 0:
+                print('Train Epoch: {} [{}/{} ({:.0f}%)]\\tLoss: {:.6f}'.format(
+                    epoch, batch_idx * len(data), len(train_loader.dataset),
+                    100. * batch_idx / len(train_loader), loss.item()))
+
+
+    def test():
+        with torch.no_grad():
+            model.eval()
+            test_loss = 0
+            correct = 0
+            for data, target in test_loader:
+                data, target = data.to(device), target.to(device)
+                output = model(data)
+
+                # sum up batch loss
+                test_loss += F.nll_loss(output, target, size_average=False).item()
+                # get the index of the max log-probability
+                pred = output.max(1, keepdim=True)[1]
+                correct += pred.eq(target.view_as(pred)).sum().item()
+
+            test_loss /= len(test_loader.dataset)
+            print('\\nTest set: Average loss: {:.4f}, Accuracy: {}/{} ({:.0f}%)\\n'
+                  .format(test_loss, correct, len(test_loader.dataset),
+                          100. * correct / len(test_loader.dataset)))
+            return test_loss
+
+
+    def convert_image_np(inp):
+        """Convert a Tensor to numpy image."""
+        inp = inp.numpy().transpose((1, 2, 0))
+        return np.clip(inp, 0, 1)
+
+
+    # -- train --
+    first_test_loss = test()
+    for epoch in range(1, 4):
+        train(epoch)
+        test_loss = test()
+
+    with torch.no_grad():
+        data = next(iter(test_loader))[0].to(device)
+        input_tensor = data.cpu()
+        transformed_input_tensor = model.stn(data).cpu()
+        out_grid = convert_image_np(transformed_input_tensor[0])
+''', data=digits, sync=["model"], probe="""
+probe = [test(), model.stn(torch.from_numpy(images[:8]).to(device))]
+""", learned="test_loss < 0.9 * first_test_loss and out_grid.shape == (8, 8, 1)")
+
+
 def known_bug(script, reason, when=True):
     """A script that still needs more than its imports changed: a tinydl bug, reported, expected to fail."""
     return pytest.param(script, marks=pytest.mark.xfail(when, strict=True, reason=reason))
@@ -2534,7 +2675,7 @@ def known_bug(script, reason, when=True):
 
 SCRIPTS = [
     MNIST, MNIST_RNN, VAE, DCGAN, REINFORCE, ACTOR_CRITIC, WORD_LM_LSTM, WORD_LM_TRANSFORMER, TIME_SEQUENCE, REGRESSION,
-    SUPER_RESOLUTION, GPT, SEQ2SEQ_ATTENTION, WGAN_GP,
+    SUPER_RESOLUTION, GPT, SEQ2SEQ_ATTENTION, WGAN_GP, SPATIAL_TRANSFORMER,
     known_bug(CIFAR_TUTORIAL, "torch.max(outputs.data, 1): the raw array gives 'memoryview' object has no "
                               "attribute 'size'"),
     known_bug(FAST_NEURAL_STYLE, "torch.nn.functional.interpolate in a script's body: tinydl.nn has no functional"),
