@@ -321,3 +321,14 @@ def test_softplus_past_the_threshold_is_x_itself_as_pytorch():
     array = np.array([20.5, 25.0, 40.0])
     theirs = torch.nn.functional.softplus(torch.tensor(array)).numpy()
     np.testing.assert_array_equal(host(F.softplus(const(array))), theirs)
+
+
+# ---- issue 20, part H: the bugs tests/test_pytorch_scripts.py found ---------------------------------
+def test_type_as_takes_the_other_tensors_device_and_dtype(device):
+    x = td.tensor([1.5, -2.0], dtype=td.float64)  # on the cpu
+    other = td.zeros(3, dtype=td.float32, device=device)
+    y = x.type_as(other)
+    assert y.dtype == other.dtype and y.device == other.device
+    np.testing.assert_array_equal(host(y), np.array([1.5, -2.0], dtype=np.float32))
+    back = y.type_as(x)
+    assert back.dtype == td.float64 and back.device == x.device

@@ -280,7 +280,8 @@ class Tensor:
         return self.to(dtype) if device is None else self.to(device, dtype)
 
     def type_as(self, other):
-        return self.to(other.dtype)
+        """This tensor with ``other``'s dtype and on ``other``'s device, as PyTorch."""
+        return self.to(other.device, other.dtype)
 
     def clone(self):
         return F.clone(self)
