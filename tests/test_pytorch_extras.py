@@ -332,3 +332,14 @@ def test_type_as_takes_the_other_tensors_device_and_dtype(device):
     np.testing.assert_array_equal(host(y), np.array([1.5, -2.0], dtype=np.float32))
     back = y.type_as(x)
     assert back.dtype == td.float64 and back.device == x.device
+
+
+def test_nn_functional_is_the_functional_module_under_pytorchs_name():
+    import importlib
+
+    import tinydl.nn.functional as F_nn
+    from tinydl.nn import functional as F_from
+
+    assert F_nn is F_from is F is td.nn.functional is importlib.import_module("tinydl.nn.functional")
+    x = td.ones(1, 1, 2, 2)
+    assert td.nn.functional.interpolate(x, scale_factor=2).shape == (1, 1, 4, 4)  # as a script's body writes it

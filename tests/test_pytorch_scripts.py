@@ -2676,9 +2676,9 @@ def known_bug(script, reason, when=True):
 SCRIPTS = [
     MNIST, MNIST_RNN, VAE, DCGAN, REINFORCE, ACTOR_CRITIC, WORD_LM_LSTM, WORD_LM_TRANSFORMER, TIME_SEQUENCE, REGRESSION,
     SUPER_RESOLUTION, GPT, SEQ2SEQ_ATTENTION, WGAN_GP, SPATIAL_TRANSFORMER, TRANSLATION_F_PAD,
+    FAST_NEURAL_STYLE,
     known_bug(CIFAR_TUTORIAL, "torch.max(outputs.data, 1): the raw array gives 'memoryview' object has no "
                               "attribute 'size'"),
-    known_bug(FAST_NEURAL_STYLE, "torch.nn.functional.interpolate in a script's body: tinydl.nn has no functional"),
     known_bug(TRANSLATION, "torch.nn.utils.rnn.pad_sequence is missing"),
 ]
 

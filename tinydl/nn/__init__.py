@@ -1,5 +1,13 @@
-"""``tinydl.nn``: Module, Parameter, layers, containers, losses, init and utils."""
+"""``tinydl.nn``: Module, Parameter, layers, containers, losses, init and utils.
+
+``tinydl.nn.functional`` is ``tinydl.functional`` itself (one module, two names), so PyTorch's
+``import torch.nn.functional as F`` and ``torch.nn.functional.interpolate(...)`` work as written."""
+import sys
+
+from .. import functional
 from . import init, utils
+
+sys.modules[__name__ + ".functional"] = functional  # `import tinydl.nn.functional` finds it here
 from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .attention import MultiheadAttention
 from .container import ModuleDict, ModuleList, Sequential
