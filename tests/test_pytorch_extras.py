@@ -343,3 +343,39 @@ def test_nn_functional_is_the_functional_module_under_pytorchs_name():
     assert F_nn is F_from is F is td.nn.functional is importlib.import_module("tinydl.nn.functional")
     x = td.ones(1, 1, 2, 2)
     assert td.nn.functional.interpolate(x, scale_factor=2).shape == (1, 1, 4, 4)  # as a script's body writes it
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_pad_sequence_as_pytorch_and_gradcheck(device, batch_first, padding_side):
+    from tinydl.nn.utils.rnn import pad_sequence
+
+    arrays = [values((length, 2), seed=length) for length in (3, 1, 4)]
+    xs = [leaf(a, device) for a in arrays]
+
+    def padded(*seqs):
+        return pad_sequence(seqs, batch_first=batch_first, padding_value=-0.5, padding_side=padding_side)
+
+    assert padded(*xs).shape == ((3, 4, 2) if batch_first else (4, 3, 2)) and padded(*xs).device == xs[0].device
+    assert td.gradcheck(padded, tuple(xs))
+    torch = torch_or_skip()
+    theirs = torch.nn.utils.rnn.pad_sequence([torch.tensor(a) for a in arrays], batch_first=batch_first,
+                                             padding_value=-0.5, padding_side=padding_side)
+    np.testing.assert_allclose(host(padded(*xs)), theirs.numpy(), rtol=0, atol=0)
+    ints = [td.tensor([1, 2], device=device), td.tensor([3], device=device)]
+    ints_theirs = torch.nn.utils.rnn.pad_sequence([torch.tensor([1, 2]), torch.tensor([3])], padding_value=-1.5)
+    np.testing.assert_array_equal(host(nn.utils.rnn.pad_sequence(ints, padding_value=-1.5)), ints_theirs.numpy())
+
+
+def test_pad_sequence_errors_name_the_function_and_the_sequence():
+    from tinydl.nn.utils.rnn import pad_sequence
+
+    with pytest.raises(ValueError, match=r"pad_sequence: sequences\[1\] has shape \(2, 3\) but sequences\[0\] has"):
+        pad_sequence([td.ones(2, 2), td.ones(2, 3)])
+    with pytest.raises(ValueError, match="padding_side must be 'left' or 'right', got 'middle'"):
+        pad_sequence([td.ones(2)], padding_side="middle")
+    with pytest.raises(ValueError, match="sequences is empty"):
+        pad_sequence([])
+    with pytest.raises(TypeError, match=r"sequences\[0\] must be a Tensor, not list"):
+        pad_sequence([[1.0, 2.0]])
+    assert pad_sequence(td.ones(2, 3)).shape == (3, 2)  # a tensor: its rows are the sequences, as PyTorch

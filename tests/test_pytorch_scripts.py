@@ -2676,10 +2676,9 @@ def known_bug(script, reason, when=True):
 SCRIPTS = [
     MNIST, MNIST_RNN, VAE, DCGAN, REINFORCE, ACTOR_CRITIC, WORD_LM_LSTM, WORD_LM_TRANSFORMER, TIME_SEQUENCE, REGRESSION,
     SUPER_RESOLUTION, GPT, SEQ2SEQ_ATTENTION, WGAN_GP, SPATIAL_TRANSFORMER, TRANSLATION_F_PAD,
-    FAST_NEURAL_STYLE,
+    FAST_NEURAL_STYLE, TRANSLATION,
     known_bug(CIFAR_TUTORIAL, "torch.max(outputs.data, 1): the raw array gives 'memoryview' object has no "
                               "attribute 'size'"),
-    known_bug(TRANSLATION, "torch.nn.utils.rnn.pad_sequence is missing"),
 ]
 
 
@@ -2742,8 +2741,7 @@ IMPORT_LINES = [
     "from torch.nn import Transformer, TransformerEncoder, TransformerEncoderLayer", "import torch.nn.parallel",
     pytest.param("import torch.backends.cudnn as cudnn", marks=pytest.mark.xfail(
         strict=True, reason="tinydl.backends is a module, so tinydl.backends.cudnn cannot be imported")),
-    pytest.param("from torch.nn.utils.rnn import pad_sequence", marks=pytest.mark.xfail(
-        strict=True, reason="torch.nn.utils.rnn.pad_sequence is missing")),
+    "from torch.nn.utils.rnn import pad_sequence",
 ]
 
 

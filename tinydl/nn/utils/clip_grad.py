@@ -1,8 +1,8 @@
 """Gradient clipping: ``clip_grad_norm_`` and ``clip_grad_value_``."""
 import math
 
-from .. import backend
-from ..tensor import Tensor
+from ... import backend
+from ...tensor import Tensor
 
 
 def _grads(parameters):
