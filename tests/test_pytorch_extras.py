@@ -379,3 +379,17 @@ def test_pad_sequence_errors_name_the_function_and_the_sequence():
     with pytest.raises(TypeError, match=r"sequences\[0\] must be a Tensor, not list"):
         pad_sequence([[1.0, 2.0]])
     assert pad_sequence(td.ones(2, 3)).shape == (3, 2)  # a tensor: its rows are the sequences, as PyTorch
+
+
+def test_backends_submodules_import_as_the_dcgan_example_writes_them():
+    import tinydl.backends.cuda
+    import tinydl.backends.cudnn as cudnn
+    from tinydl.backends import mps
+
+    assert cudnn is td.backends.cudnn and mps is td.backends.mps and tinydl.backends.cuda is td.backends.cuda
+    saved = cudnn.benchmark
+    try:
+        cudnn.benchmark = True  # the DCGAN line: seen through td.backends too
+        assert td.backends.cudnn.benchmark is True
+    finally:
+        cudnn.benchmark = saved
