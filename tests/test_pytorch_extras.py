@@ -393,3 +393,49 @@ def test_backends_submodules_import_as_the_dcgan_example_writes_them():
         assert td.backends.cudnn.benchmark is True
     finally:
         cudnn.benchmark = saved
+
+
+IN_PLACE = {  # every in-place method that writes a Tensor's values, with arguments
+    "fill_": (5.0,), "zero_": (), "copy_": ([1.0, 2.0, 3.0],), "add_": (1.0,), "sub_": (1.0,), "mul_": (2.0,),
+    "div_": (2.0,), "clamp_": (0.0, 1.0), "masked_fill_": ([True, False, True], 0.0), "uniform_": (), "normal_": (),
+    "scatter_": (0, [0, 2], 9.0), "scatter_add_": (0, [0, 2], [1.0, 1.0]),
+}
+
+
+def _in_place_args(op, device):
+    """IN_PLACE's arguments for ``op``, the lists made tensors on ``device`` (scatter's index as int64)."""
+    def made(i, arg):
+        if not isinstance(arg, list):
+            return arg
+        return td.tensor(arg, device=device, dtype=td.int64 if op.startswith("scatter") and i == 1 else None)
+
+    return [made(i, arg) for i, arg in enumerate(IN_PLACE[op])]
+
+
+@pytest.mark.parametrize("op", sorted(IN_PLACE))
+def test_in_place_methods_refuse_a_tensor_of_a_recorded_graph(device, op):
+    assert {n for n in dir(td.Tensor) if n.endswith("_") and not n.startswith("_")} - set(IN_PLACE) == {
+        "requires_grad_"}  # a new in-place method belongs in IN_PLACE
+    a = td.ones(3, requires_grad=True, device=device)
+    b = a * 2  # a non-leaf: its backward would use the old values
+    with pytest.raises(RuntimeError, match=rf"^{op}: the tensor is part of a recorded graph; use the out-of-place "):
+        getattr(b, op)(*_in_place_args(op, device))
+    with pytest.raises(RuntimeError, match=rf"^{op}: a leaf tensor that requires grad"):
+        getattr(a, op)(*_in_place_args(op, device))
+    np.testing.assert_array_equal(host(b), [2.0, 2.0, 2.0])  # nothing was written
+    b.sum().backward()
+    np.testing.assert_array_equal(host(a.grad), [2.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("op", sorted(IN_PLACE))
+def test_in_place_methods_still_write_under_no_grad_and_outside_a_graph(device, op):
+    torch = torch_or_skip()
+    a = td.ones(3, requires_grad=True, device=device)
+    with td.no_grad():
+        assert getattr(a, op)(*_in_place_args(op, device)) is a
+    plain = td.ones(3, device=device)
+    assert getattr(plain, op)(*_in_place_args(op, device)) is plain
+    if op not in ("uniform_", "normal_"):  # the same values as PyTorch's
+        ours = getattr(td.ones(3, device=device), op)(*_in_place_args(op, device))
+        args = [torch.tensor(host(x)) if isinstance(x, td.Tensor) else x for x in _in_place_args(op, "cpu")]
+        np.testing.assert_allclose(host(ours), getattr(torch.ones(3), op)(*args).numpy(), rtol=0, atol=0)

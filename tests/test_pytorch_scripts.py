@@ -2712,8 +2712,6 @@ def test_the_script_in_docs_pytorch_md_runs_and_its_twin_differs_only_in_imports
     assert namespace["model"].training is False and (tmp_path / "mnist_cnn.pt").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="fill_ / zero_ / copy_ on a node of a recorded graph write into it silently "
-                                       "and its backward stays the old one (a wrong gradient)")
 @pytest.mark.parametrize("op", ["fill_", "zero_", "copy_"])
 def test_in_place_writes_into_a_graph_node_give_torchs_gradient_or_an_error(op):
     """A PyTorch habit (``h.zero_()``, ``out.fill_(v)``) on a tensor the gradient flows through: tinydl must give

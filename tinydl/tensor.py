@@ -293,7 +293,8 @@ class Tensor:
         Under ``td.no_grad()`` (a manual SGD step: ``p -= lr * p.grad``) or on a
         tensor outside any graph, in place is safe.  A leaf that requires grad
         is refused, as in PyTorch.  A non-leaf gets the out-of-place result, so
-        ``h += x`` rebinds ``h`` to a new node and the graph stays correct.
+        ``h += x`` rebinds ``h`` to a new node and the graph stays correct; the
+        in-place methods (``fill_``, ``add_``, ...) refuse it (``_check_in_place``).
         """
         if not is_grad_enabled() or not self.requires_grad:
             return True
@@ -303,6 +304,15 @@ class Tensor:
                 "wrap the update in `with td.no_grad():`"
             )
         return False
+
+    def _check_in_place(self, op, instead=None):
+        """The check every in-place method (``add_``, ``fill_``, ``copy_``, ...) makes before writing:
+        refuse a tensor a recorded graph goes through, whose backward would otherwise use the old
+        values (a silently wrong gradient), and say what to write instead."""
+        if not self._in_place(op):
+            instead = instead or f"y = x.{op[:-1]}(...)"
+            raise RuntimeError(f"{op}: the tensor is part of a recorded graph; use the out-of-place {instead}, "
+                               "which the gradient can follow")
 
     def _assign(self, op, other, combine):
         if not self._in_place(op):
@@ -347,15 +357,18 @@ class Tensor:
 
     def copy_(self, source):
         """Copy ``source``'s values into this tensor in place (under no_grad, or outside a graph)."""
+        self._check_in_place("copy_", "y = source.expand_as(x).to(x)")
         return self._assign("copy_", source, lambda a, b: F.broadcast_to(b, a.shape))
 
     def fill_(self, value):
-        self._in_place("fill_")
+        """Set every element to ``value`` in place (under no_grad, or outside a graph)."""
+        self._check_in_place("fill_", "y = td.full_like(x, value)")
         self.data[...] = value
         return self
 
     def zero_(self):
-        """Set every element to zero in place (no gradient flows through this)."""
+        """Set every element to zero in place (under no_grad, or outside a graph)."""
+        self._check_in_place("zero_", "y = td.zeros_like(x)")
         return self.fill_(0)
 
     # ---- operators --------------------------------------------------------

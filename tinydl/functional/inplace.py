@@ -13,16 +13,14 @@ from .elementwise import add, clamp, div, mul, sub
 from .scatter import scatter, scatter_add
 
 
-def _write(x, op, result):
+def _write(x, op, result, instead=None):
     """Write ``result`` (computed from x's values) into x, after checking it fits."""
     if tuple(result.shape) != tuple(x.shape):
         raise ValueError(f"{op}: the result has shape {tuple(result.shape)} but the tensor has shape "
                          f"{tuple(x.shape)}; an in-place op cannot change the tensor's shape")
     if x.dtype.kind != "f" and result.dtype.kind == "f":
         raise TypeError(f"{op}: the result's dtype {result.dtype} can't be cast to the tensor's dtype {x.dtype}")
-    if not x._in_place(op):
-        raise RuntimeError(f"{op}: the tensor is part of a recorded graph; use the out-of-place "
-                           f"y = x.{op[:-1]}(...), which the gradient can follow")
+    x._check_in_place(op, instead)
     x.data[...] = result.data
     return x
 
@@ -66,17 +64,19 @@ def scatter_add_(x, dim, index, src):
     return _write(x, "scatter_add_", scatter_add(x.detach(), dim, index, _value(src)))
 
 
-def _random_fill(x, op, draw):
+def _random_fill(x, op, draw, instead):
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: the tensor must be floating point, got dtype {x.dtype}")
-    return _write(x, op, Tensor(draw()))
+    return _write(x, op, Tensor(draw()), instead)
 
 
 def uniform_(x, from_=0.0, to=1.0):
     """Fill x with samples of U[from_, to), in place."""
-    return _random_fill(x, "uniform_", lambda: rng.uniform(x.shape, x.dtype, x.device, from_, to))
+    return _random_fill(x, "uniform_", lambda: rng.uniform(x.shape, x.dtype, x.device, from_, to),
+                        "y = td.rand_like(x) * (to - from_) + from_")
 
 
 def normal_(x, mean=0.0, std=1.0):
     """Fill x with samples of N(mean, std^2), in place."""
-    return _random_fill(x, "normal_", lambda: rng.standard_normal(x.shape, x.dtype, x.device) * std + mean)
+    return _random_fill(x, "normal_", lambda: rng.standard_normal(x.shape, x.dtype, x.device) * std + mean,
+                        "y = td.randn_like(x) * std + mean")

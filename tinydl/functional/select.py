@@ -168,8 +168,6 @@ def masked_fill_(x, mask, value):
     if tuple(shape) != tuple(x.shape):
         raise ValueError(f"masked_fill_: mask of shape {tuple(mask.shape)} would change the shape of the input "
                          f"{tuple(x.shape)} in place; use masked_fill (out of place)")
-    if not x._in_place("masked_fill_"):
-        raise RuntimeError("masked_fill_: the tensor is part of a recorded graph; use the out-of-place "
-                           "y = x.masked_fill(mask, value), which the gradient can follow")
+    x._check_in_place("masked_fill_", "y = x.masked_fill(mask, value)")
     x.data[...] = masked_fill(Tensor(x.data), mask, _fill_value("masked_fill_", value, x).detach()).data
     return x
