@@ -318,6 +318,23 @@ def test_data_misuse_gets_a_hint_that_shows_the_tinydl_way(device):
     assert data_hint.hint_for(ValueError("x")) is None
 
 
+@pytest.mark.parametrize("call, op, argument", [
+    (lambda out: td.max(out.data, 1), "max", "x"),  # the CIFAR-10 tutorial's line
+    (lambda out: td.argmax(out.data, dim=1), "argmax", "x"),
+    (lambda out: td.nn.functional.softmax(out.data, dim=1), "softmax", "x"),
+    (lambda out: td.nn.functional.linear(out, out.data), "linear", "weight"),
+])
+def test_a_raw_array_where_a_tensor_goes_is_refused_with_the_data_hint(device, call, op, argument):
+    outputs = td.randn(4, 4, device=device)
+    array = "numpy.ndarray" if device == "cpu" else "cupy.ndarray"
+    with pytest.raises(TypeError, match=rf"^{op}: {argument} must be a Tensor, not {array} \(in tinydl, t.data is "
+                                        r"the raw NumPy/CuPy array, not a Tensor as in PyTorch"):
+        call(outputs)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="got \\(numpy.ndarray, int\\)"):  # PyTorch refuses the array too
+        torch.max(np.ones((2, 3)), 1)
+
+
 def test_an_uncaught_data_misuse_prints_the_hint(tmp_path):
     script = tmp_path / "habit.py"
     script.write_text("import tinydl as td\np = td.nn.Linear(2, 3).weight\nn = p.data.size(0)\n")

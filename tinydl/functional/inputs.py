@@ -5,9 +5,11 @@ attribute 'ndim'", and ``F.relu([1.0, 2.0])`` quietly works where PyTorch refuse
 ``functional/__init__.py`` wraps each public op once with ``checked``, which looks at the
 arguments by their parameter names:
 
-- ``TENSORS`` (``x``, ``input``, ``weight``, ...) must be Tensors (a NumPy / CuPy array is let
-  through to the op, which converts or refuses it itself); None only where the parameter's default
-  is None, or where the op documents None (``batch_norm``'s running statistics);
+- ``TENSORS`` (``x``, ``input``, ``weight``, ...) must be Tensors, not even a NumPy / CuPy array
+  (as PyTorch: "must be Tensor, not numpy.ndarray"; the usual cause is PyTorch's ``t.data`` habit,
+  ``torch.max(outputs.data, 1)``, and the error says that ``.data`` is the raw array in tinydl);
+  None only where the parameter's default is None, or where the op documents None (``batch_norm``'s
+  running statistics);
 - ``ARRAY_LIKE`` arguments, which the op converts itself, lists included (the operands ``a``, ``b``
   of arithmetic, a loss's ``target`` and class ``weight``, ``boxes``, ``condition``), must not be None.
 
@@ -36,6 +38,20 @@ NOT_TENSORS = {("topk", "k"), ("getitem", "index")}  # a number / any index ther
 
 def _is_array(value):
     return isinstance(value, np.ndarray) or (backend.cp is not None and isinstance(value, backend.cp.ndarray))
+
+
+def _type_name(value):
+    if isinstance(value, np.ndarray):
+        return "numpy.ndarray"
+    return "cupy.ndarray" if _is_array(value) else type(value).__name__
+
+
+def _array_hint(value):
+    """For a raw array, the likely cause: PyTorch's ``t.data`` habit (``torch.max(outputs.data, 1)``)."""
+    if not _is_array(value):
+        return ""
+    return (" (in tinydl, t.data is the raw NumPy/CuPy array, not a Tensor as in PyTorch: pass the Tensor "
+            "itself, or td.tensor(array))")
 
 
 def _kind(op, name):
@@ -70,8 +86,8 @@ def checked(fn):
                 continue  # not given: the op's default, or Python's own "missing argument" error
             if isinstance(value, Tensor) or (value is None and none_allowed):
                 continue
-            if value is None or (kind == "tensor" and not _is_array(value)):
-                raise TypeError(f"{op}: {name} must be a Tensor, not {type(value).__name__}")
+            if value is None or kind == "tensor":
+                raise TypeError(f"{op}: {name} must be a Tensor, not {_type_name(value)}{_array_hint(value)}")
         return fn(*args, **kwargs)
 
     return op_with_checks
