@@ -439,3 +439,17 @@ def test_in_place_methods_still_write_under_no_grad_and_outside_a_graph(device, 
         ours = getattr(td.ones(3, device=device), op)(*_in_place_args(op, device))
         args = [torch.tensor(host(x)) if isinstance(x, td.Tensor) else x for x in _in_place_args(op, "cpu")]
         np.testing.assert_allclose(host(ours), getattr(torch.ones(3), op)(*args).numpy(), rtol=0, atol=0)
+
+
+# ---- common names scripts type (issue 20, part H) ----------------------------------------------------
+def test_where_with_only_a_condition_is_nonzero_as_a_tuple(device):
+    torch = torch_or_skip()
+    array = np.array([[0.0, 1.5], [2.0, 0.0], [0.0, -1.0]])
+    ours = td.where(td.tensor(array, device=device))
+    theirs = torch.where(torch.tensor(array))
+    assert len(ours) == len(theirs) == 2 and all(i.device == device and i.dtype == td.int64 for i in ours)
+    for i, j in zip(ours, theirs):
+        np.testing.assert_array_equal(host(i), j.numpy())
+    assert [host(i).tolist() for i in td.where(td.tensor(3.0))] == [[0]]  # 0-d, as PyTorch: (tensor([0]),)
+    with pytest.raises(TypeError, match=r"where: give both a and b, or neither \(got only a\)"):
+        td.where(td.tensor([True]), td.ones(1))

@@ -447,11 +447,18 @@ def minimum(a, b):
     return Minimum()(*_promoted_pair(a, b))
 
 
-def where(condition, a, b):
+def where(condition, a=None, b=None):
     """Elementwise ``a`` where ``condition`` is True, else ``b``; differentiable in a and b.
 
     Numbers and host arrays follow the tensors' device, or the condition's when neither
-    ``a`` nor ``b`` is a Tensor: ``td.where(mask, 1.0, 0.0)`` lives where ``mask`` does."""
+    ``a`` nor ``b`` is a Tensor: ``td.where(mask, 1.0, 0.0)`` lives where ``mask`` does.
+    ``td.where(condition)`` alone is ``td.nonzero(condition, as_tuple=True)``, as in PyTorch."""
+    if a is None and b is None:
+        from .counting import nonzero  # imported here: counting.py imports modules that import this one
+
+        return nonzero(_bool_condition(condition), as_tuple=True)
+    if a is None or b is None:
+        raise TypeError(f"where: give both a and b, or neither (got only {'b' if a is None else 'a'})")
     condition = _bool_condition(condition)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor._from_value(a, like=condition)
