@@ -453,3 +453,16 @@ def test_where_with_only_a_condition_is_nonzero_as_a_tuple(device):
     assert [host(i).tolist() for i in td.where(td.tensor(3.0))] == [[0]]  # 0-d, as PyTorch: (tensor([0]),)
     with pytest.raises(TypeError, match=r"where: give both a and b, or neither \(got only a\)"):
         td.where(td.tensor([True]), td.ones(1))
+
+
+def test_cuda_device_count_and_name():
+    if not td.cuda.is_available():
+        assert td.cuda.device_count() == 0
+        with pytest.raises(RuntimeError, match="get_device_name: no GPU is available"):
+            td.cuda.get_device_name()
+        return
+    assert td.cuda.device_count() == 1 and td.cuda.current_device() == 0
+    name = td.cuda.get_device_name(0)
+    assert isinstance(name, str) and name and td.cuda.get_device_name(td.device("cuda")) == name
+    with pytest.raises(ValueError, match="get_device_name: tinydl drives one GPU, device 0"):
+        td.cuda.get_device_name(1)

@@ -26,6 +26,29 @@ def is_available():
     return backend.cuda_available()
 
 
+def device_count():
+    """How many GPUs tinydl can use: 1 with CuPy and a GPU (tinydl drives one), else 0."""
+    return 1 if backend.cuda_available() else 0
+
+
+def current_device():
+    """The index of the GPU in use: always 0 (tinydl drives one GPU)."""
+    return 0
+
+
+def get_device_name(device=None):
+    """The GPU's name (``device``: None, 0, 'cuda', 'cuda:0' or td.device('cuda'); tinydl drives one GPU)."""
+    if str(device) not in ("None", "0", "cuda", "cuda:0"):
+        raise ValueError(f"get_device_name: tinydl drives one GPU, device 0 ('cuda'); got {device!r}")
+    if not backend.cuda_available():
+        raise RuntimeError("get_device_name: no GPU is available (td.cuda.is_available() is False)")
+    properties = getattr(backend.cp.cuda.runtime, "getDeviceProperties", None)
+    if properties is None:  # tinydl's CuPy stand-in (tests without a GPU)
+        return "tinydl CuPy stand-in"
+    name = properties(0)["name"]
+    return name.decode() if isinstance(name, bytes) else name
+
+
 def synchronize():
     """Wait for queued GPU work to finish (for honest timings), and raise any error a check queued
     on the GPU has found (device_checks.py); a no-op without a GPU."""
