@@ -221,7 +221,8 @@ def save_masks(scenes, detections, path, count=6, show_threshold=0.3):
         keep = d.scores >= show_threshold
         for mask, label in zip(d.masks[keep], d.labels[keep]):
             painted[:, mask] = np.array(mcolors.to_rgb(CLASS_COLOURS[label]), dtype=np.float32)[:, None]
-        _show(axes[1, i], painted, f"{int(keep.sum())} masks")
+        count_kept = int(keep.sum())
+        _show(axes[1, i], painted, f"{count_kept} mask{'' if count_kept == 1 else 's'}")
         for truth in instances[i][scenes.labels[i] >= 0]:
             axes[1, i].contour(truth.astype(float), levels=[0.5], colors="white", linewidths=0.7)
     fig.suptitle("predicted masks (class colours) and the true instance outlines (white)", fontsize=10)
