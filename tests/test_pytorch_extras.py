@@ -466,3 +466,17 @@ def test_cuda_device_count_and_name():
     assert isinstance(name, str) and name and td.cuda.get_device_name(td.device("cuda")) == name
     with pytest.raises(ValueError, match="get_device_name: tinydl drives one GPU, device 0"):
         td.cuda.get_device_name(1)
+
+
+@pytest.mark.parametrize("dim, shapes", [(1, ((3, 4), (3, 4))), (-1, ((2, 3, 4), (1, 4))), (0, ((5, 2), (5, 2)))])
+def test_cosine_similarity_gradcheck_and_pytorch(device, dim, shapes):
+    a, b = values(shapes[0], seed=1), values(shapes[1], seed=2)
+    x1, x2 = leaf(a, device), leaf(b, device)
+    assert td.gradcheck(lambda s, t: F.cosine_similarity(s, t, dim=dim), (x1, x2))
+    torch = torch_or_skip()
+    theirs = torch.nn.functional.cosine_similarity(torch.tensor(a), torch.tensor(b), dim=dim)
+    np.testing.assert_allclose(host(F.cosine_similarity(x1, x2, dim)), theirs.numpy(), rtol=1e-12, atol=1e-14)
+    zero = torch.nn.functional.cosine_similarity(torch.zeros(2, 3), torch.ones(2, 3))  # eps: 0, not NaN
+    np.testing.assert_array_equal(host(F.cosine_similarity(td.zeros(2, 3), td.ones(2, 3))), zero.numpy())
+    with pytest.raises(TypeError, match="cosine_similarity: x2 must be a Tensor, not list"):
+        F.cosine_similarity(x1, [1.0])

@@ -55,6 +55,7 @@ from .log1p import log1p
 from .normalize import normalize
 from .group_norm import group_norm
 from .softplus import softplus  # noqa: F811  the public one, with PyTorch's beta= and threshold=
+from .similarity import cosine_similarity
 
 from .inputs import check_all as _check_all  # noqa: E402
 
