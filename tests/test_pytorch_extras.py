@@ -480,3 +480,22 @@ def test_cosine_similarity_gradcheck_and_pytorch(device, dim, shapes):
     np.testing.assert_array_equal(host(F.cosine_similarity(td.zeros(2, 3), td.ones(2, 3))), zero.numpy())
     with pytest.raises(TypeError, match="cosine_similarity: x2 must be a Tensor, not list"):
         F.cosine_similarity(x1, [1.0])
+
+
+@pytest.mark.parametrize("shape, slopes", [((2, 3, 4), 3), ((2, 3), 1), ((5,), 1)])
+def test_prelu_gradcheck_and_pytorch(device, shape, slopes):
+    array, w = values(shape, seed=3), np.linspace(0.1, 0.4, slopes)
+    x, weight = leaf(array, device), leaf(w, device)
+    assert td.gradcheck(F.prelu, (x, weight))
+    torch = torch_or_skip()
+    xt, wt = torch.tensor(array, requires_grad=True), torch.tensor(w, requires_grad=True)
+    y, yt = F.prelu(x, weight), torch.nn.functional.prelu(xt, wt)
+    np.testing.assert_allclose(host(y), yt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    (y * y).sum().backward()
+    (yt * yt).sum().backward()
+    np.testing.assert_allclose(host(weight.grad), wt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    module, theirs = nn.PReLU(slopes).to(device), torch.nn.PReLU(slopes)
+    assert repr(module) == repr(theirs) and module.weight.shape == (slopes,) and module.weight.device == device
+    np.testing.assert_allclose(host(module.weight), theirs.weight.detach().numpy(), rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"prelu: weight has 4 slopes but x of shape \(2, 3\) has 3 channels"):
+        F.prelu(td.ones(2, 3), td.ones(4))

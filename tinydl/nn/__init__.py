@@ -35,3 +35,4 @@ from .pixelshuffle import PixelShuffle, PixelUnshuffle
 from .smooth_activations import ELU, SiLU  # ELU ... GroupNorm: common extras (issue 20)
 from .unflatten import Unflatten
 from .group_norm import GroupNorm
+from .prelu import PReLU
