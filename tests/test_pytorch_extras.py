@@ -499,3 +499,35 @@ def test_prelu_gradcheck_and_pytorch(device, shape, slopes):
     np.testing.assert_allclose(host(module.weight), theirs.weight.detach().numpy(), rtol=0, atol=0)
     with pytest.raises(ValueError, match=r"prelu: weight has 4 slopes but x of shape \(2, 3\) has 3 channels"):
         F.prelu(td.ones(2, 3), td.ones(4))
+
+
+@pytest.mark.parametrize("reduction", ["batchmean", "sum", "none", "mean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_gradcheck_and_pytorch(device, reduction, log_target):
+    rng = np.random.default_rng(4)
+    log_q = np.log(rng.dirichlet(np.ones(4), size=3))
+    p = rng.dirichlet(np.ones(4), size=3)
+    p[0, 1] = 0.0  # a zero of the target: contributes 0, as PyTorch's xlogy
+    target_array = np.log(p + 0.1) if log_target else p
+    x, target = leaf(log_q, device), leaf(target_array, device)
+
+    def loss(a, b):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 'mean' warns, as PyTorch
+            return F.kl_div(a, b, reduction=reduction, log_target=log_target)
+
+    assert td.gradcheck(lambda a: loss(a, target.detach()), (x,))
+    if log_target:  # in the target too (a plain target has a kink at its zero)
+        assert td.gradcheck(loss, (x, target))
+    torch = torch_or_skip()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = torch.nn.KLDivLoss(reduction=reduction, log_target=log_target)(
+            torch.tensor(log_q), torch.tensor(target_array))
+    ours = nn.KLDivLoss(reduction=reduction, log_target=log_target)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        np.testing.assert_allclose(host(ours(x, target)), theirs.numpy(), rtol=1e-12, atol=1e-14)
+    assert (reduction == "mean") == any("'batchmean' divides only by the batch size" in str(w.message) for w in caught)
+    with pytest.raises(ValueError, match="kl_div: reduction must be one of"):
+        F.kl_div(x, target, reduction="average")

@@ -57,6 +57,7 @@ from .group_norm import group_norm
 from .softplus import softplus  # noqa: F811  the public one, with PyTorch's beta= and threshold=
 from .similarity import cosine_similarity
 from .prelu import prelu
+from .kl_div import kl_div
 
 from .inputs import check_all as _check_all  # noqa: E402
 

@@ -36,3 +36,4 @@ from .smooth_activations import ELU, SiLU  # ELU ... GroupNorm: common extras (i
 from .unflatten import Unflatten
 from .group_norm import GroupNorm
 from .prelu import PReLU
+from .kl_div import KLDivLoss
