@@ -329,7 +329,7 @@ BAD_ARGUMENTS = {  # what is wrong: (call, error, what the message says)
         TypeError, r"grid_sample: .*float32 and float64",
     ),
     "an ndarray": (
-        lambda: F.grid_sample(np.zeros((2, 3, 4, 5)), td.zeros(2, 3, 3, 2)), TypeError, r"grid_sample: .*Tensors"
+        lambda: F.grid_sample(np.zeros((2, 3, 4, 5)), td.zeros(2, 3, 3, 2)), TypeError, r"grid_sample: x must be a Tensor, not numpy.ndarray"
     ),
     "theta's shape": (affine((2, 3, 3), (2, 1, 4, 4)), ValueError, r"affine_grid: theta must have shape .*\(2, 3, 3\)"),
     "theta's batch": (affine((2, 2, 3), (3, 1, 4, 4)), ValueError, r"affine_grid: theta .*\(3, 2, 3\).*\(2, 2, 3\)"),
