@@ -154,6 +154,11 @@ def _encode(obj, arrays, depth):
     if isinstance(obj, (list, tuple)):
         kind = "list" if isinstance(obj, list) else "tuple"
         return {kind: [_encode(v, arrays, depth + 1) for v in obj]}
+    if callable(getattr(obj, "state_dict", None)):  # torch.save(model, f): a pickle of the object, never stored here
+        raise TypeError(
+            f"save: cannot store a {type(obj).__name__} itself (tinydl files hold no pickled objects); save its "
+            f"state_dict() instead: td.save(model.state_dict(), f), then model.load_state_dict(td.load(f))"
+        )
     raise TypeError(
         f"save: cannot store a {type(obj).__name__}; use dicts, lists, tuples, arrays, Tensors, numbers and strings"
     )
