@@ -531,3 +531,23 @@ def test_kl_div_gradcheck_and_pytorch(device, reduction, log_target):
     assert (reduction == "mean") == any("'batchmean' divides only by the batch size" in str(w.message) for w in caught)
     with pytest.raises(ValueError, match="kl_div: reduction must be one of"):
         F.kl_div(x, target, reduction="average")
+
+
+def test_data_parallel_runs_the_module_on_the_one_device():
+    """import torch.nn.parallel and nn.DataParallel, as the official DCGAN writes them: the module itself,
+    PyTorch's 'module.' prefix in the state dict; more than one device is refused."""
+    import tinydl.nn.parallel
+
+    net = td.nn.Linear(3, 2)
+    wrapped = td.nn.DataParallel(net, device_ids=[0])
+    x = td.randn(4, 3)
+    with td.no_grad():
+        np.testing.assert_allclose(wrapped(x).numpy(), net(x).numpy(), rtol=0, atol=0)
+        np.testing.assert_allclose(tinydl.nn.parallel.data_parallel(net, x).numpy(), net(x).numpy(), rtol=0, atol=0)
+    assert sorted(wrapped.state_dict()) == ["module.bias", "module.weight"]
+    with pytest.raises(ValueError, match=r"DataParallel: tinydl runs on one device, so device_ids=\[0, 1\]"):
+        td.nn.DataParallel(net, device_ids=[0, 1])
+    with pytest.raises(ValueError, match="data_parallel: tinydl runs on one device"):
+        tinydl.nn.parallel.data_parallel(net, x, device_ids=[0, 1])
+    torch = pytest.importorskip("torch")
+    assert sorted(torch.nn.DataParallel(torch.nn.Linear(3, 2)).state_dict()) == ["module.bias", "module.weight"]

@@ -37,3 +37,5 @@ from .unflatten import Unflatten
 from .group_norm import GroupNorm
 from .prelu import PReLU
 from .kl_div import KLDivLoss
+from . import parallel  # noqa: E402  (nn.parallel.data_parallel, as PyTorch)
+from .parallel import DataParallel
