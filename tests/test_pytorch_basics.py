@@ -364,3 +364,28 @@ def test_random_half_precision_tensors(make, device):
     assert x.dtype == td.float16 and x.device == device and x.shape == (1000,)
     values = x.numpy().astype(np.float64)
     assert np.isfinite(values).all() and values.std() > 0.1
+
+
+def test_the_data_hint_is_added_in_ipython_too(monkeypatch):
+    """In IPython / Jupyter (their own error display), install() registers the same note with set_custom_exc."""
+    import sys
+    import types
+
+    from tinydl import data_hint
+
+    class Shell:
+        def set_custom_exc(self, kinds, handler):
+            self.kinds, self.handler = kinds, handler
+
+        def showtraceback(self, exc_tuple, tb_offset=None):
+            self.shown = exc_tuple
+
+    shell = Shell()
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+    data_hint._install_in_ipython()
+    try:
+        td.zeros(2).data.add_(1)
+    except AttributeError as error:
+        shell.handler(shell, type(error), error, error.__traceback__)
+    assert shell.kinds == (AttributeError, TypeError)
+    assert any(".data" in note for note in shell.shown[1].__notes__)

@@ -15,8 +15,9 @@ on ``import tinydl``) wraps ``sys.excepthook``, the function Python calls to
 print an uncaught exception, and adds a note (``BaseException.add_note``,
 Python 3.11+) to such an error before the usual traceback is printed.  Nothing
 else changes: other errors, and errors a program catches, pass untouched.
-Notebooks print errors with their own hook (IPython), where the note does not
-appear; ``hint_for(error)`` gives the same text.
+IPython and Jupyter print errors with their own machinery: there the same note
+is added through ``set_custom_exc``.  An error the program catches itself (a
+``try`` block, pytest) keeps NumPy's message; ``hint_for(error)`` gives the text.
 """
 import linecache
 import re
@@ -104,3 +105,20 @@ def install():
 
     excepthook._tinydl_data_hint = True
     sys.excepthook = excepthook
+    _install_in_ipython()
+
+
+def _install_in_ipython():
+    """In IPython or Jupyter, which print errors with their own machinery, add the same note there."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    if shell is None:
+        return
+
+    def show(shell, kind, error, tb, tb_offset=None):
+        note = hint_for(error)
+        if note is not None and hasattr(error, "add_note") and note not in getattr(error, "__notes__", ()):
+            error.add_note(note)
+        shell.showtraceback((kind, error, tb), tb_offset=tb_offset)
+
+    shell.set_custom_exc((AttributeError, TypeError), show)
