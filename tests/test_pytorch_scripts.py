@@ -6,8 +6,7 @@ a Transformer, nn.Transformer for translation, a GRU seq2seq with attention, tim
 regression, super-resolution, fast neural style's network, WGAN-GP, a GPT lecture), with the dataset
 swapped for tiny local data and the sizes and step counts cut down.  ``tinydl_source`` changes its
 import lines and nothing else (``import torch`` -> ``import tinydl as torch``, ``torch.nn.functional`` ->
-``tinydl.functional``, ``torch.X`` -> ``tinydl.X``; ``import torch.nn.parallel`` is dropped: tinydl has one
-device) and nothing else, and the test runs it:
+``tinydl.functional``, ``torch.X`` -> ``tinydl.X``) and nothing else, and the test runs it:
 
 - on tinydl: it must train (the loss goes down, or a check the script's kind allows);
 - on PyTorch, when ``torch`` is installed: the same source, run up to its ``# -- train --`` line, gets
@@ -42,8 +41,6 @@ def tinydl_import(line):
     code = line.strip()
     if not re.match(r"(import|from) torch\b", code):
         return line
-    if code == "import torch.nn.parallel":  # multi-GPU data parallelism: tinydl has one device, the line goes
-        return indent + "pass"
     if code == "import torch":
         return indent + "import tinydl as torch"
     if code == "from torch.nn import functional as F":
