@@ -389,3 +389,24 @@ def test_the_data_hint_is_added_in_ipython_too(monkeypatch):
         shell.handler(shell, type(error), error, error.__traceback__)
     assert shell.kinds == (AttributeError, TypeError)
     assert any(".data" in note for note in shell.shown[1].__notes__)
+
+
+@pytest.mark.parametrize("make", [
+    lambda g, d: td.randn(3, 4, generator=g, device=d),
+    lambda g, d: td.rand(5, generator=g, device=d),
+    lambda g, d: td.randint(0, 10, (6,), generator=g, device=d),
+    lambda g, d: td.randperm(7, generator=g, device=d),
+])
+def test_random_tensors_take_a_generator(make, device):
+    """generator= (a td.Generator) as PyTorch: the same seed gives the same draws, on either device,
+    and tinydl's global generator is left untouched."""
+    td.manual_seed(0)
+    first = make(td.Generator().manual_seed(3), device).numpy()
+    after_global = td.rand(1).numpy()
+    td.manual_seed(0)
+    np.testing.assert_array_equal(after_global, td.rand(1).numpy())  # the global stream did not move
+    second = make(td.Generator().manual_seed(3), device).numpy()
+    np.testing.assert_array_equal(first, second)
+    other = make(td.Generator().manual_seed(4), device).numpy()
+    assert not np.array_equal(first, other)
+    assert make(td.Generator().manual_seed(3), device).device == device

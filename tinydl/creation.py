@@ -80,19 +80,21 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
     return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
-def randn(*size, dtype=None, device="cpu", requires_grad=False):
-    """Samples of N(0, 1), from tinydl's seeded generator (see ``td.manual_seed``)."""
+def randn(*size, generator=None, dtype=None, device="cpu", requires_grad=False):
+    """Samples of N(0, 1), from tinydl's seeded generator (see ``td.manual_seed``), or from
+    ``generator`` (a ``td.Generator``) when given, as PyTorch."""
     dtype = float32 if dtype is None else as_dtype(dtype)
-    return Tensor(rng.standard_normal(_shape(size, "randn"), dtype, device), requires_grad=requires_grad)
+    return Tensor(rng.standard_normal(_shape(size, "randn"), dtype, device, source=generator),
+                  requires_grad=requires_grad)
 
 
-def rand(*size, dtype=None, device="cpu", requires_grad=False):
-    """Samples of U[0, 1)."""
+def rand(*size, generator=None, dtype=None, device="cpu", requires_grad=False):
+    """Samples of U[0, 1) (from ``generator``, a ``td.Generator``, when given)."""
     dtype = float32 if dtype is None else as_dtype(dtype)
-    return Tensor(rng.uniform(_shape(size, "rand"), dtype, device), requires_grad=requires_grad)
+    return Tensor(rng.uniform(_shape(size, "rand"), dtype, device, source=generator), requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=None, *, dtype=None, device="cpu", requires_grad=False):
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device="cpu", requires_grad=False):
     """int64 samples from [low, high), PyTorch's forms: ``randint(high, size)`` (from [0, high))
     and ``randint(low, high, size)``; ``size`` is a tuple and is required, as in PyTorch."""
     if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
@@ -109,7 +111,7 @@ def randint(low, high=None, size=None, *, dtype=None, device="cpu", requires_gra
     low, high = _bound(low, "low"), _bound(high, "high")
     if low >= high:
         raise ValueError(f"randint: low must be less than high, got low={low}, high={high}")
-    array = rng.integers(low, high, size, device)
+    array = rng.integers(low, high, size, device, source=generator)
     return Tensor(array if dtype is None else array.astype(as_dtype(dtype)), requires_grad=requires_grad)
 
 
@@ -130,9 +132,9 @@ def rand_like(t, dtype=None, device=None, requires_grad=False):
     return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
-def randperm(n, device="cpu"):
-    """A random permutation of 0..n-1 as int64, from tinydl's seeded generator."""
-    return Tensor(backend.to_device(rng.permutation(size_int(n, "n", "randperm")), device))
+def randperm(n, *, generator=None, device="cpu"):
+    """A random permutation of 0..n-1 as int64, from tinydl's seeded generator (or ``generator``)."""
+    return Tensor(backend.to_device(rng.permutation(size_int(n, "n", "randperm"), source=generator), device))
 
 
 def arange(start, end=None, step=1, dtype=None, device="cpu", requires_grad=False):

@@ -50,15 +50,28 @@ def _drawn_as(dtype):
     return np.float32 if np.dtype(dtype) == np.float16 else dtype
 
 
-def standard_normal(shape, dtype, device="cpu"):
-    """Samples of N(0, 1) with the given shape and dtype."""
+def _own(source):
+    """The NumPy Generator behind ``generator=`` (a td.Generator or a NumPy Generator): its draws are
+    made on the host and then sent to the device, like the data order a td.Generator decides."""
+    from .generator import numpy_generator
+
+    return numpy_generator(source)
+
+
+def standard_normal(shape, dtype, device="cpu", source=None):
+    """Samples of N(0, 1) with the given shape and dtype (from ``source``, a td.Generator, when given)."""
+    if source is not None:
+        draws = _own(source).standard_normal(shape, dtype=_drawn_as(dtype)).astype(dtype, copy=False)
+        return backend.to_device(draws, device)
     return generator(device).standard_normal(shape, dtype=_drawn_as(dtype)).astype(dtype, copy=False)
 
 
-def uniform(shape, dtype, device="cpu", low=0.0, high=1.0):
-    """Samples of U[low, high) with the given shape and dtype."""
+def uniform(shape, dtype, device="cpu", low=0.0, high=1.0, source=None):
+    """Samples of U[low, high) with the given shape and dtype (from ``source`` when given)."""
     gen = generator(device)
-    if backend.normalize_device(device) == "cpu":
+    if source is not None:
+        u = backend.to_device(_own(source).random(shape, dtype=_drawn_as(dtype)), device)
+    elif backend.normalize_device(device) == "cpu":
         u = gen.random(shape, dtype=_drawn_as(dtype))
     else:
         u = gen.random_sample(shape, dtype=_drawn_as(dtype))
@@ -69,15 +82,17 @@ def uniform(shape, dtype, device="cpu", low=0.0, high=1.0):
     return u
 
 
-def integers(low, high, shape, device="cpu"):
-    """int64 samples from [low, high)."""
+def integers(low, high, shape, device="cpu", source=None):
+    """int64 samples from [low, high) (from ``source`` when given)."""
+    if source is not None:
+        return backend.to_device(_own(source).integers(low, high, size=shape, dtype=np.int64), device)
     gen = generator(device)
     if backend.normalize_device(device) == "cpu":
         return gen.integers(low, high, size=shape, dtype=np.int64)
     return gen.randint(low, high, size=shape, dtype=np.int64)
 
 
-def permutation(n, device="cpu"):
-    """A random permutation of range(n) as int64."""
-    gen = generator(device)
+def permutation(n, device="cpu", source=None):
+    """A random permutation of range(n) as int64 (from ``source`` when given)."""
+    gen = generator(device) if source is None else _own(source)
     return gen.permutation(n).astype(np.int64)
