@@ -149,6 +149,24 @@ def _unpack(entry, parts, op, name):
     return items
 
 
+def _checked_entries(predictions, targets, num_classes, op, as_items, parts):
+    """Every image's (items, scores, labels) prediction and (items, labels) target, unpacked and checked:
+    five lists over images.  ``as_items`` checks the boxes (or masks), ``parts`` names them in errors."""
+    kind = parts[0].split()[0]  # "boxes" or "masks"
+    items, scores, labels, truths, truth_labels = [], [], [], [], []
+    for i, (prediction, target) in enumerate(zip(predictions, targets)):
+        p, s, l = _unpack(prediction, (parts[0], "scores (k,)", "labels (k,)"), op, f"predictions[{i}]")
+        items.append(as_items(p, op, f"predictions[{i}] {kind}"))
+        scores.append(as_scores(s, len(items[-1]), op, f"predictions[{i}] scores"))
+        labels.append(as_labels(l, len(items[-1]), op, f"predictions[{i}] labels"))
+        _check_classes(labels[-1], num_classes, op, f"predictions[{i}] labels")
+        g, gl = _unpack(target, (parts[1], "labels (g,)"), op, f"targets[{i}]")
+        truths.append(as_items(g, op, f"targets[{i}] {kind}"))
+        truth_labels.append(as_labels(gl, len(truths[-1]), op, f"targets[{i}] labels"))
+        _check_classes(truth_labels[-1], num_classes, op, f"targets[{i}] labels")
+    return items, scores, labels, truths, truth_labels
+
+
 # ---- the public functions ----------------------------------------------------------
 def average_precision(pred_boxes, pred_scores, gt_boxes, iou_threshold=0.5):
     """PASCAL VOC average precision of ONE class over a set of images, as an ``APResult(ap, precision, recall)``.
@@ -186,18 +204,8 @@ def mean_average_precision(predictions, targets, num_classes, iou_threshold=0.5)
     _check_num_classes(num_classes, op)
     threshold = as_threshold(iou_threshold, op)
 
-    boxes, scores, labels, truths, truth_labels = [], [], [], [], []
-    for i, (prediction, target) in enumerate(zip(predictions, targets)):
-        b, s, l = _unpack(prediction, ("boxes (k, 4)", "scores (k,)", "labels (k,)"), op, f"predictions[{i}]")
-        boxes.append(as_boxes(b, op, f"predictions[{i}] boxes"))
-        scores.append(as_scores(s, len(boxes[-1]), op, f"predictions[{i}] scores"))
-        labels.append(as_labels(l, len(boxes[-1]), op, f"predictions[{i}] labels"))
-        _check_classes(labels[-1], num_classes, op, f"predictions[{i}] labels")
-        g, gl = _unpack(target, ("boxes (g, 4)", "labels (g,)"), op, f"targets[{i}]")
-        truths.append(as_boxes(g, op, f"targets[{i}] boxes"))
-        truth_labels.append(as_labels(gl, len(truths[-1]), op, f"targets[{i}] labels"))
-        _check_classes(truth_labels[-1], num_classes, op, f"targets[{i}] labels")
-
+    boxes, scores, labels, truths, truth_labels = _checked_entries(
+        predictions, targets, num_classes, op, as_boxes, ("boxes (k, 4)", "boxes (g, 4)"))
     return _mean_over_classes(boxes, scores, labels, truths, truth_labels, num_classes, threshold, _iou)
 
 
@@ -216,19 +224,11 @@ def mask_mean_average_precision(predictions, targets, num_classes, iou_threshold
     _check_num_classes(num_classes, op)
     threshold = as_threshold(iou_threshold, op)
 
-    masks, scores, labels, truths, truth_labels = [], [], [], [], []
-    for i, (prediction, target) in enumerate(zip(predictions, targets)):
-        m, s, l = _unpack(prediction, ("masks (k, H, W)", "scores (k,)", "labels (k,)"), op, f"predictions[{i}]")
-        masks.append(as_masks(m, op, f"predictions[{i}] masks"))
-        scores.append(as_scores(s, len(masks[-1]), op, f"predictions[{i}] scores"))
-        labels.append(as_labels(l, len(masks[-1]), op, f"predictions[{i}] labels"))
-        _check_classes(labels[-1], num_classes, op, f"predictions[{i}] labels")
-        g, gl = _unpack(target, ("masks (g, H, W)", "labels (g,)"), op, f"targets[{i}]")
-        truths.append(as_masks(g, op, f"targets[{i}] masks"))
-        truth_labels.append(as_labels(gl, len(truths[-1]), op, f"targets[{i}] labels"))
-        _check_classes(truth_labels[-1], num_classes, op, f"targets[{i}] labels")
-        if len(masks[-1]) and len(truths[-1]) and masks[-1].shape[1:] != truths[-1].shape[1:]:
+    masks, scores, labels, truths, truth_labels = _checked_entries(
+        predictions, targets, num_classes, op, as_masks, ("masks (k, H, W)", "masks (g, H, W)"))
+    for i, (m, g) in enumerate(zip(masks, truths)):
+        if len(m) and len(g) and m.shape[1:] != g.shape[1:]:
             raise ValueError(f"{op}: predictions[{i}] masks and targets[{i}] masks must have the same image "
-                             f"size, got shapes {masks[-1].shape} and {truths[-1].shape}")
+                             f"size, got shapes {m.shape} and {g.shape}")
     return _mean_over_classes(masks, scores, labels, truths, truth_labels, num_classes, threshold, _mask_iou)
 
