@@ -10,6 +10,7 @@ from . import init, utils
 sys.modules[__name__ + ".functional"] = functional  # `import tinydl.nn.functional` finds it here
 from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .attention import MultiheadAttention
+from .additive_attention import AdditiveAttention
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d
