@@ -1,4 +1,5 @@
 """``tinydl.data``: datasets, a seeded DataLoader, and the data the examples use (nothing is downloaded)."""
+from .captions import CAPTION_WORDS, COLOURS, HELD_OUT, RELATIONS, CaptionScenes, make_captions
 from .dataset import Dataset, TensorDataset
 from .digits import Split, load_digits
 from .loader import DataLoader, default_collate
