@@ -6,3 +6,4 @@ from .vae import VAE
 from .faster_rcnn import (Detections, FasterRCNN, MaskHead, RegionProposalNetwork, RoIHead, RoISample, mask_loss,
                           mask_targets, roi_head_loss, rpn_loss)
 from .yolo import TinyYOLO, YOLOTargets, decode, decode_boxes, encode_targets, yolo_loss
+from .seq2seq import Seq2Seq, Seq2SeqDecoder, Seq2SeqEncoder
