@@ -36,6 +36,10 @@ METRIC_KEYS = {  # every key of each example's metrics.json after a smoke run, o
     "train_faster_rcnn.py": {"map50", "map75", "ap_per_class", "ap75_per_class", "roi", "epochs", "steps",
                              "stopped_early", "val_scenes", "train_seconds", "inference_ms_per_image"},  # --mask adds
     # mask_map50 (test_faster_rcnn.py checks that run)
+    "seq2seq_attention.py": {"exact_match", "exact_match_long", "exact_match_beam", "exact_match_long_beam",
+                             "greedy_on_beam_sentences", "greedy_long_on_beam_sentences", "by_length",
+                             "by_length_long", "attention", "test_sentences", "long_sentences", "beam_sentences",
+                             "beam_size", "max_tokens", "epochs", "steps", "stopped_early", "train_seconds"},
 }
 COMMON_KEYS = {"seconds", "seed", "device"}  # common.write_metrics adds seed and device
 
