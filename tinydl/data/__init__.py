@@ -4,5 +4,6 @@ from .dataset import Dataset, TensorDataset
 from .digits import Split, load_digits
 from .loader import DataLoader, default_collate
 from .shapes import SHAPE_CLASSES, ShapesScenes, make_shapes
+from .textures import TEXTURE_CLASSES, Contents, Textures, make_content, make_textured_shapes, make_textures
 from .number_words import (SOURCE_TOKENS, TARGET_TOKENS, NumberPairs, make_number_pairs, number_to_digits,
                            number_to_words)

@@ -7,3 +7,4 @@ from .faster_rcnn import (Detections, FasterRCNN, MaskHead, RegionProposalNetwor
                           mask_targets, roi_head_loss, rpn_loss)
 from .yolo import TinyYOLO, YOLOTargets, decode, decode_boxes, encode_targets, yolo_loss
 from .seq2seq import Seq2Seq, Seq2SeqDecoder, Seq2SeqEncoder
+from .style_transfer import AdaINStyleTransfer, gatys_transfer, gram_matrix
