@@ -116,6 +116,8 @@ def test_wrong_projected_keys_and_masks_are_refused():
         attn(q, k, key_padding_mask=td.zeros(2, 5))
     with pytest.raises(TypeError, match="key_padding_mask must be a boolean Tensor .* got ndarray"):
         attn(q, k, key_padding_mask=np.zeros((2, 5), dtype=bool))
+    with pytest.raises(TypeError, match="key_padding_mask must be a boolean Tensor .* got list"):
+        attn(q, k, key_padding_mask=[[False] * 5] * 2)
     every_key = np.zeros((2, 5), dtype=bool)
     every_key[1] = True
     with pytest.raises(ValueError, match="a row of key_padding_mask masks every key"):

@@ -100,14 +100,14 @@ class AdditiveAttention(Module):
                              f"got {tuple(projected_keys.shape)}")
         if key_padding_mask is None:
             return
-        if tuple(key_padding_mask.shape) != (n, s):
-            raise ValueError(f"AdditiveAttention: key_padding_mask must be (N, S) = ({n}, {s}) for keys "
-                             f"{tuple(keys.shape)}; got {tuple(key_padding_mask.shape)}")
         if not isinstance(key_padding_mask, Tensor) or key_padding_mask.dtype != bool:
             what = f"dtype {key_padding_mask.dtype}" if isinstance(key_padding_mask, Tensor) else \
                 type(key_padding_mask).__name__
             raise TypeError(f"AdditiveAttention: key_padding_mask must be a boolean Tensor (True = padding); "
                             f"got {what}")
+        if tuple(key_padding_mask.shape) != (n, s):
+            raise ValueError(f"AdditiveAttention: key_padding_mask must be (N, S) = ({n}, {s}) for keys "
+                             f"{tuple(keys.shape)}; got {tuple(key_padding_mask.shape)}")
         mask = key_padding_mask.data
         # a row with every key masked would give 0/0 weights: raised now on the CPU, at the next read on a GPU
         device_checks.check(mask.all(axis=1).any(), lambda: ValueError(

@@ -17,14 +17,20 @@ For a corpus of hypotheses (each with one or more references):
 
 Clipping stops "the the the the" from scoring with one "the" in the reference. The counts are
 summed over the corpus *before* dividing (corpus BLEU is not the mean of sentence BLEUs). A p_n
-of 0 makes BLEU 0: no smoothing, as in the paper. docs/recurrent_attention.md, "BLEU".
+of 0 makes BLEU 0: no smoothing, as in the paper. A hypothesis shorter than n adds 0 to the
+denominator of p_n, as in the paper (nltk's corpus_bleu adds at least 1, so it scores corpora
+with such hypotheses a little lower). docs/recurrent_attention.md, "BLEU".
 """
 import math
+import numbers
 from collections import Counter
+
+import numpy as np
 
 
 def ngrams(tokens, n):
     """Counter of the n-grams (tuples of n tokens) of ``tokens``."""
+    tokens = list(tokens)
     return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
@@ -68,7 +74,7 @@ def sentence_bleu(references, hypothesis, max_n=4):
 
 
 def _check(op, references, hypotheses, max_n):
-    if not isinstance(max_n, int) or isinstance(max_n, bool) or max_n < 1:
+    if isinstance(max_n, bool) or not isinstance(max_n, numbers.Integral) or max_n < 1:
         raise ValueError(f"{op}: max_n must be a positive int, got {max_n!r}")
     if len(references) != len(hypotheses):
         raise ValueError(f"{op}: {len(hypotheses)} hypotheses but {len(references)} reference lists; "
@@ -78,9 +84,19 @@ def _check(op, references, hypotheses, max_n):
     for i, (refs, hypothesis) in enumerate(zip(references, hypotheses)):
         if isinstance(hypothesis, str):
             raise TypeError(f"{op}: hypotheses[{i}] is a string; give a list of tokens (e.g. text.split())")
-        if isinstance(refs, str) or len(refs) == 0:
-            raise TypeError(f"{op}: references[{i}] must be a non-empty list of reference token lists")
+        if not _is_token_list(hypothesis):
+            raise TypeError(f"{op}: hypotheses[{i}] must be a list of tokens, got {hypothesis!r}")
+        if isinstance(refs, str) or not isinstance(refs, (list, tuple)) or len(refs) == 0:
+            raise TypeError(f"{op}: references[{i}] must be a non-empty list of reference token lists, "
+                            f"got {refs!r}")
         for j, reference in enumerate(refs):
-            if isinstance(reference, str):
-                raise TypeError(f"{op}: references[{i}][{j}] is the string {reference!r}: references[i] is a "
-                                f"list of references, each a list of tokens (wrap one reference as [tokens])")
+            if isinstance(reference, str) or not _is_token_list(reference):
+                raise TypeError(f"{op}: references[{i}][{j}] is {reference!r}, not a list of tokens: references[i] "
+                                f"is a list of references, each a list of tokens (wrap one reference as [tokens])")
+
+
+def _is_token_list(tokens):
+    """A list or tuple of tokens (strings or ids), or a 1-d array of ids."""
+    if isinstance(tokens, np.ndarray):
+        return tokens.ndim == 1
+    return isinstance(tokens, (list, tuple)) and not any(isinstance(t, (list, tuple, np.ndarray)) for t in tokens)

@@ -4,8 +4,8 @@ A decoder is given to both as one function, ``step(tokens, state) -> (log_probs,
 the previous tokens (B,) (an int64 Tensor on the model's device), the decoder's state, and it
 returns log p(next token | everything so far) for each of the B rows, (B, V), with the new state.
 ``state`` is a Tensor or a (nested) tuple / list / dict of Tensors whose dim 0 is the row (the
-hidden state, the encoder outputs the attention reads...); anything else in it (None, numbers)
-is passed along unchanged.
+hidden state, the encoder outputs the attention reads...); anything else in it (None, numbers,
+strings) is passed along unchanged, and a raw array is refused (its rows could not follow).
 
 Greedy decoding takes the most likely token at every step. It is fast, but a choice made early
 is never revisited: the best sentence may start with a token that was not the best first token.
@@ -20,9 +20,11 @@ sentence. Every log-probability is <= 0, so a hypothesis' score can only fall as
 the best finished score beats every live hypothesis, nothing can overtake it and the search
 stops. docs/recurrent_attention.md, "Beam search".
 """
+import operator
+
 import numpy as np
 
-from .. import creation
+from .. import backend, creation
 from ..autograd import no_grad
 from ..tensor import Tensor
 
@@ -33,14 +35,15 @@ def greedy_decode(step, state, bos, eos, max_len, batch_size):
 
     Returns a list (one per row) of token-id lists, each ending before its first <eos> (or
     ``max_len`` tokens long if it never emitted one)."""
-    _check_lengths("greedy_decode", max_len, batch_size)
+    max_len = _positive_int("greedy_decode", "max_len", max_len)
+    batch_size = _positive_int("greedy_decode", "batch_size", batch_size)
     device = _device_of(state)
     tokens = creation.full((batch_size,), bos, dtype="int64", device=device)  # y_0 = <bos>
     out = np.zeros((batch_size, max_len), dtype=np.int64)
     ended = np.zeros(batch_size, dtype=bool)
     for t in range(max_len):
         log_probs, state = step(tokens, state)  # (B, V)
-        _check_log_probs("greedy_decode", log_probs, batch_size)
+        _check_log_probs("greedy_decode", log_probs, batch_size, eos)
         tokens = log_probs.argmax(dim=1)  # (B,) y_t = argmax_y p(y | y_<t, x)
         out[:, t] = tokens.numpy()  # one read per step, to know when every row has ended
         ended |= out[:, t] == eos
@@ -58,9 +61,10 @@ def beam_search(step, state, bos, eos, max_len, beam_size=5, length_penalty=0.0)
     number of log-probs summed, its <eos> included). ``length_penalty=0`` ranks by the plain sum;
     a positive one favours longer sentences. A hypothesis still alive after ``max_len`` steps is
     finished there, without <eos>."""
-    _check_lengths("beam_search", max_len, 1)
-    if not isinstance(beam_size, int) or beam_size < 1:
-        raise ValueError(f"beam_search: beam_size must be a positive int, got {beam_size!r}")
+    max_len = _positive_int("beam_search", "max_len", max_len)
+    beam_size = _positive_int("beam_search", "beam_size", beam_size)
+    if not length_penalty >= 0:  # a negative one would reward growing: the early stop's bound would not hold
+        raise ValueError(f"beam_search: length_penalty must be >= 0, got {length_penalty!r}")
     device = _device_of(state)
     first = _first_tensor(state)
     if first is not None and first.shape[0] != 1:
@@ -73,7 +77,7 @@ def beam_search(step, state, bos, eos, max_len, beam_size=5, length_penalty=0.0)
     tokens = creation.full((1,), bos, dtype="int64", device=device)
     for t in range(1, max_len + 1):  # t: the number of tokens each extension has
         log_probs, state = step(tokens, state)  # (B, V)
-        _check_log_probs("beam_search", log_probs, len(live))
+        _check_log_probs("beam_search", log_probs, len(live), eos)
         lp = log_probs.numpy().astype(np.float64)
         _check_normalized(lp)
         total = scores[:, None] + lp  # (B, V): the score of every one-token extension
@@ -117,6 +121,11 @@ def _select_rows(state, index):
     """The state with every Tensor's rows picked by ``index`` (dim 0), the structure kept."""
     if isinstance(state, Tensor):
         return state[index]
+    if isinstance(state, np.ndarray) or (backend.cp is not None and isinstance(state, backend.cp.ndarray)):
+        raise TypeError(f"beam_search: the state holds a {type(state).__name__} of shape {state.shape}; make it a "
+                        f"Tensor, so that its rows follow the hypotheses")
+    if hasattr(state, "_fields"):  # a namedtuple, e.g. (h, c)
+        return type(state)(*(_select_rows(s, index) for s in state))
     if isinstance(state, (tuple, list)):
         return type(state)(_select_rows(s, index) for s in state)
     if isinstance(state, dict):
@@ -145,18 +154,26 @@ def _until_eos(ids, eos):
     return ids[: ids.index(eos)] if eos in ids else ids
 
 
-def _check_lengths(op, max_len, batch_size):
-    if not isinstance(max_len, int) or max_len < 1:
-        raise ValueError(f"{op}: max_len must be a positive int, got {max_len!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"{op}: batch_size must be a positive int, got {batch_size!r}")
+def _positive_int(op, name, value):
+    """``value`` as an int >= 1 (a NumPy integer too, not a bool), or an error naming it."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        value = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{op}: {name} must be a positive int, got {value!r}") from None
+    if value < 1:
+        raise ValueError(f"{op}: {name} must be a positive int, got {value!r}")
+    return value
 
 
-def _check_log_probs(op, log_probs, rows):
+def _check_log_probs(op, log_probs, rows, eos):
     if not isinstance(log_probs, Tensor) or log_probs.ndim != 2 or log_probs.shape[0] != rows:
         shape = tuple(log_probs.shape) if hasattr(log_probs, "shape") else type(log_probs).__name__
         raise ValueError(f"{op}: step(tokens, state) must return (log_probs (B, V) Tensor, state) with B = {rows} "
                          f"rows; got log_probs of {shape}")
+    if not 0 <= eos < log_probs.shape[1]:
+        raise ValueError(f"{op}: eos = {eos} is not a token of the model's V = {log_probs.shape[1]} outputs")
 
 
 def _check_normalized(lp):

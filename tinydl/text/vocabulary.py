@@ -52,8 +52,12 @@ class Vocabulary:
 
     def decode(self, ids):
         """The tokens of ``ids`` up to the first <eos>, without <pad> and <bos>."""
+        ids = ids.numpy() if hasattr(ids, "numpy") else np.asarray(ids)  # a Tensor (on any device) or ids
+        if ids.ndim != 1:
+            raise ValueError(f"Vocabulary.decode: ids must be one sequence (1-d), got shape {ids.shape}; "
+                             f"decode a batch row by row")
         out = []
-        for i in np.asarray(ids).reshape(-1).tolist():
+        for i in ids.tolist():
             if i == self.eos:
                 break
             if not 0 <= i < len(self):
