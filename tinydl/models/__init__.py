@@ -1,10 +1,12 @@
 """``tinydl.models``: complete models built only from ``tinydl.nn``."""
+from .captioning import ShowAttendTell, caption_loss, doubly_stochastic_penalty
 from .dcgan import DCGAN, Discriminator, Generator, dcgan_init, gradient_penalty
 from .policy import PolicyNetwork
 from .unet import UNet
 from .vae import VAE
 from .faster_rcnn import (Detections, FasterRCNN, MaskHead, RegionProposalNetwork, RoIHead, RoISample, mask_loss,
                           mask_targets, roi_head_loss, rpn_loss)
+from .stn import STN, DigitCNN, LocalizationNet, SpatialTransformer
 from .yolo import TinyYOLO, YOLOTargets, decode, decode_boxes, encode_targets, yolo_loss
 from .seq2seq import Seq2Seq, Seq2SeqDecoder, Seq2SeqEncoder
 from .style_transfer import AdaINStyleTransfer, gatys_transfer, gram_matrix

@@ -1,0 +1,118 @@
+"""Spatial transformer networks (Jaderberg et al., *Spatial Transformer Networks*, 2015).
+
+A spatial transformer looks at its input, predicts an affine map theta, and resamples the input
+through it (docs/spatial.md, section 1):
+
+    x (N, C, H, W) -> localization net f_loc -> theta (N, 2, 3)
+                   -> grid generator   T_theta(G) = F.affine_grid(theta, (N, C, H', W'))  (N, H', W', 2)
+                   -> sampler          V = F.grid_sample(x, grid)                          (N, C, H', W')
+
+For every output pixel (x_t, y_t) of the regular grid G, theta gives the input point it reads:
+(x_s, y_s) = theta (x_t, y_t, 1), in normalized coordinates (-1..1 across the image).  Everything is
+differentiable, so the localization net is trained by the loss of the network that follows it, with
+no labels for the transformation.
+
+``STN`` is the paper's ST-CNN: a ``SpatialTransformer`` in front of a ``DigitCNN``; the baseline is
+the same ``DigitCNN`` on the untransformed image (examples/train_stn.py, docs/spatial.md section 10).
+"""
+import numpy as np
+
+from .. import functional as F
+from .. import nn
+from ..nn import init
+
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # theta = [[1, 0, 0], [0, 1, 0]]: read every point where it is
+
+
+class LocalizationNet(nn.Module):
+    """f_loc: the image, halved, through two conv + max-pool + ReLU layers and a hidden linear layer,
+    then the regression layer to the six numbers of theta (N, 6).
+
+    The regression layer starts with zero weights and the identity as its bias, so that at
+    initialisation theta = identity for every input: the transformer passes the image through
+    (downsampled to its output size) and the classifier after it starts learning at once; the
+    localization net then learns to move away from the identity only as far as that lowers the loss."""
+
+    def __init__(self, in_channels=1, image_size=40, width=8, hidden=32):
+        super().__init__()
+        self.halve = nn.MaxPool2d(2)
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, width, 5, padding=2, bias=False), nn.BatchNorm2d(width), nn.MaxPool2d(2), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 5, padding=2, bias=False), nn.BatchNorm2d(2 * width), nn.MaxPool2d(2),
+            nn.ReLU())
+        cells = image_size // 8  # halved, then two 2x2 poolings
+        self.hidden = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * cells * cells, hidden), nn.ReLU())
+        self.regressor = nn.Linear(hidden, 6)
+        init.zeros_(self.regressor.weight)
+        self.regressor.bias.data[...] = np.asarray(IDENTITY)  # built on the CPU; .to(device) moves it
+
+    def forward(self, x):
+        """x (N, C, H, W) -> theta (N, 6)."""
+        h = self.features(self.halve(x))  # (N, 2 width, H / 8, W / 8)
+        return self.regressor(self.hidden(h))  # (N, 6)
+
+
+class SpatialTransformer(nn.Module):
+    """The module: localization net, grid generator, sampler.  ``forward(x)`` -> the resampled image
+    V (N, C, out_size, out_size); ``transform(x)`` -> (V, theta (N, 2, 3)), for figures."""
+
+    def __init__(self, in_channels=1, image_size=40, out_size=20, width=8, hidden=32):
+        super().__init__()
+        if image_size % 8:
+            raise ValueError(f"SpatialTransformer: image_size must be a multiple of 8, got {image_size}")
+        self.image_size, self.out_size = image_size, out_size
+        self.localization = LocalizationNet(in_channels, image_size, width, hidden)
+
+    def transform(self, x):
+        """x (N, C, H, W) -> (V (N, C, out_size, out_size), theta (N, 2, 3))."""
+        if x.ndim != 4 or x.shape[2:] != (self.image_size, self.image_size):
+            raise ValueError(f"SpatialTransformer: x must have shape (N, C, {self.image_size}, "
+                             f"{self.image_size}), got {tuple(x.shape)}")
+        n, c = x.shape[:2]
+        theta = self.localization(x).reshape(n, 2, 3)  # (N, 2, 3)
+        grid = F.affine_grid(theta, (n, c, self.out_size, self.out_size))  # T_theta(G): (N, H', W', 2)
+        return F.grid_sample(x, grid), theta  # V: (N, C, H', W')
+
+    def forward(self, x):
+        return self.transform(x)[0]
+
+
+def conv_block(in_channels, out_channels):
+    """3x3 convolution, batch norm, ReLU: (N, in, H, W) -> (N, out, H, W)."""
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+                         nn.BatchNorm2d(out_channels), nn.ReLU())
+
+
+class DigitCNN(nn.Module):
+    """The classifier, for any input size: three conv + ReLU + max-pool blocks (width, 2 width, 4 width
+    channels), a last conv, global average pooling and a linear layer to the class logits.  Global
+    pooling makes it the same network, with the same parameters, on the 40x40 canvas (the baseline) and
+    on the transformer's smaller output (ST-CNN)."""
+
+    def __init__(self, in_channels=1, num_classes=10, width=16):
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            conv_block(in_channels, w), nn.MaxPool2d(2),  # (N, w, H/2, W/2)
+            conv_block(w, 2 * w), nn.MaxPool2d(2),  # (N, 2w, H/4, W/4)
+            conv_block(2 * w, 4 * w), nn.MaxPool2d(2),  # (N, 4w, H/8, W/8)
+            conv_block(4 * w, 4 * w))
+        self.pool = nn.AdaptiveAvgPool2d(1)  # (N, 4w, 1, 1)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w, num_classes))
+
+    def forward(self, x):
+        """x (N, C, H, W) -> logits (N, num_classes)."""
+        return self.classifier(self.pool(self.features(x)))
+
+
+class STN(nn.Module):
+    """ST-CNN: ``SpatialTransformer`` then ``DigitCNN``; ``forward(x)`` -> logits (N, num_classes)."""
+
+    def __init__(self, in_channels=1, num_classes=10, image_size=40, out_size=20, width=16, loc_width=8,
+                 loc_hidden=32):
+        super().__init__()
+        self.transformer = SpatialTransformer(in_channels, image_size, out_size, loc_width, loc_hidden)
+        self.classifier = DigitCNN(in_channels, num_classes, width)
+
+    def forward(self, x):
+        return self.classifier(self.transformer(x))
