@@ -4,9 +4,9 @@ and examples/seq2seq_attention.py.
 Data: hand-checked translations, every generated pair checked by an independent word parser, the length
 ranges (the long split strictly longer than training), determinism by seed, ``exclude``.  Model: shapes,
 padding (a sentence encodes, scores and translates the same alone and in a padded batch), attention weights
-summing to 1 and zero on padding, float64 gradchecks of one decoder step with and without attention
-and of the encoder, beam search scoring what it returns and beating greedy, the alignment.  Example: smoke runs (cpu and cuda in test_examples.py's
-form, --no-attention, --compare) and --resume continuing exactly."""
+summing to 1 and zero on padding, float64 gradchecks of one decoder step with and without attention and of
+the encoder, beam search scoring what it returns and beating greedy, the alignment.  Example: smoke runs
+(cpu and cuda in test_examples.py's form, --no-attention, --compare) and --resume continuing exactly."""
 import json
 import runpy
 import sys
@@ -182,10 +182,11 @@ def test_a_sentence_gives_the_same_logits_alone_and_in_a_padded_batch(device, at
     for i, numbers in enumerate(SENTENCES):
         s, l, t_in, _ = batch([numbers])
         alone, _ = model.encoder(td.tensor(s, device=device), l)
-        np.testing.assert_allclose(annotations.detach().numpy()[i, :l[0]], alone.detach().numpy()[0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(annotations.detach().numpy()[i, :l[0]], alone.detach().numpy()[0],
+                                   rtol=1e-12, atol=1e-12)
         logits_alone, _ = model(s, l, t_in)
-        np.testing.assert_allclose(logits.detach().numpy()[i, :t_in.shape[1]], logits_alone.detach().numpy()[0], rtol=1e-12,
-                                   atol=1e-12)
+        np.testing.assert_allclose(logits.detach().numpy()[i, :t_in.shape[1]], logits_alone.detach().numpy()[0],
+                                   rtol=1e-12, atol=1e-12)
 
 
 def test_the_loss_ignores_padding():
