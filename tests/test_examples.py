@@ -40,6 +40,8 @@ METRIC_KEYS = {  # every key of each example's metrics.json after a smoke run, o
                              "greedy_on_beam_sentences", "greedy_long_on_beam_sentences", "by_length",
                              "by_length_long", "attention", "test_sentences", "long_sentences", "beam_sentences",
                              "beam_size", "max_tokens", "epochs", "steps", "stopped_early", "train_seconds"},
+    "train_stn.py": {"error", "baseline_error", "epochs", "steps", "stopped_early", "test_images", "stn_seconds",
+                     "baseline_seconds", "train_seconds"},
 }
 COMMON_KEYS = {"seconds", "seed", "device"}  # common.write_metrics adds seed and device
 

@@ -109,7 +109,7 @@ def _paint(index, values, n, canvas):
 
 
 def make_cluttered_digits(n, split="train", canvas=40, sizes=(12.0, 20.0), max_angle=45.0, clutter=4,
-                          fragment=4, seed=0):
+                          fragment=3, seed=0):
     """``n`` cluttered digits (a ``ClutteredDigits``) from the ``split`` ("train" or "test") of ``load_digits``.
 
     canvas: image side in pixels; sizes: (low, high) range of the digit's side in pixels, uniform;

@@ -56,7 +56,7 @@ class SpatialTransformer(nn.Module):
     """The module: localization net, grid generator, sampler.  ``forward(x)`` -> the resampled image
     V (N, C, out_size, out_size); ``transform(x)`` -> (V, theta (N, 2, 3)), for figures."""
 
-    def __init__(self, in_channels=1, image_size=40, out_size=20, width=8, hidden=32):
+    def __init__(self, in_channels=1, image_size=40, out_size=24, width=8, hidden=32):
         super().__init__()
         if image_size % 8:
             raise ValueError(f"SpatialTransformer: image_size must be a multiple of 8, got {image_size}")
@@ -84,35 +84,35 @@ def conv_block(in_channels, out_channels):
 
 
 class DigitCNN(nn.Module):
-    """The classifier, for any input size: three conv + ReLU + max-pool blocks (width, 2 width, 4 width
-    channels), a last conv, global average pooling and a linear layer to the class logits.  Global
-    pooling makes it the same network, with the same parameters, on the 40x40 canvas (the baseline) and
-    on the transformer's smaller output (ST-CNN)."""
+    """The classifier, the paper's kind of CNN: three conv + batch norm + ReLU + 2x2 max-pool blocks
+    (width, 2 width, 4 width channels), then a fully connected layer and the class logits.  The
+    fully connected layer sees every cell of the last feature map at its place, so the network is only as
+    invariant to where the digit is as its three poolings make it; the baseline (on the 40x40 canvas)
+    has to learn the rest from examples, the ST-CNN's transformer can bring the digit to one place."""
 
-    def __init__(self, in_channels=1, num_classes=10, width=16):
+    def __init__(self, in_channels=1, num_classes=10, image_size=40, width=16, hidden=64):
         super().__init__()
-        w = width
+        w, cells = width, image_size // 8  # three poolings halve H and W three times
         self.features = nn.Sequential(
             conv_block(in_channels, w), nn.MaxPool2d(2),  # (N, w, H/2, W/2)
             conv_block(w, 2 * w), nn.MaxPool2d(2),  # (N, 2w, H/4, W/4)
-            conv_block(2 * w, 4 * w), nn.MaxPool2d(2),  # (N, 4w, H/8, W/8)
-            conv_block(4 * w, 4 * w))
-        self.pool = nn.AdaptiveAvgPool2d(1)  # (N, 4w, 1, 1)
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w, num_classes))
+            conv_block(2 * w, 4 * w), nn.MaxPool2d(2))  # (N, 4w, H/8, W/8)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * cells * cells, hidden), nn.ReLU(),
+                                        nn.Linear(hidden, num_classes))
 
     def forward(self, x):
         """x (N, C, H, W) -> logits (N, num_classes)."""
-        return self.classifier(self.pool(self.features(x)))
+        return self.classifier(self.features(x))
 
 
 class STN(nn.Module):
     """ST-CNN: ``SpatialTransformer`` then ``DigitCNN``; ``forward(x)`` -> logits (N, num_classes)."""
 
-    def __init__(self, in_channels=1, num_classes=10, image_size=40, out_size=20, width=16, loc_width=8,
+    def __init__(self, in_channels=1, num_classes=10, image_size=40, out_size=24, width=16, loc_width=8,
                  loc_hidden=32):
         super().__init__()
         self.transformer = SpatialTransformer(in_channels, image_size, out_size, loc_width, loc_hidden)
-        self.classifier = DigitCNN(in_channels, num_classes, width)
+        self.classifier = DigitCNN(in_channels, num_classes, out_size, width)  # on the transformer's output
 
     def forward(self, x):
         return self.classifier(self.transformer(x))
