@@ -40,6 +40,11 @@ METRIC_KEYS = {  # every key of each example's metrics.json after a smoke run, o
                              "greedy_on_beam_sentences", "greedy_long_on_beam_sentences", "by_length",
                              "by_length_long", "attention", "test_sentences", "long_sentences", "beam_sentences",
                              "beam_size", "max_tokens", "epochs", "steps", "stopped_early", "train_seconds"},
+    "caption_attention.py": {"bleu4", "exact_match", "attention_in_box", "unseen_bleu4", "unseen_exact_match",
+                             "unseen_attention_in_box", "beam_bleu4", "beam_exact_match",
+                             "greedy_exact_match_on_beam_scenes", "test_scenes", "unseen_scenes", "beam_scenes",
+                             "attention", "penalty", "word_dropout", "beam_size", "epochs", "steps", "stopped_early",
+                             "train_seconds"},
     "train_stn.py": {"error", "baseline_error", "epochs", "steps", "stopped_early", "test_images", "stn_seconds",
                      "baseline_seconds", "train_seconds"},
 }

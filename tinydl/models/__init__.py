@@ -1,4 +1,5 @@
 """``tinydl.models``: complete models built only from ``tinydl.nn``."""
+from .captioning import ShowAttendTell, caption_loss, doubly_stochastic_penalty
 from .dcgan import DCGAN, Discriminator, Generator, dcgan_init, gradient_penalty
 from .policy import PolicyNetwork
 from .unet import UNet
