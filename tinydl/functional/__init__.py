@@ -58,6 +58,8 @@ from .softplus import softplus  # noqa: F811  the public one, with PyTorch's bet
 from .similarity import cosine_similarity
 from .prelu import prelu
 from .kl_div import kl_div
+from .gradient_reversal import gradient_reversal  # gradient_reversal, mmd_loss: domain adaptation (issue 18)
+from .mmd import mmd_loss
 
 from .inputs import check_all as _check_all  # noqa: E402
 

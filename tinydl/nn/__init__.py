@@ -38,5 +38,6 @@ from .unflatten import Unflatten
 from .group_norm import GroupNorm
 from .prelu import PReLU
 from .kl_div import KLDivLoss
+from .domain_adaptation import GradientReversal, MMDLoss  # domain adaptation (issue 18)
 from . import parallel  # noqa: E402  (nn.parallel.data_parallel, as PyTorch)
 from .parallel import DataParallel
