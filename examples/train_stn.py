@@ -5,15 +5,15 @@
 
 Data: ``tinydl.data.make_cluttered_digits``: scikit-learn's 8x8 digits drawn at a random position,
 size (12 to 20 pixels) and rotation (+-45 degrees) on a 40x40 canvas, with 4 fragments of other digits
-as clutter, like the paper's cluttered and RTS MNIST.  Fresh images every epoch (seed ``(seed,
-epoch)``) from the training digits; scored on 2000 images of the *test* digits (seed ``1000 + seed``),
-digit images that training never saw.
+(3x3 of their 8x8 pixels, drawn at digit scale) as clutter, like the paper's cluttered and RTS MNIST.
+Fresh images every epoch (seed ``(seed, epoch)``) from the training digits; scored on 2000 images of
+the *test* digits (seed ``1000 + seed``), digit images that training never saw.
 
 Models (``tinydl.models``): ``STN`` = a ``SpatialTransformer`` (localization net -> theta (N, 2, 3),
-``affine_grid`` + ``grid_sample`` to a 20x20 output, initialised to the identity map) followed by a
-``DigitCNN``; the baseline is the same ``DigitCNN`` (same architecture and same initial weights) on the
-40x40 canvas.  Both are trained only with the classification loss, in the same run, on the same
-batches for the same number of steps, with Adam and a cosine learning rate.
+``affine_grid`` + ``grid_sample`` to a 24x24 output, initialised to the identity map) followed by a
+``DigitCNN``; the baseline is the same ``DigitCNN`` (three conv blocks and a fully connected layer, its
+input sized to the image) on the 40x40 canvas.  Both are trained only with the classification loss, in
+the same run, on the same batches for the same number of steps, with Adam and a cosine learning rate.
 Metrics: the test error rates ``error`` (STN) and ``baseline_error`` (CNN).
 Figures: rectified.png (test inputs with the region each transformer reads, and its outputs),
 curves.png (training loss and held-out error of both models).  docs/spatial.md, section 10.

@@ -25,8 +25,10 @@ IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # theta = [[1, 0, 0], [0, 1, 0]]: rea
 
 
 class LocalizationNet(nn.Module):
-    """f_loc: the image, halved, through two conv + max-pool + ReLU layers and a hidden linear layer,
-    then the regression layer to the six numbers of theta (N, 6).
+    """f_loc: the image, halved by a 2x2 max-pool, through two 5x5 conv + batch norm + max-pool + ReLU
+    layers and a hidden tanh layer, then the regression layer to the six numbers of theta (N, 6).
+    (tanh, not ReLU: while the regressor's weights are still near zero its hidden units get almost no
+    gradient, and Adam's normalised steps on that noise would leave most ReLU units dead for good.)
 
     The regression layer starts with zero weights and the identity as its bias, so that at
     initialisation theta = identity for every input: the transformer passes the image through
@@ -37,11 +39,12 @@ class LocalizationNet(nn.Module):
         super().__init__()
         self.halve = nn.MaxPool2d(2)
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, width, 5, padding=2, bias=False), nn.BatchNorm2d(width), nn.MaxPool2d(2), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 5, padding=2, bias=False), nn.BatchNorm2d(2 * width), nn.MaxPool2d(2),
-            nn.ReLU())
+            nn.Conv2d(in_channels, width, 5, padding=2, bias=False), nn.BatchNorm2d(width),
+            nn.MaxPool2d(2), nn.ReLU(),  # (N, width, H / 4, W / 4)
+            nn.Conv2d(width, 2 * width, 5, padding=2, bias=False), nn.BatchNorm2d(2 * width),
+            nn.MaxPool2d(2), nn.ReLU())  # (N, 2 width, H / 8, W / 8)
         cells = image_size // 8  # halved, then two 2x2 poolings
-        self.hidden = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * cells * cells, hidden), nn.ReLU())
+        self.hidden = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * cells * cells, hidden), nn.Tanh())
         self.regressor = nn.Linear(hidden, 6)
         init.zeros_(self.regressor.weight)
         self.regressor.bias.data[...] = np.asarray(IDENTITY)  # built on the CPU; .to(device) moves it
@@ -85,20 +88,19 @@ def conv_block(in_channels, out_channels):
 
 class DigitCNN(nn.Module):
     """The classifier, the paper's kind of CNN: three conv + batch norm + ReLU + 2x2 max-pool blocks
-    (width, 2 width, 4 width channels), then a fully connected layer and the class logits.  The
+    (width, 2 width, 4 width channels), then a fully connected layer to the class logits.  The
     fully connected layer sees every cell of the last feature map at its place, so the network is only as
     invariant to where the digit is as its three poolings make it; the baseline (on the 40x40 canvas)
     has to learn the rest from examples, the ST-CNN's transformer can bring the digit to one place."""
 
-    def __init__(self, in_channels=1, num_classes=10, image_size=40, width=16, hidden=64):
+    def __init__(self, in_channels=1, num_classes=10, image_size=40, width=16):
         super().__init__()
         w, cells = width, image_size // 8  # three poolings halve H and W three times
         self.features = nn.Sequential(
             conv_block(in_channels, w), nn.MaxPool2d(2),  # (N, w, H/2, W/2)
             conv_block(w, 2 * w), nn.MaxPool2d(2),  # (N, 2w, H/4, W/4)
             conv_block(2 * w, 4 * w), nn.MaxPool2d(2))  # (N, 4w, H/8, W/8)
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * cells * cells, hidden), nn.ReLU(),
-                                        nn.Linear(hidden, num_classes))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * cells * cells, num_classes))  # (N, 10)
 
     def forward(self, x):
         """x (N, C, H, W) -> logits (N, num_classes)."""
