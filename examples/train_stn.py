@@ -53,7 +53,7 @@ def data_options(args):
 def train_step(model, optimizer, x, y, lr):
     """One Adam step on the cross-entropy of ``model(x)``; returns the loss."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group["lr_scale"]
     loss = F.cross_entropy(model(x), y)
     optimizer.zero_grad()
     loss.backward()
@@ -135,6 +135,8 @@ def main(argv=None):
     parser.add_argument("--images-per-epoch", type=int, default=2048, help="fresh training images each epoch")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--loc-lr-scale", type=float, default=1.0,
+                        help="the localization net's learning rate as a multiple of --lr")
     parser.add_argument("--width", type=int, default=16, help="channels of the CNN's first conv (4 * width at the end)")
     parser.add_argument("--out-size", type=int, default=24, help="side of the transformer's output")
     parser.add_argument("--test-images", type=int, default=2000)
@@ -152,7 +154,9 @@ def main(argv=None):
     stn = STN(image_size=canvas, out_size=args.out_size, width=args.width)
     baseline = DigitCNN(image_size=canvas, width=args.width)  # the same CNN on the whole canvas
     models = nn.ModuleDict({"stn": stn, "baseline": baseline}).to(args.device)
-    optimizers = {key: optim.Adam(models[key].parameters(), lr=args.lr) for key in MODELS}
+    optimizers = {"stn": optim.Adam([{"params": stn.transformer.parameters(), "lr_scale": args.loc_lr_scale},
+                                     {"params": stn.classifier.parameters(), "lr_scale": 1.0}], lr=args.lr),
+                  "baseline": optim.Adam([{"params": baseline.parameters(), "lr_scale": 1.0}], lr=args.lr)}
     progress = common.load_checkpoint(args, models, optimizers) or {
         "epoch": 0, "step": 0, "stopped_early": False, "train_seconds": 0.0,
         "seconds": {key: 0.0 for key in MODELS}, "loss": {key: [] for key in MODELS},
