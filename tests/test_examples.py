@@ -47,6 +47,9 @@ METRIC_KEYS = {  # every key of each example's metrics.json after a smoke run, o
                              "train_seconds"},
     "train_stn.py": {"error", "baseline_error", "epochs", "steps", "stopped_early", "test_images", "stn_seconds",
                      "baseline_seconds", "train_seconds"},
+    "train_dann.py": {"source_only_accuracy", "mmd_accuracy", "dann_accuracy", "target_only_accuracy",
+                      "source_accuracies", "gap_closed", "epochs", "stopped_early", "train_seconds",
+                      "target_accuracy_curves", "target_test_images"},
 }
 COMMON_KEYS = {"seconds", "seed", "device"}  # common.write_metrics adds seed and device
 

@@ -3,6 +3,7 @@ from .captions import CAPTION_WORDS, COLOURS, HELD_OUT, RELATIONS, CaptionScenes
 from .cluttered_digits import ClutteredDigits, make_cluttered_digits
 from .dataset import Dataset, TensorDataset
 from .digits import Split, load_digits
+from .digits_m import DigitsM, make_digits_m  # digits-M: the target domain of DANN (issue 18)
 from .loader import DataLoader, default_collate
 from .shapes import SHAPE_CLASSES, ShapesScenes, make_shapes
 from .textures import TEXTURE_CLASSES, Contents, Textures, make_content, make_textured_shapes, make_textures

@@ -10,3 +10,4 @@ from .stn import STN, DigitCNN, LocalizationNet, SpatialTransformer
 from .yolo import TinyYOLO, YOLOTargets, decode, decode_boxes, encode_targets, yolo_loss
 from .seq2seq import Seq2Seq, Seq2SeqDecoder, Seq2SeqEncoder
 from .style_transfer import AdaINStyleTransfer, gatys_transfer, gram_matrix
+from .dann import DANN, dann_loss, ddc_loss, lambda_schedule, learning_rate_schedule  # issue 18
