@@ -72,13 +72,18 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """The decoder g: the encoder's mirror, pooling replaced by nearest upsampling; (N, 4w, S/4, S/4) -> (N, 3, S, S)."""
+    """The decoder g: the encoder's mirror up to ``layer``, pooling replaced by nearest upsampling;
+    (N, 4w, S/4, S/4) from relu3_1, or (N, 2w, S/2, S/2) from relu2_1 -> (N, 3, S, S)."""
 
-    def __init__(self, width=16):
+    def __init__(self, width=16, layer="relu3_1"):
         super().__init__()
+        if layer not in ("relu2_1", "relu3_1"):
+            raise ValueError(f"Decoder: layer must be 'relu2_1' or 'relu3_1', got {layer!r}")
         w = width
+        self.layer = layer
         self.block3 = nn.Sequential(nn.Conv2d(4 * w, 2 * w, 3, padding=1), nn.ReLU(),
-                                    nn.Upsample(scale_factor=2, mode="nearest"))          # (N, 2w, S/2, S/2)
+                                    nn.Upsample(scale_factor=2, mode="nearest")) \
+            if layer == "relu3_1" else nn.Sequential()                                    # (N, 2w, S/2, S/2)
         self.block2 = nn.Sequential(nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.ReLU(),
                                     nn.Conv2d(2 * w, w, 3, padding=1), nn.ReLU(),
                                     nn.Upsample(scale_factor=2, mode="nearest"))          # (N, w, S, S)
@@ -103,6 +108,7 @@ class AdaINStyleTransfer(nn.Module):
         super().__init__()
         self.encoder = freeze(encoder)
         self.decoder = decoder if decoder is not None else Decoder(encoder.channels // 4)
+        self.layer = self.decoder.layer                                  # where AdaIN aligns the statistics
         self.style_layers = tuple(style_layers)
 
     def train(self, mode=True):
@@ -113,8 +119,8 @@ class AdaINStyleTransfer(nn.Module):
     def target(self, content, style, alpha=1.0):
         """t = (1 - alpha) f(c) + alpha AdaIN(f(c), f(s)), (N, 4w, S/4, S/4)."""
         _check_pair("AdaINStyleTransfer", content, style)
-        f_c = self.encoder.features(content)["relu3_1"]
-        f_s = self.encoder.features(style)["relu3_1"]
+        f_c = self.encoder.features(content)[self.layer]
+        f_s = self.encoder.features(style)[self.layer]
         t = F.adaptive_instance_norm(f_c, f_s)
         return t if alpha == 1.0 else (1 - alpha) * f_c + alpha * t
 
@@ -125,12 +131,12 @@ class AdaINStyleTransfer(nn.Module):
     def loss(self, content, style, style_weight=10.0):
         """L = L_c + lambda L_s for a batch of (content, style) pairs; returns (L, L_c, L_s)."""
         _check_pair("AdaINStyleTransfer.loss", content, style)
-        f_c = self.encoder.features(content)["relu3_1"]
+        f_c = self.encoder.features(content)[self.layer]
         phi_s = self.encoder.features(style)
-        t = F.adaptive_instance_norm(f_c, phi_s["relu3_1"]).detach()     # (N, 4w, S/4, S/4), the decoder's target
+        t = F.adaptive_instance_norm(f_c, phi_s[self.layer]).detach()     # (N, 4w, S/4, S/4), the decoder's target
         g_t = self.decoder(t)                                            # (N, 3, S, S)
         phi_g = self.encoder.features(g_t)
-        L_c = F.mse_loss(phi_g["relu3_1"], t)
+        L_c = F.mse_loss(phi_g[self.layer], t)
         L_s = style_loss(phi_g, phi_s, self.style_layers)
         return L_c + style_weight * L_s, L_c, L_s
 
