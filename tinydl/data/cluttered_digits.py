@@ -5,10 +5,12 @@ Transformer Networks*, 2015), built from scikit-learn's 8x8 digits (``load_digit
 each image is a ``canvas`` x ``canvas`` black square with one digit drawn at a random position, size and
 rotation, and ``clutter`` fragments (random crops of other digits) scattered anywhere, over or beside it.
 
-The drawing uses the ops the spatial transformer uses to undo it: every digit and every fragment is
-one ``F.affine_grid`` + ``F.grid_sample`` of its 8x8 image, all of them in one call.  The label is the
-digit's class; ``theta`` (N, 2, 3) is the map from canvas to digit coordinates that drew it, in the
-normalized coordinates of ``affine_grid``, so an ideal transformer would output ``theta`` itself.
+Each digit is drawn as the spatial transformer would read it: ``theta`` (N, 2, 3) is the map from canvas
+to digit coordinates that drew it, in the normalized coordinates of ``affine_grid``, and the image is
+``F.grid_sample`` of the 8x8 digit on ``F.affine_grid(theta)`` (bilinear, zero padding), computed in
+NumPy on a patch around each digit and each fragment, all of them at once (tests/test_stn.py checks it
+against the two ops).  An ideal transformer would recover the part of the canvas that theta maps onto
+the digit.  The label is the digit's class.
 
 Train and test images never share a digit image: ``split="train"`` draws digits *and* clutter only from
 ``load_digits()``'s fixed training split, ``split="test"`` only from its test split.  Generation is
@@ -117,7 +119,8 @@ def make_cluttered_digits(n, split="train", canvas=40, sizes=(12.0, 20.0), max_a
     each fragment's crop in the digits' own 8x8 pixels, drawn at the scale of a random digit size and
     turned like one (so a fragment looks like a piece of a digit, not like a digit).  Positions are uniform
     over the places where the whole turned digit square lies inside the canvas; fragments may fall
-    anywhere, over the digit too; where they overlap the brightest wins."""
+    anywhere, over the digit too: overlapping fragments add up (clipped at 1), and over the digit the
+    brighter of the two wins."""
     if split not in ("train", "test"):
         raise ValueError(f"make_cluttered_digits: split must be 'train' or 'test', got {split!r}")
     low, high = sizes
