@@ -13,7 +13,7 @@ import pytest
 import tinydl as td
 import tinydl.functional as F
 from helpers import host
-from test_examples import EXAMPLES, smoke
+from test_examples import EXAMPLES, cuda, smoke  # noqa: F401  (cuda: the fixture)
 from tinydl.data import load_digits, make_digits_m
 from tinydl.data.digits_m import make_textures
 from tinydl.models.dann import (DANN, dann_loss, ddc_loss, domain_loss, kernel_bandwidths, lambda_schedule,
