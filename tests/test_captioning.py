@@ -12,6 +12,7 @@ from tinydl.data import CAPTION_WORDS, COLOURS, HELD_OUT, SHAPE_CLASSES, make_ca
 from tinydl.data.captions import caption, combination_is_held_out
 from tinydl.data.shapes import _rasterize
 from tinydl.models import ShowAttendTell, caption_loss, doubly_stochastic_penalty
+from tinydl.models.captioning import drop_words
 from tinydl.text import Vocabulary
 from tinydl import functional as F
 
@@ -156,6 +157,19 @@ def test_decoder_step_gradcheck():
         return logits.sum() * 0.3 + (new["h"] * new["c"]).sum() + (alpha ** 2).sum()
 
     assert td.gradcheck(one_step, [h, c, a])
+
+
+def test_word_dropout_replaces_words_by_pad_and_keeps_bos(device):
+    tokens = td.tensor(np.tile(np.arange(1, 11), (400, 1)), device=device)  # (400, 10), column 0 = <bos> = 1
+    dropped = drop_words(tokens, 0.5, np.random.default_rng(0)).numpy()
+    assert (dropped[:, 0] == 1).all()
+    assert ((dropped == tokens.numpy()) | (dropped == 0)).all()  # every word kept, or <pad> (id 0)
+    assert 0.45 < (dropped[:, 1:] == 0).mean() < 0.55
+    again = drop_words(tokens, 0.5, np.random.default_rng(0)).numpy()
+    np.testing.assert_array_equal(dropped, again)  # the generator decides: --resume repeats it
+    model = ShowAttendTell(len(Vocabulary(CAPTION_WORDS)), width=2, hidden_size=4, embed_size=4, feature_size=6)
+    with pytest.raises(ValueError, match="word_dropout > 0 needs generator="):
+        model(td.zeros((1, 3, 32, 32)), td.tensor(np.array([[1, 3]])), word_dropout=0.5)
 
 
 def test_doubly_stochastic_penalty_by_hand():

@@ -17,8 +17,14 @@ plus the paper's doubly stochastic attention penalty ``lambda * sum_i (1 - sum_t
 
 ``attention=False`` gives the comparison model: z_t is the mean annotation vector at every step
 (one fixed vector per image, as in "Show and Tell"); there is no alpha and no penalty.
+Two additions to the paper, both explained in the docs: the image and the annotation vectors carry
+each pixel's / cell's coordinates (the captions' relations are about positions), and training may
+use word dropout (``forward(..., word_dropout=p)``: input words replaced by <pad>), which keeps the
+shape noun from being guessed from the colour word before it.
 docs/recurrent_attention.md, "The example: captions with attention".
 """
+import numpy as np
+
 import tinydl as td
 
 from .. import functional as F
@@ -114,11 +120,14 @@ class ShowAttendTell(nn.Module):
         """Teacher forcing: images (N, 3, S, S), tokens (N, T) the inputs y_0 = <bos>, y_1 .. y_{T-1}.
 
         Returns logits (N, T, V) for y_1 .. y_T and the attention weights alpha (N, T, L) (None
-        without attention)."""
+        without attention).  ``word_dropout`` p > 0 (training): each input word after <bos> is
+        replaced by <pad> with probability p, drawn from ``generator`` (a numpy Generator)."""
         if tokens.ndim != 2 or tokens.shape[0] != images.shape[0]:
             raise ValueError(f"ShowAttendTell.forward: tokens must be (N, T) with N = {images.shape[0]} images, "
                              f"got {tuple(tokens.shape)}")
         if word_dropout > 0:
+            if generator is None:
+                raise ValueError("ShowAttendTell.forward: word_dropout > 0 needs generator= (a numpy Generator)")
             tokens = drop_words(tokens, word_dropout, generator)
         state = self.initial_state(images)
         logits, alphas = [], []
@@ -138,8 +147,6 @@ class ShowAttendTell(nn.Module):
 def drop_words(tokens, p, generator):
     """Word dropout: each input word except <bos> (column 0) replaced by id 0 (<pad>) with probability p.
     tokens (N, T) int64; ``generator`` a numpy Generator (the draws happen on the host)."""
-    import numpy as np
-
     keep = generator.random(tuple(tokens.shape)) >= p  # (N, T)
     keep[:, 0] = True
     return tokens * td.tensor(keep.astype(np.int64), device=tokens.device)
