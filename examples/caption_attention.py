@@ -1,6 +1,7 @@
 """Image captioning with soft attention ("Show, Attend and Tell", Xu et al. 2015) on generated shapes scenes.
 
-    python examples/caption_attention.py                  # bleu4 >= 0.90, exact_match >= 0.85, attention_in_box >= 0.80
+    python examples/caption_attention.py                  # seeds 0-2: bleu4 0.92, exact_match 0.69-0.71 (0.99-1.00
+                                                          # on seen pairs, 0.20-0.29 on unseen), attention_in_box 0.63-0.81
     python examples/caption_attention.py --no-attention   # the decoder sees the mean-pooled features instead
     python examples/caption_attention.py --smoke          # a few steps, for the test suite
 
