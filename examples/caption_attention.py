@@ -1,7 +1,8 @@
 """Image captioning with soft attention ("Show, Attend and Tell", Xu et al. 2015) on generated shapes scenes.
 
-    python examples/caption_attention.py                  # seeds 0-2: bleu4 0.92, exact_match 0.69-0.71 (0.99-1.00
-                                                          # on seen pairs, 0.20-0.29 on unseen), attention_in_box 0.63-0.81
+    python examples/caption_attention.py                  # seeds 0-2: bleu4 0.92, exact_match 0.69-0.71
+                                                          # (0.99-1.00 on seen pairs, 0.20-0.29 on unseen),
+                                                          # attention_in_box 0.63-0.81
     python examples/caption_attention.py --no-attention   # the decoder sees the mean-pooled features instead
     python examples/caption_attention.py --smoke          # a few steps, for the test suite
 
@@ -273,7 +274,8 @@ def main(argv=None):
         for truth, words, unseen in zip(test.captions[:50], greedy[:50], test.unseen[:50]):
             mark = "=" if truth == words else "X"
             f.write(f"{mark} {'unseen ' if unseen else '       '}{' '.join(words):50s} | {' '.join(truth)}\n")
-    metrics.update(attention=not args.no_attention, penalty=args.penalty, word_dropout=args.word_dropout, beam_size=args.beam_size,
+    metrics.update(attention=not args.no_attention, penalty=args.penalty, word_dropout=args.word_dropout,
+                   beam_size=args.beam_size,
                    epochs=progress["epoch"], steps=progress["step"], stopped_early=progress["stopped_early"],
                    train_seconds=progress["train_seconds"], seconds=time.time() - start)
     metrics = common.write_metrics(args, metrics)
