@@ -27,7 +27,6 @@ import numpy as np
 
 import common
 import tinydl as td
-from tinydl import functional as F
 from tinydl import optim
 from tinydl.data import make_digits_m
 from tinydl.models.dann import DANN, ddc_loss, dann_loss, label_loss, lambda_schedule, learning_rate_schedule
@@ -51,15 +50,15 @@ def epoch_order(args, epoch, data):
     gen = np.random.default_rng([args.seed, epoch])
     source, target = gen.permutation(len(data.source.x_train)), gen.permutation(len(data.target.x_train))
     steps = min(len(source), len(target)) // args.batch_size
-    return [(source[i * args.batch_size:(i + 1) * args.batch_size], target[i * args.batch_size:(i + 1) * args.batch_size])
-            for i in range(steps)]
+    size = args.batch_size
+    return [(source[i * size:(i + 1) * size], target[i * size:(i + 1) * size]) for i in range(steps)]
 
 
 def train_step(args, variant, model, optimizer, data, batch, p):
     """One step of ``variant`` at training progress p in [0, 1]; returns the loss terms as floats."""
     s, t = batch
-    x_s, y_s = td.tensor(data.source.x_train[s], device=args.device), td.tensor(data.source.y_train[s], device=args.device)
-    x_t, y_t = td.tensor(data.target.x_train[t], device=args.device), td.tensor(data.target.y_train[t], device=args.device)
+    x_s, y_s = (td.tensor(a, device=args.device) for a in (data.source.x_train[s], data.source.y_train[s]))
+    x_t, y_t = (td.tensor(a, device=args.device) for a in (data.target.x_train[t], data.target.y_train[t]))
     for group in optimizer.param_groups:
         group["lr"] = learning_rate_schedule(p, mu_0=args.lr)
     if variant == "source_only":
@@ -113,7 +112,8 @@ def train_variant(args, variant, model, optimizer, progress, data):
     for epoch in bar:
         start = time.time()
         for i, batch in enumerate(epoch_order(args, epoch, data)):
-            terms = train_step(args, variant, model, optimizer, data, batch, (epoch * steps_per_epoch + i) / total_steps)
+            p = (epoch * steps_per_epoch + i) / total_steps  # training progress, 0 -> 1
+            terms = train_step(args, variant, model, optimizer, data, batch, p)
             losses.append(sum(terms.values()))
         progress["train_seconds"] += time.time() - start
         curve.append(accuracy(args, model, data.target.x_test, data.target.y_test))
@@ -121,7 +121,8 @@ def train_variant(args, variant, model, optimizer, progress, data):
         bar.set_postfix(target_accuracy=f"{curve[-1]:.3f}")
         common.save_checkpoint(args, model, optimizer, progress)
         if progress["train_seconds"] > budget and epoch + 1 < args.epochs:
-            print(f"train_dann: {variant} stops after its share of --max-minutes ({budget:.0f} s), at epoch {epoch + 1}")
+            print(f"train_dann: {variant} stops after its share of --max-minutes ({budget:.0f} s), "
+                  f"at epoch {epoch + 1}")
             break
     progress["results"][variant] = {
         "target_accuracy": accuracy(args, model, data.target.x_test, data.target.y_test),
@@ -168,7 +169,8 @@ def save_examples(data, path, count=10):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(3, count, figsize=(count * 0.9, 3))
-    rows = (("source", data.source.x_train), ("target (train)", data.target.x_train), ("target (held out)", data.target.x_test))
+    rows = (("source", data.source.x_train), ("target (train)", data.target.x_train),
+            ("target (held out)", data.target.x_test))
     for r, (name, images) in enumerate(rows):
         for c in range(count):
             axes[r, c].imshow(images[c].transpose(1, 2, 0))
@@ -188,7 +190,8 @@ def main(argv=None):
     parser.add_argument("--mmd-weight", type=float, default=1.0, help="gamma, DDC's weight of MMD^2")
     parser.add_argument("--width", type=int, default=32, help="channels of G_f's first conv (1.5 x in its second)")
     parser.add_argument("--size", type=int, default=16, help="image side of digits-M")
-    parser.add_argument("--max-minutes", type=float, default=9.0, help="wall budget of training, shared by the four models")
+    parser.add_argument("--max-minutes", type=float, default=9.0,
+                        help="wall budget of training, a quarter for each of the four models")
     args = parser.parse_args(argv)
     if args.smoke:
         args.width = 4
@@ -218,7 +221,8 @@ def main(argv=None):
     metrics = {f"{'mmd' if v == 'mmd' else v}_accuracy": accuracies[v] for v in VARIANTS}
     metrics.update({
         "source_accuracies": {v: results[v]["source_accuracy"] for v in VARIANTS},
-        "gap_closed": {v: (accuracies[v] - accuracies["source_only"]) / gap if gap > 0 else None for v in ("mmd", "dann")},
+        "gap_closed": {v: (accuracies[v] - accuracies["source_only"]) / gap if gap > 0 else None
+                       for v in ("mmd", "dann")},
         "epochs": {v: results[v]["epochs"] for v in VARIANTS},
         "stopped_early": any(results[v]["stopped_early"] for v in VARIANTS),
         "train_seconds": {v: results[v]["train_seconds"] for v in VARIANTS},
