@@ -46,7 +46,8 @@ import numpy as np
 import common
 import tinydl as td
 from tinydl import optim
-from tinydl.data import CAPTION_WORDS, SHAPE_CLASSES, make_captions
+from tinydl.data import SHAPE_CLASSES, make_captions
+from tinydl.data.captions import WORD_ORDERS, caption_words
 from tinydl.models import ShowAttendTell, caption_loss
 from tinydl.text import Vocabulary, beam_search, corpus_bleu, greedy_decode
 
@@ -208,6 +209,10 @@ def main(argv=None):
     parser.add_argument("--word-dropout", type=float, default=0.5,
                         help="probability that an input word y_{t-1} is replaced by <pad> in training")
     parser.add_argument("--width", type=int, default=32, help="channels of the first conv")
+    parser.add_argument("--stride", type=int, default=4, choices=[2, 4],
+                        help="pixels per annotation cell: 4 (an 8x8 grid, two max-pools) or 2 (16x16, one)")
+    parser.add_argument("--word-order", default="colour-first", choices=WORD_ORDERS,
+                        help='"a red circle ..." (colour-first) or "a circle in red ..." (shape-first)')
     parser.add_argument("--test-scenes", type=int, default=600)
     parser.add_argument("--beam-size", type=int, default=3)
     parser.add_argument("--beam-scenes", type=int, default=200, help="held-out scenes captioned by beam search")
@@ -219,9 +224,10 @@ def main(argv=None):
     common.prepare(args)
     start = time.time()
 
-    vocab = Vocabulary(CAPTION_WORDS)
-    test = make_captions(args.test_scenes, "test", seed=1000 + args.seed)  # another seed stream
-    model = ShowAttendTell(len(vocab), width=args.width, attention=not args.no_attention).to(args.device)
+    vocab = Vocabulary(caption_words(args.word_order))
+    test = make_captions(args.test_scenes, "test", seed=1000 + args.seed, word_order=args.word_order)  # another stream
+    model = ShowAttendTell(len(vocab), width=args.width, attention=not args.no_attention,
+                           stride=args.stride).to(args.device)
     optimizer = optim.Adam(model.parameters(), lr=args.lr)
     progress = common.load_checkpoint(args, model, optimizer) or {
         "epoch": 0, "step": 0, "train_seconds": 0.0, "stopped_early": False, "last_epoch_seconds": 0.0,
@@ -239,7 +245,7 @@ def main(argv=None):
                   f"epoch {epoch}")
             break
         epoch_start = time.time()
-        scenes = make_captions(args.scenes_per_epoch, "train", seed=[args.seed, epoch])  # never seen before
+        scenes = make_captions(args.scenes_per_epoch, "train", seed=[args.seed, epoch], word_order=args.word_order)  # never seen before
         ids, _ = vocab.encode_batch(scenes.captions, bos=True, eos=True)  # (n, T + 1) padded with <pad>
         drop = np.random.default_rng([args.seed, epoch, 1])  # the word dropout's draws, also repeated by --resume
         for i in range(steps_per_epoch):

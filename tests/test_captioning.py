@@ -9,7 +9,7 @@ from test_examples import EXAMPLES, METRIC_KEYS, run_example, smoke
 
 import tinydl as td
 from tinydl.data import CAPTION_WORDS, COLOURS, HELD_OUT, SHAPE_CLASSES, make_captions
-from tinydl.data.captions import caption, combination_is_held_out
+from tinydl.data.captions import caption, caption_words, combination_is_held_out
 from tinydl.data.shapes import _rasterize
 from tinydl.models import ShowAttendTell, caption_loss, doubly_stochastic_penalty
 from tinydl.models.captioning import drop_words
@@ -56,6 +56,35 @@ def test_caption_grammar_by_hand():
     assert set(CAPTION_WORDS) == {w for c in range(5) for s in range(3) for r in range(4)
                                   for w in caption([c, 0], [s, 1], r)}
     assert combination_is_held_out(np.array([1, 1, 2]), np.array([2, 0, 0])).tolist() == [True, False, True]
+
+
+def test_shape_first_grammar_by_hand():
+    # the same scenes as above, each object's shape named before its colour ("a dress in blue")
+    assert caption([0, 2], [1, 0], 2, "shape-first") == "a square in red above a small circle in blue".split()
+    assert caption([1, 3], [2, 1], 0, "shape-first") == "a triangle in green left of a small square in yellow".split()
+    assert caption([4, 4], [0, 0], 1, "shape-first") == "a circle in purple right of a small circle in purple".split()
+    assert caption_words("colour-first") == CAPTION_WORDS
+    assert caption_words("shape-first") == (*CAPTION_WORDS, "in")  # the old words keep their ids
+    assert set(caption_words("shape-first")) == {w for c in range(5) for s in range(3) for r in range(4)
+                                                 for w in caption([c, 0], [s, 1], r, "shape-first")}
+    colour_first = make_captions(50, "test", seed=4)
+    shape_first = make_captions(50, "test", seed=4, word_order="shape-first")
+    np.testing.assert_array_equal(colour_first.images, shape_first.images)  # only the captions change
+    for a, b in zip(colour_first.captions, shape_first.captions):
+        assert [w for w in b if w != "in"] == _swap_colour_and_shape(a)
+    with pytest.raises(ValueError, match="make_captions: word_order"):
+        make_captions(2, word_order="yoda")
+    with pytest.raises(ValueError, match="caption: word_order"):
+        caption([0, 0], [0, 0], 0, "shape-last")
+
+
+def _swap_colour_and_shape(words):
+    """A colour-first caption with every colour word and the shape noun after it swapped."""
+    words = list(words)
+    for t in range(len(words) - 1):
+        if words[t] in COLOURS and words[t + 1] in SHAPE_CLASSES:
+            words[t], words[t + 1] = words[t + 1], words[t]
+    return words
 
 
 def test_captions_describe_the_drawn_scene():
@@ -138,6 +167,20 @@ def test_show_attend_tell_shapes(device, attention):
     assert (terms["doubly_stochastic"].item() > 0) == attention
     with pytest.raises(ValueError, match=r"ShowAttendTell.forward: tokens must be \(N, T\)"):
         model(images, td.tensor(ids[:2], device=device))
+
+
+def test_encoder_stride_gives_the_grid(device):
+    images = td.tensor(make_captions(2, seed=0).images, device=device)
+    for stride, cells in ((4, 8 * 8), (2, 16 * 16)):
+        model = ShowAttendTell(19, embed_size=4, hidden_size=6, feature_size=8, attention_size=4, width=4,
+                               stride=stride).to(device)
+        a = model.encoder(images)
+        assert a.shape == (2, cells, 8) and model.encoder.stride == stride
+        grid = 32 // stride  # the last two channels are the cells' x and y, row-major: x grows along a row
+        np.testing.assert_allclose(a.detach().numpy()[0, :grid, 6], (np.arange(grid) + 0.5) * 2 / grid - 1, rtol=1e-6,
+                                   atol=1e-6)
+    with pytest.raises(ValueError, match="Encoder: stride must be 2 or 4"):
+        ShowAttendTell(19, stride=8)
 
 
 def test_decoder_step_gradcheck():

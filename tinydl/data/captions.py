@@ -10,7 +10,12 @@ one, then the small one::
     a yellow triangle above a small green circle
 
 so every scene has exactly one correct caption (9 words, or 8 with ``above`` /
-``below``).  The relation is unambiguous by construction: for ``left of`` /
+``below``).  ``word_order="shape-first"`` names each object's shape before its colour, as in "a
+dress in blue"::
+
+    a circle in red left of a small square in blue
+
+(10 words, or 9), so that a decoder decides the shape before any colour word exists.  The relation is unambiguous by construction: for ``left of`` /
 ``right of`` the two boxes are apart horizontally by at least ``min_gap``
 pixels and the small box lies within the large box's rows; for ``above`` /
 ``below`` the same with rows and columns swapped.
@@ -45,6 +50,18 @@ COLOURS = {  # name -> RGB in [0, 1]
 RELATIONS = (("left", "of"), ("right", "of"), ("above",), ("below",))  # the large object ... the small one
 HELD_OUT = (("green", "triangle"), ("blue", "circle"), ("yellow", "square"))  # never in split="train"
 CAPTION_WORDS = ("a", "small", *COLOURS, *SHAPE_CLASSES, "left", "right", "of", "above", "below")
+WORD_ORDERS = ("colour-first", "shape-first")  # "a red circle ..." or "a circle in red ..."
+
+
+def caption_words(word_order="colour-first"):
+    """The words the captions of ``word_order`` use: ``CAPTION_WORDS``, then "in" for "shape-first"."""
+    _check_word_order("caption_words", word_order)
+    return CAPTION_WORDS if word_order == "colour-first" else (*CAPTION_WORDS, "in")
+
+
+def _check_word_order(function, word_order):
+    if word_order not in WORD_ORDERS:
+        raise ValueError(f"{function}: word_order must be one of {WORD_ORDERS}, got {word_order!r}")
 
 
 class CaptionScenes(namedtuple("CaptionScenes", ["images", "boxes", "colours", "shapes", "relations", "captions"])):
@@ -70,25 +87,33 @@ def combination_is_held_out(colours, shapes):
     return held[colours, shapes]
 
 
-def caption(colours, shapes, relation):
-    """The words for one scene: colours, shapes (2,) indices (large object first), relation an index."""
+def caption(colours, shapes, relation, word_order="colour-first"):
+    """The words for one scene: colours, shapes (2,) indices (large object first), relation an index;
+    ``word_order`` "colour-first" ("a red circle") or "shape-first" ("a circle in red")."""
+    _check_word_order("caption", word_order)
     names = list(COLOURS)
-    large = [names[colours[0]], SHAPE_CLASSES[shapes[0]]]
-    small = [names[colours[1]], SHAPE_CLASSES[shapes[1]]]
+    if word_order == "colour-first":
+        large = [names[colours[0]], SHAPE_CLASSES[shapes[0]]]
+        small = [names[colours[1]], SHAPE_CLASSES[shapes[1]]]
+    else:
+        large = [SHAPE_CLASSES[shapes[0]], "in", names[colours[0]]]
+        small = [SHAPE_CLASSES[shapes[1]], "in", names[colours[1]]]
     return ["a", *large, *RELATIONS[relation], "a", "small", *small]
 
 
 def make_captions(n, split="train", image_size=32, large_size=(6.0, 7.5), small_size=(3.5, 4.5), min_gap=2.0,
-                  noise=0.03, seed=0):
+                  noise=0.03, seed=0, word_order="colour-first"):
     """``n`` caption scenes of ``image_size`` x ``image_size`` pixels as :class:`CaptionScenes`.
 
     ``split="train"`` draws each object's colour-shape pair from the pairs not in ``HELD_OUT``;
     ``split="test"`` from all of them.  ``large_size`` and ``small_size`` are the ranges of the
     objects' half-sizes in pixels; ``min_gap`` is the least distance between the two boxes along the
     relation's axis.  ``noise`` is the standard deviation of the per-pixel Gaussian noise.
+    ``word_order`` (``WORD_ORDERS``) only changes the captions: the same seed draws the same scenes.
     """
     if split not in ("train", "test"):
         raise ValueError(f"make_captions: split must be 'train' or 'test', got {split!r}")
+    _check_word_order("make_captions", word_order)
     if n < 0:
         raise ValueError(f"make_captions: n must be >= 0, got {n}")
     if not 0 < small_size[0] <= small_size[1] < large_size[0] <= large_size[1]:
@@ -135,6 +160,6 @@ def make_captions(n, split="train", image_size=32, large_size=(6.0, 7.5), small_
         colour = palette[colours[:, m]] + gen.uniform(-0.08, 0.08, size=(n, 3)).astype(np.float32)  # (n, 3)
         images = np.where(here[:, None], colour[:, :, None, None], images)
     images = images + noise * gen.standard_normal(size=images.shape, dtype=np.float32)
-    captions = [caption(colours[i], shapes[i], relations[i]) for i in range(n)]
+    captions = [caption(colours[i], shapes[i], relations[i], word_order) for i in range(n)]
     return CaptionScenes(np.clip(images, 0, 1).astype(np.float32), boxes, colours.astype(np.int64),
                          shapes.astype(np.int64), relations.astype(np.int64), captions)

@@ -32,27 +32,32 @@ from .. import nn
 
 
 class Encoder(nn.Module):
-    """Image (N, 3, S, S) -> annotation vectors a (N, L, D), L = (S/4)^2: three 3x3 convs with batch norm
-    and ReLU, two 2x2 max-pools.
+    """Image (N, 3, S, S) -> annotation vectors a (N, L, D), L = (S/stride)^2: three 3x3 convs with batch
+    norm and ReLU, two 2x2 max-pools (``stride=4``, an 8x8 grid on 32x32 images) or one after the first
+    conv (``stride=2``, a 16x16 grid).
 
     Two coordinate planes (x and y in [-1, 1]) are stacked onto the image first, so that the
     features can say where they are (the captions' relations need it)."""
 
-    def __init__(self, feature_size=64, width=32):
+    def __init__(self, feature_size=64, width=32, stride=4):
         super().__init__()
+        if stride not in (2, 4):
+            raise ValueError(f"Encoder: stride must be 2 or 4 (pixels per grid cell), got {stride}")
         self.conv1 = nn.Conv2d(3 + 2, width, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(2 * width)
         self.conv3 = nn.Conv2d(2 * width, feature_size - 2, 3, padding=1, bias=False)
         self.bn3 = nn.BatchNorm2d(feature_size - 2)
-        self.stride = 4
+        self.stride = stride
 
     def forward(self, images):
         n, _, height, width = images.shape
         x = td.cat([images, _coordinates(n, height, width, images)], dim=1)  # (N, 5, S, S)
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)  # (N, W, S/2, S/2)
-        x = F.max_pool2d(F.relu(self.bn2(self.conv2(x))), 2)  # (N, 2W, S/4, S/4)
+        x = F.relu(self.bn2(self.conv2(x)))  # (N, 2W, S/2, S/2)
+        if self.stride == 4:
+            x = F.max_pool2d(x, 2)  # (N, 2W, S/4, S/4)
         x = F.relu(self.bn3(self.conv3(x)))  # (N, D - 2, h, w)
         x = td.cat([x, _coordinates(n, x.shape[2], x.shape[3], x)], dim=1)  # (N, D, h, w): + where each cell is
         return x.flatten(2).transpose(1, 2)  # (N, L = h*w, D): a_i is row i, cells in row-major order
@@ -71,14 +76,15 @@ class ShowAttendTell(nn.Module):
 
     ``vocab_size`` V words (ids from a ``tinydl.text.Vocabulary``), ``embed_size`` m (the word
     embedding E and the deep output's width), ``hidden_size`` n (the LSTM), ``attention_size`` (the
-    additive score's hidden width), ``feature_size`` D (each a_i).
+    additive score's hidden width), ``feature_size`` D (each a_i), ``stride`` the pixels per grid cell
+    (``Encoder``).
     """
 
     def __init__(self, vocab_size, embed_size=32, hidden_size=128, feature_size=64, attention_size=64, width=32,
-                 attention=True):
+                 attention=True, stride=4):
         super().__init__()
         self.attention = bool(attention)
-        self.encoder = Encoder(feature_size, width)
+        self.encoder = Encoder(feature_size, width, stride)
         self.embedding = nn.Embedding(vocab_size, embed_size)  # E
         self.init_h = nn.Linear(feature_size, hidden_size)  # h_0 from mean_i a_i
         self.init_c = nn.Linear(feature_size, hidden_size)  # c_0 from mean_i a_i
