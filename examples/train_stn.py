@@ -30,6 +30,7 @@ from tinydl import functional as F
 from tinydl import nn, optim
 from tinydl.data import make_cluttered_digits
 from tinydl.models import STN, DigitCNN
+from tinydl.models.stn import TRANSFORMS
 from train_yolo import cosine_lr
 
 MODELS = ("stn", "baseline")
@@ -141,6 +142,9 @@ def main(argv=None):
                         help="the localization net's learning rate as a multiple of --lr")
     parser.add_argument("--width", type=int, default=16, help="channels of the CNN's first conv (4 * width at the end)")
     parser.add_argument("--out-size", type=int, default=24, help="side of the transformer's output")
+    parser.add_argument("--transform", default="affine", choices=sorted(TRANSFORMS),
+                        help="what f_loc regresses: the full affine theta, a similarity (scale, angle, shift), "
+                             "or an attention window (scale, shift)")
     parser.add_argument("--test-images", type=int, default=2000)
     parser.add_argument("--clutter", type=int, default=4, help="fragments of other digits per image")
     parser.add_argument("--fragment", type=float, default=3, help="side of each fragment, in the digits' 8x8 pixels")
@@ -153,7 +157,7 @@ def main(argv=None):
 
     test = make_cluttered_digits(args.test_images, "test", seed=1000 + args.seed, **data_options(args))  # unseen digits
     canvas = test.images.shape[-1]
-    stn = STN(image_size=canvas, out_size=args.out_size, width=args.width)
+    stn = STN(image_size=canvas, out_size=args.out_size, width=args.width, transform=args.transform)
     baseline = DigitCNN(image_size=canvas, width=args.width)  # the same CNN on the whole canvas
     models = nn.ModuleDict({"stn": stn, "baseline": baseline}).to(args.device)
     optimizers = {"stn": optim.Adam([{"params": stn.transformer.parameters(), "lr_scale": args.loc_lr_scale},

@@ -11,6 +11,7 @@ from tinydl import functional as F
 from tinydl.data import cluttered_digits, load_digits, make_cluttered_digits
 from tinydl.data.digits import Split
 from tinydl.models import STN, DigitCNN, SpatialTransformer
+from tinydl.models.stn import TRANSFORMS, transform_theta
 
 from test_examples import run_example, smoke
 
@@ -131,6 +132,51 @@ def test_spatial_transformer_gradcheck_reaches_the_localization_net():
     (transformer(x) ** 2).sum().backward()
     first_conv = transformer.localization.features[0].weight
     assert np.abs(first_conv.grad.numpy()).max() > 0  # the loss reaches the first layer of f_loc
+
+
+@pytest.mark.parametrize("transform", ["similarity", "attention"])
+def test_restricted_transforms_start_as_the_identity_map(transform, device):
+    """The similarity and attention parameterisations start at the identity too (log s = 0, angle 0, t = 0):
+    theta is the identity for any input and the output at the input's size is the input."""
+    td.manual_seed(0)
+    x = td.tensor(np.random.default_rng(2).random((3, 1, 16, 16)).astype(np.float32), device=device)
+    transformer = SpatialTransformer(image_size=16, out_size=16, transform=transform).to(device)
+    assert transformer.localization.regressor.weight.shape == (len(TRANSFORMS[transform]), 32)
+    with td.no_grad():
+        output, theta = transformer.transform(x)
+    np.testing.assert_allclose(theta.numpy(), np.tile([[1, 0, 0], [0, 1, 0]], (3, 1, 1)), atol=1e-7, rtol=0)
+    np.testing.assert_allclose(output.numpy(), x.numpy(), atol=1e-6, rtol=1e-6)
+
+
+def test_transform_theta_builds_the_scaled_rotation_and_shift():
+    """theta = [[s cos a, -s sin a, t_x], [s sin a, s cos a, t_y]] for the similarity, [[s, 0, t_x], [0, s, t_y]]
+    for the attention window, the affine parameters as they are."""
+    log_s, angle, tx, ty = np.log(0.5), np.pi / 6, 0.25, -0.4
+    s, c, si = 0.5, np.cos(np.pi / 6), np.sin(np.pi / 6)
+    similarity = transform_theta(td.tensor(np.array([[log_s, angle, tx, ty]])), "similarity").numpy()
+    np.testing.assert_allclose(similarity[0], [[s * c, -s * si, tx], [s * si, s * c, ty]], atol=1e-12, rtol=1e-12)
+    attention = transform_theta(td.tensor(np.array([[log_s, tx, ty]])), "attention").numpy()
+    np.testing.assert_allclose(attention[0], [[s, 0, tx], [0, s, ty]], atol=1e-12, rtol=1e-12)
+    affine = np.arange(6.0)[None]
+    np.testing.assert_array_equal(transform_theta(td.tensor(affine), "affine").numpy(), affine.reshape(1, 2, 3))
+    with pytest.raises(ValueError, match="transform_theta: transform must be one of"):
+        transform_theta(td.tensor(affine), "projective")
+    with pytest.raises(ValueError, match="LocalizationNet: transform must be one of"):
+        SpatialTransformer(image_size=8, transform="projective")
+
+
+@pytest.mark.parametrize("transform", ["similarity", "attention"])
+def test_restricted_transforms_gradcheck(transform):
+    """float64: the gradients through transform_theta (exp, cos, sin, stack) and the whole transformer check."""
+    rng = np.random.default_rng(3)
+    params = td.tensor(rng.normal(0, 0.5, (3, len(TRANSFORMS[transform]))), requires_grad=True)
+    assert td.gradcheck(lambda p: transform_theta(p, transform), [params])
+    td.manual_seed(0)
+    transformer = SpatialTransformer(image_size=8, out_size=5, width=2, hidden=4, transform=transform).double()
+    regressor = transformer.localization.regressor
+    regressor.weight.data[...] = rng.normal(0, 0.3, regressor.weight.shape)  # off zero, so f_loc gets gradients
+    x = td.tensor(rng.random((2, 1, 8, 8)), requires_grad=True)
+    assert td.gradcheck(lambda x, *p: transformer(x), [x, *transformer.parameters()])
 
 
 def test_stn_and_baseline_classify_with_the_same_cnn(device):

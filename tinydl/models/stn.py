@@ -17,11 +17,36 @@ the same ``DigitCNN`` on the untransformed image (examples/train_stn.py, docs/sp
 """
 import numpy as np
 
+import tinydl as td
 from .. import functional as F
 from .. import nn
 from ..nn import init
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # theta = [[1, 0, 0], [0, 1, 0]]: read every point where it is
+# The transformations f_loc may regress, each as its parameters' values at the identity map:
+#   affine      theta itself, 6 numbers (A | t)
+#   similarity  (log s, angle a, t_x, t_y): theta = [[s cos a, -s sin a, t_x], [s sin a, s cos a, t_y]]
+#   attention   (log s, t_x, t_y): theta = [[s, 0, t_x], [0, s, t_y]]  (zoom and move only, the paper's "attention")
+TRANSFORMS = {"affine": IDENTITY, "similarity": (0.0, 0.0, 0.0, 0.0), "attention": (0.0, 0.0, 0.0)}
+
+
+def transform_theta(params, transform="affine"):
+    """The regressed parameters (N, P) of a ``transform`` (a key of TRANSFORMS) -> theta (N, 2, 3), with
+    differentiable ops, so that the loss reaches the parameters through theta."""
+    n = params.shape[0]
+    if transform == "affine":
+        return params.reshape(n, 2, 3)
+    if transform == "similarity":
+        log_s, angle, tx, ty = params.unbind(1)  # (N,) each
+        s = log_s.exp()
+        c, si = s * angle.cos(), s * angle.sin()
+        return td.stack([td.stack([c, -si, tx], 1), td.stack([si, c, ty], 1)], 1)  # (N, 2, 3)
+    if transform == "attention":
+        log_s, tx, ty = params.unbind(1)
+        s = log_s.exp()
+        zero = s * 0.0
+        return td.stack([td.stack([s, zero, tx], 1), td.stack([zero, s, ty], 1)], 1)  # (N, 2, 3)
+    raise ValueError(f"transform_theta: transform must be one of {sorted(TRANSFORMS)}, got {transform!r}")
 
 
 class LocalizationNet(nn.Module):
@@ -35,8 +60,11 @@ class LocalizationNet(nn.Module):
     (downsampled to its output size) and the classifier after it starts learning at once; the
     localization net then learns to move away from the identity only as far as that lowers the loss."""
 
-    def __init__(self, in_channels=1, image_size=40, width=8, hidden=32):
+    def __init__(self, in_channels=1, image_size=40, width=8, hidden=32, transform="affine"):
         super().__init__()
+        if transform not in TRANSFORMS:
+            raise ValueError(f"LocalizationNet: transform must be one of {sorted(TRANSFORMS)}, got {transform!r}")
+        self.transform = transform
         self.halve = nn.MaxPool2d(2)
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, width, 5, padding=2, bias=False), nn.BatchNorm2d(width),
@@ -45,26 +73,27 @@ class LocalizationNet(nn.Module):
             nn.MaxPool2d(2), nn.ReLU())  # (N, 2 width, H / 8, W / 8)
         cells = image_size // 8  # halved, then two 2x2 poolings
         self.hidden = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * cells * cells, hidden), nn.Tanh())
-        self.regressor = nn.Linear(hidden, 6)
+        identity = TRANSFORMS[transform]
+        self.regressor = nn.Linear(hidden, len(identity))
         init.zeros_(self.regressor.weight)
-        self.regressor.bias.data[...] = np.asarray(IDENTITY)  # built on the CPU; .to(device) moves it
+        self.regressor.bias.data[...] = np.asarray(identity)  # built on the CPU; .to(device) moves it
 
     def forward(self, x):
-        """x (N, C, H, W) -> theta (N, 6)."""
+        """x (N, C, H, W) -> theta (N, 2, 3)."""
         h = self.features(self.halve(x))  # (N, 2 width, H / 8, W / 8)
-        return self.regressor(self.hidden(h))  # (N, 6)
+        return transform_theta(self.regressor(self.hidden(h)), self.transform)  # (N, P) -> (N, 2, 3)
 
 
 class SpatialTransformer(nn.Module):
     """The module: localization net, grid generator, sampler.  ``forward(x)`` -> the resampled image
     V (N, C, out_size, out_size); ``transform(x)`` -> (V, theta (N, 2, 3)), for figures."""
 
-    def __init__(self, in_channels=1, image_size=40, out_size=24, width=8, hidden=32):
+    def __init__(self, in_channels=1, image_size=40, out_size=24, width=8, hidden=32, transform="affine"):
         super().__init__()
         if image_size % 8:
             raise ValueError(f"SpatialTransformer: image_size must be a multiple of 8, got {image_size}")
         self.image_size, self.out_size = image_size, out_size
-        self.localization = LocalizationNet(in_channels, image_size, width, hidden)
+        self.localization = LocalizationNet(in_channels, image_size, width, hidden, transform)
 
     def transform(self, x):
         """x (N, C, H, W) -> (V (N, C, out_size, out_size), theta (N, 2, 3))."""
@@ -72,7 +101,7 @@ class SpatialTransformer(nn.Module):
             raise ValueError(f"SpatialTransformer: x must have shape (N, C, {self.image_size}, "
                              f"{self.image_size}), got {tuple(x.shape)}")
         n, c = x.shape[:2]
-        theta = self.localization(x).reshape(n, 2, 3)  # (N, 2, 3)
+        theta = self.localization(x)  # (N, 2, 3)
         grid = F.affine_grid(theta, (n, c, self.out_size, self.out_size))  # T_theta(G): (N, H', W', 2)
         return F.grid_sample(x, grid), theta  # V: (N, C, H', W')
 
@@ -111,9 +140,9 @@ class STN(nn.Module):
     """ST-CNN: ``SpatialTransformer`` then ``DigitCNN``; ``forward(x)`` -> logits (N, num_classes)."""
 
     def __init__(self, in_channels=1, num_classes=10, image_size=40, out_size=24, width=16, loc_width=8,
-                 loc_hidden=32):
+                 loc_hidden=32, transform="affine"):
         super().__init__()
-        self.transformer = SpatialTransformer(in_channels, image_size, out_size, loc_width, loc_hidden)
+        self.transformer = SpatialTransformer(in_channels, image_size, out_size, loc_width, loc_hidden, transform)
         self.classifier = DigitCNN(in_channels, num_classes, out_size, width)  # on the transformer's output
 
     def forward(self, x):
