@@ -21,7 +21,6 @@ names the style's texture class), the same for Gatys (``gatys_*``), and ``speedu
 seconds per image / AdaIN's, on the same pairs and device).  Figures: the content x style grid, the
 alpha trade-off, AdaIN beside Gatys, the loss curves.
 """
-import os
 import time
 
 import numpy as np

@@ -56,7 +56,8 @@ class Encoder(nn.Module):
                                     nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU())        # relu2_1 (N, 2w, S/2, S/2)
         self.block3 = nn.Sequential(nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                                     nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.ReLU())    # relu3_1 (N, 4w, S/4, S/4)
-        self.classifier = nn.Sequential(nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * w * side * side, num_classes))  # (N, classes)
+        self.classifier = nn.Sequential(nn.MaxPool2d(2), nn.Flatten(),
+                                        nn.Linear(4 * w * side * side, num_classes))             # (N, classes)
         self.channels = 4 * w
 
     def features(self, x):
