@@ -18,7 +18,7 @@ matrices, on the first ``--gatys-pairs`` of the same test pairs.
 Metrics: two frozen judges that are not the encoder (shipped too) score the stylised images:
 ``content_accuracy`` (the shape judge names the content's shape), ``style_accuracy`` (the texture judge
 names the style's texture class), the same for Gatys (``gatys_*``), and ``speedup_vs_gatys`` (Gatys'
-seconds per image / AdaIN's, on the same pairs and device).  Figures: the content x style grid, the
+seconds per image / AdaIN's, on the same pairs and device; CPU seconds on the CPU, see ``clock``).  Figures: the content x style grid, the
 alpha trade-off, AdaIN beside Gatys, the loss curves.
 """
 import time
@@ -68,14 +68,22 @@ def judge(judge_net, images, device, batch_size=500):
                            for i in range(0, len(images), batch_size)])
 
 
-def seconds_per_image(run, count, min_seconds=0.5):
-    """Wall seconds per image of ``run()`` (which stylises ``count`` images and returns host arrays),
+def clock(device):
+    """The clock both methods are timed with: on the CPU this process's CPU time (single-threaded, it is
+    the wall time of a quiet machine, and other jobs on a shared machine do not distort it); on a GPU the
+    wall time (``.numpy()`` waits for the device)."""
+    return time.process_time if device == "cpu" else time.perf_counter
+
+
+def seconds_per_image(run, count, device, min_seconds=0.5):
+    """Seconds per image of ``run()`` (which stylises ``count`` images and returns host arrays),
     repeated until at least ``min_seconds`` have passed so that a fast call is timed reliably."""
-    repeats, start = 0, time.perf_counter()
+    now = clock(device)
+    repeats, start = 0, now()
     while True:
         run()
         repeats += 1
-        elapsed = time.perf_counter() - start
+        elapsed = now() - start
         if elapsed >= min_seconds:
             return elapsed / (repeats * count)
 
@@ -204,10 +212,11 @@ def train(args):
                                     steps=args.gatys_steps, lr=args.gatys_lr, style_weight=args.gatys_style_weight)
         return x.numpy(), history
 
-    gatys_start = time.perf_counter()
+    now = clock(args.device)
+    gatys_start = now()
     gatys, gatys_history = run_gatys()
-    gatys_seconds = (time.perf_counter() - gatys_start) / k
-    adain_seconds = seconds_per_image(lambda: stylise(model, c_k, s_k, args.device), k)
+    gatys_seconds = (now() - gatys_start) / k
+    adain_seconds = seconds_per_image(lambda: stylise(model, c_k, s_k, args.device), k, args.device)
     gatys_content_accuracy = float((judge(shape_judge, gatys, args.device) == content.labels[:k]).mean())
     gatys_style_accuracy = float((judge(texture_judge, gatys, args.device) == style.labels[:k]).mean())
     adain_on_gatys_pairs = (float((judge(shape_judge, adain[:k], args.device) == content.labels[:k]).mean()),
