@@ -12,7 +12,8 @@ Fresh images every epoch (seed ``(seed, epoch)``) from the training digits; scor
 the *test* digits (seed ``1000 + seed``), digit images that training never saw.
 
 Models (``tinydl.models``): ``STN`` = a ``SpatialTransformer`` (localization net -> theta (N, 2, 3),
-``affine_grid`` + ``grid_sample`` to a 24x24 output, initialised to the identity map) followed by a
+``affine_grid`` + ``grid_sample`` to a 24x24 output, initialised to the identity map; ``--transform
+similarity`` or ``attention`` regresses a restricted map instead of the six numbers) followed by a
 ``DigitCNN``; the baseline is the same ``DigitCNN`` (three conv blocks and a fully connected layer, its
 input sized to the image) on the 40x40 canvas.  Both are trained only with the classification loss, in
 the same run, on the same batches for the same number of steps, with Adam and a cosine learning rate.

@@ -51,11 +51,13 @@ def transform_theta(params, transform="affine"):
 
 class LocalizationNet(nn.Module):
     """f_loc: the image, halved by a 2x2 max-pool, through two 5x5 conv + batch norm + max-pool + ReLU
-    layers and a hidden tanh layer, then the regression layer to the six numbers of theta (N, 6).
+    layers and a hidden tanh layer, then the regression layer to the parameters of the ``transform``
+    (N, P) (six for ``affine``, theta itself; four for ``similarity``; three for ``attention``), and
+    ``transform_theta`` to theta (N, 2, 3).
     (tanh, not ReLU: while the regressor's weights are still near zero its hidden units get almost no
     gradient, and Adam's normalised steps on that noise would leave most ReLU units dead for good.)
 
-    The regression layer starts with zero weights and the identity as its bias, so that at
+    The regression layer starts with zero weights and the identity's parameters as its bias, so that at
     initialisation theta = identity for every input: the transformer passes the image through
     (downsampled to its output size) and the classifier after it starts learning at once; the
     localization net then learns to move away from the identity only as far as that lowers the loss."""
