@@ -4,6 +4,9 @@
                                                           # (0.99-1.00 on seen pairs, 0.20-0.29 on unseen),
                                                           # attention_in_box 0.63-0.81
     python examples/caption_attention.py --no-attention   # the decoder sees the mean-pooled features instead
+    python examples/caption_attention.py --word-order shape-first   # "a circle in red left of ..."
+    python examples/caption_attention.py --stride 2       # a 16x16 annotation grid (one max-pool)
+    python examples/caption_attention.py --silhouette     # + a colour-blind input plane (docs: "What was tried")
     python examples/caption_attention.py --smoke          # a few steps, for the test suite
 
 Data: ``tinydl.data.make_captions``, 32x32 scenes with a large and a small
@@ -211,6 +214,8 @@ def main(argv=None):
     parser.add_argument("--width", type=int, default=32, help="channels of the first conv")
     parser.add_argument("--stride", type=int, default=4, choices=[2, 4],
                         help="pixels per annotation cell: 4 (an 8x8 grid, two max-pools) or 2 (16x16, one)")
+    parser.add_argument("--silhouette", action="store_true",
+                        help="give the encoder a colour-blind input plane: |pixel - the image's mean colour|")
     parser.add_argument("--word-order", default="colour-first", choices=WORD_ORDERS,
                         help='"a red circle ..." (colour-first) or "a circle in red ..." (shape-first)')
     parser.add_argument("--test-scenes", type=int, default=600)
@@ -227,7 +232,7 @@ def main(argv=None):
     vocab = Vocabulary(caption_words(args.word_order))
     test = make_captions(args.test_scenes, "test", seed=1000 + args.seed, word_order=args.word_order)  # another stream
     model = ShowAttendTell(len(vocab), width=args.width, attention=not args.no_attention,
-                           stride=args.stride).to(args.device)
+                           stride=args.stride, silhouette=args.silhouette).to(args.device)
     optimizer = optim.Adam(model.parameters(), lr=args.lr)
     progress = common.load_checkpoint(args, model, optimizer) or {
         "epoch": 0, "step": 0, "train_seconds": 0.0, "stopped_early": False, "last_epoch_seconds": 0.0,
@@ -245,7 +250,8 @@ def main(argv=None):
                   f"epoch {epoch}")
             break
         epoch_start = time.time()
-        scenes = make_captions(args.scenes_per_epoch, "train", seed=[args.seed, epoch], word_order=args.word_order)  # never seen before
+        scenes = make_captions(args.scenes_per_epoch, "train", seed=[args.seed, epoch],
+                               word_order=args.word_order)  # never seen before
         ids, _ = vocab.encode_batch(scenes.captions, bos=True, eos=True)  # (n, T + 1) padded with <pad>
         drop = np.random.default_rng([args.seed, epoch, 1])  # the word dropout's draws, also repeated by --resume
         for i in range(steps_per_epoch):

@@ -179,6 +179,9 @@ def test_encoder_stride_gives_the_grid(device):
         grid = 32 // stride  # the last two channels are the cells' x and y, row-major: x grows along a row
         np.testing.assert_allclose(a.detach().numpy()[0, :grid, 6], (np.arange(grid) + 0.5) * 2 / grid - 1, rtol=1e-6,
                                    atol=1e-6)
+    outline = ShowAttendTell(19, embed_size=4, hidden_size=6, feature_size=8, attention_size=4, width=4,
+                             silhouette=True).to(device)
+    assert outline.encoder.conv1.weight.shape[1] == 3 + 2 + 1 and outline.encoder(images).shape == (2, 64, 8)
     with pytest.raises(ValueError, match="Encoder: stride must be 2 or 4"):
         ShowAttendTell(19, stride=8)
 

@@ -15,7 +15,9 @@ dress in blue"::
 
     a circle in red left of a small square in blue
 
-(10 words, or 9), so that a decoder decides the shape before any colour word exists.  The relation is unambiguous by construction: for ``left of`` /
+(10 words, or 9), so that a decoder decides the shape before any colour word exists.
+
+The relation is unambiguous by construction: for ``left of`` /
 ``right of`` the two boxes are apart horizontally by at least ``min_gap``
 pixels and the small box lies within the large box's rows; for ``above`` /
 ``below`` the same with rows and columns swapped.

@@ -37,13 +37,16 @@ class Encoder(nn.Module):
     conv (``stride=2``, a 16x16 grid).
 
     Two coordinate planes (x and y in [-1, 1]) are stacked onto the image first, so that the
-    features can say where they are (the captions' relations need it)."""
+    features can say where they are (the captions' relations need it).  ``silhouette=True`` stacks a
+    third plane, max over channels of |pixel - the image's mean colour|: the objects' outlines
+    whatever their colour (tried for the unseen colour-shape pairs; see the docs)."""
 
-    def __init__(self, feature_size=64, width=32, stride=4):
+    def __init__(self, feature_size=64, width=32, stride=4, silhouette=False):
         super().__init__()
         if stride not in (2, 4):
             raise ValueError(f"Encoder: stride must be 2 or 4 (pixels per grid cell), got {stride}")
-        self.conv1 = nn.Conv2d(3 + 2, width, 3, padding=1, bias=False)
+        self.silhouette = bool(silhouette)
+        self.conv1 = nn.Conv2d(3 + 2 + self.silhouette, width, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(2 * width)
@@ -53,7 +56,10 @@ class Encoder(nn.Module):
 
     def forward(self, images):
         n, _, height, width = images.shape
-        x = td.cat([images, _coordinates(n, height, width, images)], dim=1)  # (N, 5, S, S)
+        planes = [images, _coordinates(n, height, width, images)]  # (N, 3, S, S), (N, 2, S, S)
+        if self.silhouette:  # how far each pixel is from the image's mean colour: a colour-blind outline
+            planes.append((images - images.mean(dim=(2, 3), keepdim=True)).abs().amax(dim=1, keepdim=True))
+        x = td.cat(planes, dim=1)  # (N, 5 or 6, S, S)
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)  # (N, W, S/2, S/2)
         x = F.relu(self.bn2(self.conv2(x)))  # (N, 2W, S/2, S/2)
         if self.stride == 4:
@@ -81,10 +87,10 @@ class ShowAttendTell(nn.Module):
     """
 
     def __init__(self, vocab_size, embed_size=32, hidden_size=128, feature_size=64, attention_size=64, width=32,
-                 attention=True, stride=4):
+                 attention=True, stride=4, silhouette=False):
         super().__init__()
         self.attention = bool(attention)
-        self.encoder = Encoder(feature_size, width, stride)
+        self.encoder = Encoder(feature_size, width, stride, silhouette)
         self.embedding = nn.Embedding(vocab_size, embed_size)  # E
         self.init_h = nn.Linear(feature_size, hidden_size)  # h_0 from mean_i a_i
         self.init_c = nn.Linear(feature_size, hidden_size)  # c_0 from mean_i a_i
