@@ -87,7 +87,7 @@ def greedy_translations(model, pairs, batch_size=250):
         chunk = take(pairs, range(start, min(len(pairs), start + batch_size)))
         source, lengths, _, _ = encode(chunk)
         ids = model.translate(source, lengths, TARGET_VOCAB.bos, TARGET_VOCAB.eos, max_len=2 * source.shape[1] + 2)
-        out += [TARGET_VOCAB.decode(x) for x in ids]
+        out += [as_tokens(x) for x in ids]
     model.train()
     return out
 
@@ -98,9 +98,15 @@ def beam_translations(model, pairs, beam_size):
     for words in pairs.sources:
         ids, _ = model.beam_translate(SOURCE_VOCAB.encode(words), TARGET_VOCAB.bos, TARGET_VOCAB.eos,
                                       max_len=2 * len(words) + 2, beam_size=beam_size)
-        out.append(TARGET_VOCAB.decode(ids))
+        out.append(as_tokens(ids))
     model.train()
     return out
+
+
+def as_tokens(ids):
+    """The tokens of a decoded id list (cut at <eos> by the decoder) as they are: a <pad> or <bos> the
+    model emitted stays in (Vocabulary.decode would drop it) and makes the translation wrong."""
+    return [TARGET_VOCAB.tokens[i] for i in ids]
 
 
 def exact_matches(pairs, hypotheses):
