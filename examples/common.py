@@ -69,6 +69,15 @@ def load_checkpoint(args, model, optimizer):
     return state["progress"]
 
 
+def out_of_time(args, name, train_seconds, epochs_done):
+    """True (and says so) when training has used its --max-minutes and epochs remain: the example
+    then stops, and records ``stopped_early`` and the epochs done in metrics.json."""
+    if train_seconds > 60 * args.max_minutes and epochs_done < args.epochs:
+        print(f"{name}: stopping after {args.max_minutes} minutes, at epoch {epochs_done}")
+        return True
+    return False
+
+
 def write_metrics(args, metrics):
     """metrics.json in --out, with the seed and the device it ran on; returns the metrics."""
     metrics = dict(metrics, seed=args.seed, device=args.device)

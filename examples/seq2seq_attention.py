@@ -229,8 +229,7 @@ def train(args):
         progress["train_seconds"] += time.time() - epoch_start
         bar.set_postfix(loss=f"{np.mean(progress['losses'][-steps_per_epoch:]):.4f}")
         common.save_checkpoint(args, model, optimizer, progress)
-        if progress["train_seconds"] > 60 * args.max_minutes and epoch + 1 < args.epochs:
-            print(f"seq2seq_attention: stopping after {args.max_minutes} minutes, at epoch {epoch + 1}")
+        if common.out_of_time(args, "seq2seq_attention", progress["train_seconds"], epoch + 1):
             break
     stopped_early = progress["epoch"] < args.epochs  # the --max-minutes budget ran out first
 

@@ -191,8 +191,7 @@ def train(args):
         progress["train_seconds"] += time.time() - epoch_start
         bar.set_postfix(L=f"{np.mean(progress['loss']['L'][-steps_per_epoch:]):.4f}")
         common.save_checkpoint(args, model.decoder, optimizer, progress)
-        if progress["train_seconds"] > 60 * args.max_minutes and epoch + 1 < args.epochs:
-            print(f"style_transfer: stopping after {args.max_minutes} minutes, at epoch {epoch + 1}")
+        if common.out_of_time(args, "style_transfer", progress["train_seconds"], epoch + 1):
             break
     progress["stopped_early"] = progress["epoch"] < args.epochs  # the --max-minutes budget ran out first
     common.save_checkpoint(args, model.decoder, optimizer, progress)

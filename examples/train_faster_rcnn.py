@@ -272,8 +272,7 @@ def train(args):
         progress["train_seconds"] += time.time() - epoch_start
         bar.set_postfix(loss=f"{np.mean(progress['loss']['total'][-steps_per_epoch:]):.3f}")
         common.save_checkpoint(args, model, optimizer, progress)
-        if progress["train_seconds"] > 60 * args.max_minutes and epoch + 1 < args.epochs:
-            print(f"train_faster_rcnn: stopping after {args.max_minutes} minutes, at epoch {epoch + 1}")
+        if common.out_of_time(args, "train_faster_rcnn", progress["train_seconds"], epoch + 1):
             break
     progress["stopped_early"] = progress["epoch"] < args.epochs  # the --max-minutes budget ran out first
 

@@ -197,8 +197,7 @@ def main(argv=None):
         progress["train_seconds"] += time.time() - epoch_start
         bar.set_postfix({f"{key} err": f"{progress['val_error'][key][-1]:.3f}" for key in MODELS})
         common.save_checkpoint(args, models, optimizers, progress)
-        if progress["train_seconds"] > 60 * args.max_minutes and epoch + 1 < args.epochs:
-            print(f"train_stn: stopping after {args.max_minutes} minutes, at epoch {epoch + 1}")
+        if common.out_of_time(args, "train_stn", progress["train_seconds"], epoch + 1):
             break
     progress["stopped_early"] = progress["epoch"] < args.epochs  # the --max-minutes budget ran out first
 
