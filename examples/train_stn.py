@@ -146,6 +146,11 @@ def main(argv=None):
     parser.add_argument("--transform", default="affine", choices=sorted(TRANSFORMS),
                         help="what f_loc regresses: the full affine theta, a similarity (scale, angle, shift), "
                              "or an attention window (scale, shift)")
+    parser.add_argument("--stages", type=int, default=1,
+                        help="transformer stages: 2 or more is coarse-to-fine, each later localization net reads the "
+                             "previous stage's output and its correction is composed with theta")
+    parser.add_argument("--refine-lr-scale", type=float, default=1.0,
+                        help="the later stages' localization nets' learning rate as a multiple of --lr")
     parser.add_argument("--test-images", type=int, default=2000)
     parser.add_argument("--clutter", type=int, default=4, help="fragments of other digits per image")
     parser.add_argument("--fragment", type=float, default=3, help="side of each fragment, in the digits' 8x8 pixels")
@@ -158,10 +163,14 @@ def main(argv=None):
 
     test = make_cluttered_digits(args.test_images, "test", seed=1000 + args.seed, **data_options(args))  # unseen digits
     canvas = test.images.shape[-1]
-    stn = STN(image_size=canvas, out_size=args.out_size, width=args.width, transform=args.transform)
+    stn = STN(image_size=canvas, out_size=args.out_size, width=args.width, transform=args.transform,
+              stages=args.stages)
     baseline = DigitCNN(image_size=canvas, width=args.width)  # the same CNN on the whole canvas
     models = nn.ModuleDict({"stn": stn, "baseline": baseline}).to(args.device)
-    optimizers = {"stn": optim.Adam([{"params": stn.transformer.parameters(), "lr_scale": args.loc_lr_scale},
+    optimizers = {"stn": optim.Adam([{"params": stn.transformer.localization.parameters(),
+                                      "lr_scale": args.loc_lr_scale},
+                                     {"params": stn.transformer.refinements.parameters(),
+                                      "lr_scale": args.refine_lr_scale},
                                      {"params": stn.classifier.parameters(), "lr_scale": 1.0}], lr=args.lr),
                   "baseline": optim.Adam([{"params": baseline.parameters(), "lr_scale": 1.0}], lr=args.lr)}
     progress = common.load_checkpoint(args, models, optimizers) or {

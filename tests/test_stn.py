@@ -11,7 +11,7 @@ from tinydl import functional as F
 from tinydl.data import cluttered_digits, load_digits, make_cluttered_digits
 from tinydl.data.digits import Split
 from tinydl.models import STN, DigitCNN, SpatialTransformer
-from tinydl.models.stn import TRANSFORMS, transform_theta
+from tinydl.models.stn import TRANSFORMS, compose_theta, transform_theta
 
 from test_examples import run_example, smoke
 
@@ -177,6 +177,66 @@ def test_restricted_transforms_gradcheck(transform):
     regressor.weight.data[...] = rng.normal(0, 0.3, regressor.weight.shape)  # off zero, so f_loc gets gradients
     x = td.tensor(rng.random((2, 1, 8, 8)), requires_grad=True)
     assert td.gradcheck(lambda x, *p: transformer(x), [x, *transformer.parameters()])
+
+
+def test_compose_theta_is_the_product_of_the_3x3_maps():
+    """theta_1 o theta_2 = the top two rows of [[theta_1], [0 0 1]] [[theta_2], [0 0 1]], for random maps."""
+    rng = np.random.default_rng(4)
+    theta_1, theta_2 = rng.normal(size=(5, 2, 3)), rng.normal(size=(5, 2, 3))
+    bottom = np.tile([[[0.0, 0.0, 1.0]]], (5, 1, 1))
+    expected = (np.concatenate([theta_1, bottom], 1) @ np.concatenate([theta_2, bottom], 1))[:, :2]
+    composed = compose_theta(td.tensor(theta_1), td.tensor(theta_2)).numpy()
+    np.testing.assert_allclose(composed, expected, atol=1e-12, rtol=1e-12)
+
+
+def test_sampling_once_through_the_composed_map_equals_sampling_twice():
+    """A hand-made case where every grid point lands on a pixel centre, so that bilinear sampling is exact:
+    theta_1 turns by 90 degrees and shifts 2 pixels right, theta_2 mirrors left-right and shifts 1 pixel up.
+    Sampling x through theta_1 and the result through theta_2 is sampling x once through theta_1 o theta_2
+    (zeros where a shift reads off the image, in both)."""
+    size = 8
+    x = td.tensor(np.random.default_rng(5).random((2, 1, size, size)))
+    pixel = 2.0 / size  # one pixel in normalized coordinates
+    theta_1 = td.tensor(np.tile([[[0.0, -1.0, 2 * pixel], [1.0, 0.0, 0.0]]], (2, 1, 1)))
+    theta_2 = td.tensor(np.tile([[[-1.0, 0.0, 0.0], [0.0, 1.0, -pixel]]], (2, 1, 1)))
+    shape = (2, 1, size, size)
+    twice = F.grid_sample(F.grid_sample(x, F.affine_grid(theta_1, shape)), F.affine_grid(theta_2, shape))
+    once = F.grid_sample(x, F.affine_grid(compose_theta(theta_1, theta_2), shape))
+    np.testing.assert_allclose(once.numpy(), twice.numpy(), atol=1e-12, rtol=0)
+    assert np.abs(twice.numpy()).sum() > 0.5 * np.abs(x.numpy()).sum()  # most of the image is still there
+
+
+def test_coarse_to_fine_transformer_starts_as_the_identity_map(device):
+    """Two and three stages, each identity-initialised: theta is the identity and the output is the input."""
+    td.manual_seed(0)
+    x = td.tensor(np.random.default_rng(6).random((3, 1, 16, 16)).astype(np.float32), device=device)
+    for stages, transform in ((2, "similarity"), (3, "affine")):
+        transformer = SpatialTransformer(image_size=16, out_size=16, transform=transform, stages=stages).to(device)
+        assert len(transformer.refinements) == stages - 1
+        with td.no_grad():
+            output, theta = transformer.transform(x)
+        np.testing.assert_allclose(theta.numpy(), np.tile([[1, 0, 0], [0, 1, 0]], (3, 1, 1)), atol=1e-7, rtol=0)
+        np.testing.assert_allclose(output.numpy(), x.numpy(), atol=1e-6, rtol=1e-6)
+    with pytest.raises(ValueError, match="SpatialTransformer: stages must be >= 1"):
+        SpatialTransformer(image_size=16, out_size=12, stages=2)  # the second stage reads a 12x12 output
+
+
+def test_coarse_to_fine_transformer_gradcheck():
+    """float64: compose_theta's gradients, and the whole two-stage transformer's, regressors moved off zero
+    so that both localization nets get gradients; the loss reaches stage 1 through stage 2's input too."""
+    rng = np.random.default_rng(7)
+    theta_1, theta_2 = (td.tensor(rng.normal(size=(2, 2, 3)), requires_grad=True) for _ in range(2))
+    assert td.gradcheck(compose_theta, [theta_1, theta_2])
+    td.manual_seed(0)
+    transformer = SpatialTransformer(image_size=8, out_size=8, width=2, hidden=4, transform="similarity",
+                                     stages=2).double()
+    for f_loc in (transformer.localization, transformer.refinements[0]):
+        f_loc.regressor.weight.data[...] = rng.normal(0, 0.3, f_loc.regressor.weight.shape)
+    x = td.tensor(rng.random((2, 1, 8, 8)), requires_grad=True)
+    stage_1, stage_2 = transformer.localization, transformer.refinements[0]
+    parameters = [stage_1.features[0].weight, stage_1.regressor.weight, stage_2.features[0].weight,
+                  stage_2.regressor.weight]  # each stage's first and last layer (all of them: 6 s more)
+    assert td.gradcheck(lambda x, *p: transformer(x), [x, *parameters])
 
 
 def test_stn_and_baseline_classify_with_the_same_cnn(device):
