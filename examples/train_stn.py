@@ -11,11 +11,13 @@ size (12 to 20 pixels) and rotation (+-45 degrees) on a 40x40 canvas, with 4 fra
 Fresh images every epoch (seed ``(seed, epoch)``) from the training digits; scored on 2000 images of
 the *test* digits (seed ``1000 + seed``), digit images that training never saw.
 
-Models (``tinydl.models``): ``STN`` = a ``SpatialTransformer`` (localization net -> theta (N, 2, 3),
-``affine_grid`` + ``grid_sample`` to a 24x24 output, initialised to the identity map; ``--transform
-similarity`` or ``attention`` regresses a restricted map instead of the six numbers) followed by a
-``DigitCNN``; the baseline is the same ``DigitCNN`` (three conv blocks and a fully connected layer, its
-input sized to the image) on the 40x40 canvas.  Both are trained only with the classification loss, in
+Models (``tinydl.models``): ``STN`` = a coarse-to-fine ``SpatialTransformer`` (``--stages 2``: localization
+net f_loc_1 reads the canvas and gives theta_1 (N, 2, 3); f_loc_2 reads the 24x24 image that theta_1
+samples and gives a correction theta_2, composed with theta_1; ``affine_grid`` + ``grid_sample`` sample
+the canvas once through the composed theta to the 24x24 output; each stage regresses a similarity
+(scale, angle, shift; ``--transform``) and starts at the identity map) followed by a ``DigitCNN``; the
+baseline is the same ``DigitCNN`` (three conv blocks and a fully connected layer, its input sized to the
+image) on the 40x40 canvas.  Both are trained only with the classification loss, in
 the same run, on the same batches for the same number of steps, with Adam and a cosine learning rate.
 Metrics: the test error rates ``error`` (STN) and ``baseline_error`` (CNN).
 Figures: rectified.png (test inputs with the region each transformer reads, and its outputs),
@@ -139,18 +141,16 @@ def main(argv=None):
     parser.add_argument("--images-per-epoch", type=int, default=2048, help="fresh training images each epoch")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--loc-lr-scale", type=float, default=1.0,
-                        help="the localization net's learning rate as a multiple of --lr")
+    parser.add_argument("--loc-lr-scale", type=float, default=0.2,
+                        help="the localization nets' learning rate as a multiple of --lr")
     parser.add_argument("--width", type=int, default=16, help="channels of the CNN's first conv (4 * width at the end)")
     parser.add_argument("--out-size", type=int, default=24, help="side of the transformer's output")
-    parser.add_argument("--transform", default="affine", choices=sorted(TRANSFORMS),
+    parser.add_argument("--transform", default="similarity", choices=sorted(TRANSFORMS),
                         help="what f_loc regresses: the full affine theta, a similarity (scale, angle, shift), "
                              "or an attention window (scale, shift)")
-    parser.add_argument("--stages", type=int, default=1,
+    parser.add_argument("--stages", type=int, default=2,
                         help="transformer stages: 2 or more is coarse-to-fine, each later localization net reads the "
                              "previous stage's output and its correction is composed with theta")
-    parser.add_argument("--refine-lr-scale", type=float, default=1.0,
-                        help="the later stages' localization nets' learning rate as a multiple of --lr")
     parser.add_argument("--test-images", type=int, default=2000)
     parser.add_argument("--clutter", type=int, default=4, help="fragments of other digits per image")
     parser.add_argument("--fragment", type=float, default=3, help="side of each fragment, in the digits' 8x8 pixels")
@@ -167,10 +167,7 @@ def main(argv=None):
               stages=args.stages)
     baseline = DigitCNN(image_size=canvas, width=args.width)  # the same CNN on the whole canvas
     models = nn.ModuleDict({"stn": stn, "baseline": baseline}).to(args.device)
-    optimizers = {"stn": optim.Adam([{"params": stn.transformer.localization.parameters(),
-                                      "lr_scale": args.loc_lr_scale},
-                                     {"params": stn.transformer.refinements.parameters(),
-                                      "lr_scale": args.refine_lr_scale},
+    optimizers = {"stn": optim.Adam([{"params": stn.transformer.parameters(), "lr_scale": args.loc_lr_scale},
                                      {"params": stn.classifier.parameters(), "lr_scale": 1.0}], lr=args.lr),
                   "baseline": optim.Adam([{"params": baseline.parameters(), "lr_scale": 1.0}], lr=args.lr)}
     progress = common.load_checkpoint(args, models, optimizers) or {
