@@ -12,7 +12,7 @@ from tinydl.data import CAPTION_WORDS, COLOURS, HELD_OUT, SHAPE_CLASSES, make_ca
 from tinydl.data.captions import caption, caption_words, combination_is_held_out
 from tinydl.data.shapes import _rasterize
 from tinydl.models import ShowAttendTell, caption_loss, doubly_stochastic_penalty
-from tinydl.models.captioning import drop_words
+from tinydl.models.captioning import drop_words, object_mask
 from tinydl.text import Vocabulary
 from tinydl import functional as F
 
@@ -179,11 +179,44 @@ def test_encoder_stride_gives_the_grid(device):
         grid = 32 // stride  # the last two channels are the cells' x and y, row-major: x grows along a row
         np.testing.assert_allclose(a.detach().numpy()[0, :grid, 6], (np.arange(grid) + 0.5) * 2 / grid - 1, rtol=1e-6,
                                    atol=1e-6)
-    outline = ShowAttendTell(19, embed_size=4, hidden_size=6, feature_size=8, attention_size=4, width=4,
-                             silhouette=True).to(device)
-    assert outline.encoder.conv1.weight.shape[1] == 3 + 2 + 1 and outline.encoder(images).shape == (2, 64, 8)
+    joint = ShowAttendTell(19, embed_size=4, hidden_size=6, feature_size=8, attention_size=4, width=4,
+                           two_stream=False).to(device)
+    assert joint.encoder.conv1.weight.shape[1] == 3 + 2 and joint.encoder(images).shape == (2, 64, 8)
     with pytest.raises(ValueError, match="Encoder: stride must be 2 or 4"):
         ShowAttendTell(19, stride=8)
+
+
+def test_object_mask_is_the_drawn_objects(device):
+    scenes = make_captions(40, "test", seed=3)
+    drawn = np.zeros((40, 32, 32), dtype=bool)
+    for k in range(2):
+        drawn |= _rasterize(scenes.boxes[:, k], scenes.shapes[:, k], 32)
+    mask = object_mask(td.tensor(scenes.images, device=device)).numpy()
+    assert mask.shape == (40, 1, 32, 32) and set(np.unique(mask)) <= {0.0, 1.0}
+    assert np.mean(mask[:, 0] != drawn) < 1e-3  # the noise (sd 0.03) almost never crosses the 0.15 threshold
+
+
+def test_two_stream_shape_features_do_not_see_colour(device):
+    """Repainting the objects in other colours changes the colour stream's channels and leaves the shape
+    stream's exactly as they were (the joint encoder's change): the held-out pairs' premise."""
+    td.manual_seed(0)
+    scenes = make_captions(6, "test", seed=4)
+    repainted = scenes.images.copy()
+    for k in range(2):
+        here = _rasterize(scenes.boxes[:, k], scenes.shapes[:, k], 32)[:, None]  # (6, 1, 32, 32)
+        other = np.array(list(COLOURS.values()), dtype=np.float32)[(scenes.colours[:, k] + 2) % len(COLOURS)]
+        repainted = np.where(here, other[:, :, None, None], repainted)
+    for two_stream in (True, False):
+        encoder = ShowAttendTell(19, feature_size=16, width=4, two_stream=two_stream).encoder.to(device).eval()
+        a = encoder(td.tensor(scenes.images, device=device)).detach().numpy()  # (6, 64, 16)
+        b = encoder(td.tensor(repainted, device=device)).detach().numpy()
+        stack = 16 - 2 - encoder.colour_size  # a_i = (the conv stack's channels, the colour channels, x, y)
+        same_shape = np.allclose(a[..., :stack], b[..., :stack], rtol=1e-5, atol=1e-6)
+        assert same_shape == two_stream
+        if two_stream:
+            assert encoder.colour_size == 2
+            assert not np.allclose(a[..., stack:-2], b[..., stack:-2], rtol=1e-3, atol=1e-3)  # the colour moved
+        np.testing.assert_allclose(a[..., -2:], b[..., -2:], rtol=1e-6, atol=1e-6)  # the coordinates never move
 
 
 def test_decoder_step_gradcheck():
@@ -242,9 +275,14 @@ def test_caption_loss_is_the_words_cross_entropy_plus_lambda_times_the_penalty()
     nll = -np.mean(np.take_along_axis(log_p, targets[..., None], axis=2)[..., 0][real])
     sums = (alpha.numpy() * real[..., None]).sum(axis=1)  # (2, 4)
     penalty = ((1 - sums) ** 2).sum(axis=1).mean()
-    np.testing.assert_allclose(terms["nll"].item(), nll, rtol=1e-10)
-    np.testing.assert_allclose(terms["doubly_stochastic"].item(), 0.5 * penalty, rtol=1e-10)
-    np.testing.assert_allclose(loss.item(), nll + 0.5 * penalty, rtol=1e-10)
+    np.testing.assert_allclose(terms["nll"].item(), nll, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(terms["doubly_stochastic"].item(), 0.5 * penalty, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(loss.item(), nll + 0.5 * penalty, rtol=1e-10, atol=1e-12)
+    smoothed, terms = caption_loss(logits, td.tensor(targets), alpha, pad=0, penalty_weight=0.5, label_smoothing=0.2)
+    target = 0.8 * np.eye(5)[targets] + 0.2 / 5  # (2, 3, 5): (1 - eps) one-hot + eps / V
+    expected = -np.mean((target * log_p).sum(axis=2)[real])
+    np.testing.assert_allclose(terms["nll"].item(), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(smoothed.item(), expected + 0.5 * penalty, rtol=1e-10, atol=1e-12)
 
 
 # ---- the example's metric ---------------------------------------------------------------------

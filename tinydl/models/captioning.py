@@ -17,11 +17,12 @@ plus the paper's doubly stochastic attention penalty ``lambda * sum_i (1 - sum_t
 
 ``attention=False`` gives the comparison model: z_t is the mean annotation vector at every step
 (one fixed vector per image, as in "Show and Tell"); there is no alpha and no penalty.
-Two additions to the paper, both explained in the docs: the image and the annotation vectors carry
-each pixel's / cell's coordinates (the captions' relations are about positions), and training may
-use word dropout (``forward(..., word_dropout=p)``: input words replaced by <pad>), which keeps the
-shape noun from being guessed from the colour word before it.
-docs/recurrent_attention.md, "The example: captions with attention".
+Three additions to the paper, each explained in the docs: the encoder reads shapes and colours in two
+streams (``Encoder``), so that a colour-shape pair never seen in training is made of features that
+were; the image and the annotation vectors carry each pixel's / cell's coordinates (the captions'
+relations are about positions); and training may use word dropout (``forward(..., word_dropout=p)``:
+input words replaced by <pad>), which keeps the shape noun from being guessed from the colour word
+before it.  docs/recurrent_attention.md, "The example: captions with attention".
 """
 import numpy as np
 
@@ -32,41 +33,77 @@ from .. import nn
 
 
 class Encoder(nn.Module):
-    """Image (N, 3, S, S) -> annotation vectors a (N, L, D), L = (S/stride)^2: three 3x3 convs with batch
-    norm and ReLU, two 2x2 max-pools (``stride=4``, an 8x8 grid on 32x32 images) or one after the first
-    conv (``stride=2``, a 16x16 grid).
+    """Image (N, 3, S, S) -> annotation vectors a (N, L, D), one per cell of an h x w grid, L = h * w,
+    h = w = S / stride (an 8x8 grid on 32x32 images with ``stride=4``, 16x16 with ``stride=2``).
 
-    Two coordinate planes (x and y in [-1, 1]) are stacked onto the image first, so that the
-    features can say where they are (the captions' relations need it).  ``silhouette=True`` stacks a
-    third plane, max over channels of |pixel - the image's mean colour|: the objects' outlines
-    whatever their colour (tried for the unseen colour-shape pairs; see the docs)."""
+    ``two_stream=True`` (the default) reads the two attributes the captions name in two streams, so that
+    a colour-shape pair never seen in training is still two things the encoder has seen many times:
 
-    def __init__(self, feature_size=64, width=32, stride=4, silhouette=False):
+        shape stream   object_mask(images): 1 where a pixel is an object, whatever its colour  (N, 1, S, S)
+                       + two coordinate planes, through three 3x3 conv + batch norm + ReLU
+                       layers with 2x2 max-pools                                             (N, D - C - 2, h, w)
+        colour stream  a per-pixel MLP (two 1x1 convs: no kernel sees a neighbour, so it cannot
+                       see a shape), averaged over each cell                                 (N, C, h, w)
+        a_i            both, and the cell's own x and y in [-1, 1]                           (N, D, h, w) -> (N, L, D)
+
+    ``two_stream=False`` is the paper's kind of encoder: the same conv stack on the RGB image (and the
+    coordinate planes), whose features are free to mix colour with shape; on held-out colour-shape
+    pairs that costs most of the captions (docs/recurrent_attention.md, "Why the encoder has two
+    streams").  The coordinates are there because the captions' relations are about positions."""
+
+    def __init__(self, feature_size=64, width=32, stride=4, two_stream=True):
         super().__init__()
         if stride not in (2, 4):
             raise ValueError(f"Encoder: stride must be 2 or 4 (pixels per grid cell), got {stride}")
-        self.silhouette = bool(silhouette)
-        self.conv1 = nn.Conv2d(3 + 2 + self.silhouette, width, 3, padding=1, bias=False)
+        self.two_stream, self.stride = bool(two_stream), stride
+        self.colour_size = max(1, feature_size // 8) if self.two_stream else 0  # C: 8 of D = 64
+        shape_out = feature_size - 2 - self.colour_size  # the conv stack's channels
+        if shape_out < 1:
+            raise ValueError(f"Encoder: feature_size={feature_size} leaves no channel for the conv stack")
+        shape_in = 1 + 2 if self.two_stream else 3 + 2  # the mask or the RGB image, + x and y
+        self.conv1 = nn.Conv2d(shape_in, width, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(2 * width)
-        self.conv3 = nn.Conv2d(2 * width, feature_size - 2, 3, padding=1, bias=False)
-        self.bn3 = nn.BatchNorm2d(feature_size - 2)
-        self.stride = stride
+        self.conv3 = nn.Conv2d(2 * width, shape_out, 3, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(shape_out)
+        if self.two_stream:
+            self.colour1 = nn.Conv2d(3, 16, 1)  # 1x1 convs: a function of each pixel's colour alone
+            self.colour2 = nn.Conv2d(16, self.colour_size, 1)
 
     def forward(self, images):
         n, _, height, width = images.shape
-        planes = [images, _coordinates(n, height, width, images)]  # (N, 3, S, S), (N, 2, S, S)
-        if self.silhouette:  # how far each pixel is from the image's mean colour: a colour-blind outline
-            planes.append((images - images.mean(dim=(2, 3), keepdim=True)).abs().amax(dim=1, keepdim=True))
-        x = td.cat(planes, dim=1)  # (N, 5 or 6, S, S)
+        where = _coordinates(n, height, width, images)  # (N, 2, S, S)
+        if not self.two_stream:
+            return self.annotations(self.conv_stack(td.cat([images, where], dim=1)))  # (N, L, D)
+        shape = self.conv_stack(td.cat([object_mask(images), where], dim=1))  # (N, D - C - 2, h, w)
+        colour = F.avg_pool2d(F.relu(self.colour2(F.relu(self.colour1(images)))), self.stride)  # (N, C, h, w)
+        return self.annotations(td.cat([shape, colour], dim=1))  # (N, L, D)
+
+    def conv_stack(self, x):
+        """(N, in, S, S) -> (N, out, h, w): three 3x3 conv + batch norm + ReLU layers, max-pooled to the grid."""
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)  # (N, W, S/2, S/2)
         x = F.relu(self.bn2(self.conv2(x)))  # (N, 2W, S/2, S/2)
         if self.stride == 4:
             x = F.max_pool2d(x, 2)  # (N, 2W, S/4, S/4)
-        x = F.relu(self.bn3(self.conv3(x)))  # (N, D - 2, h, w)
-        x = td.cat([x, _coordinates(n, x.shape[2], x.shape[3], x)], dim=1)  # (N, D, h, w): + where each cell is
-        return x.flatten(2).transpose(1, 2)  # (N, L = h*w, D): a_i is row i, cells in row-major order
+        return F.relu(self.bn3(self.conv3(x)))  # (N, out, h, w)
+
+    @staticmethod
+    def annotations(x):
+        """(N, D - 2, h, w) features -> a (N, L, D): each cell's features and its x, y, cells in row-major order."""
+        x = td.cat([x, _coordinates(x.shape[0], x.shape[2], x.shape[3], x)], dim=1)  # (N, D, h, w)
+        return x.flatten(2).transpose(1, 2)  # (N, L = h*w, D): a_i is row i
+
+
+def object_mask(images, threshold=0.15):
+    """(N, 3, S, S) scenes -> (N, 1, S, S): 1.0 where a pixel differs from the background by more than
+    ``threshold`` in some channel, else 0.0.  The background colour is each image's per-channel median
+    (the objects cover under a third of a scene).  The mask says where the objects are and not what
+    colour they are: the shape stream's only view of the image."""
+    n = images.shape[0]
+    flat = images.flatten(2)  # (N, 3, S*S)
+    background = flat.sort(dim=2)[0][:, :, flat.shape[2] // 2].reshape(n, 3, 1, 1)  # (N, 3, 1, 1) the median
+    return ((images - background).abs().amax(dim=1, keepdim=True) > threshold).to(images.dtype)
 
 
 def _coordinates(n, height, width, like):
@@ -87,10 +124,10 @@ class ShowAttendTell(nn.Module):
     """
 
     def __init__(self, vocab_size, embed_size=32, hidden_size=128, feature_size=64, attention_size=64, width=32,
-                 attention=True, stride=4, silhouette=False):
+                 attention=True, stride=4, two_stream=True):
         super().__init__()
         self.attention = bool(attention)
-        self.encoder = Encoder(feature_size, width, stride, silhouette)
+        self.encoder = Encoder(feature_size, width, stride, two_stream)
         self.embedding = nn.Embedding(vocab_size, embed_size)  # E
         self.init_h = nn.Linear(feature_size, hidden_size)  # h_0 from mean_i a_i
         self.init_c = nn.Linear(feature_size, hidden_size)  # c_0 from mean_i a_i
@@ -177,15 +214,21 @@ def doubly_stochastic_penalty(alpha, mask):
     return ((1 - attended) ** 2).sum(dim=1).mean()
 
 
-def caption_loss(logits, targets, alpha, pad, penalty_weight=0.01):
+def caption_loss(logits, targets, alpha, pad, penalty_weight=0.01, label_smoothing=0.0):
     """The total loss and its terms: ``nll`` (cross-entropy of the words, <pad> ignored) and
     ``doubly_stochastic`` (``penalty_weight`` = lambda times the penalty; 0 without attention).
+
+    ``label_smoothing`` eps > 0 (Szegedy et al. 2016) makes ``nll`` the cross-entropy against the target
+    (1 - eps) one-hot(y_t) + eps / V: no word's log-probability is asked to go to minus infinity, so a
+    word never seen after another ("square" after "yellow" when yellow squares are held out) is not
+    pushed ever lower by the training captions (docs/recurrent_attention.md, "Why label smoothing").
 
     logits (N, T, V), targets (N, T) ids padded with ``pad``, alpha (N, T, L) or None."""
     if logits.ndim != 3 or tuple(targets.shape) != tuple(logits.shape[:2]):
         raise ValueError(f"caption_loss: logits must be (N, T, V) and targets (N, T), got {tuple(logits.shape)} "
                          f"and {tuple(targets.shape)}")
-    nll = F.cross_entropy(logits.reshape(-1, logits.shape[2]), targets.reshape(-1), ignore_index=pad)
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[2]), targets.reshape(-1), ignore_index=pad,
+                          label_smoothing=label_smoothing)
     if alpha is None:
         penalty = td.zeros((), dtype=logits.dtype, device=logits.device)
     else:
