@@ -6,7 +6,7 @@
     python examples/caption_attention.py --no-attention   # the decoder sees the mean-pooled features instead
     python examples/caption_attention.py --word-order shape-first   # "a circle in red left of ..."
     python examples/caption_attention.py --stride 2       # a 16x16 annotation grid (one max-pool)
-    python examples/caption_attention.py --silhouette     # + a colour-blind input plane (docs: "What was tried")
+    python examples/caption_attention.py --joint-encoder  # one conv stack on the RGB image (docs: "What was tried")
     python examples/caption_attention.py --smoke          # a few steps, for the test suite
 
 Data: ``tinydl.data.make_captions``, 32x32 scenes with a large and a small
@@ -214,8 +214,9 @@ def main(argv=None):
     parser.add_argument("--width", type=int, default=32, help="channels of the first conv")
     parser.add_argument("--stride", type=int, default=4, choices=[2, 4],
                         help="pixels per annotation cell: 4 (an 8x8 grid, two max-pools) or 2 (16x16, one)")
-    parser.add_argument("--silhouette", action="store_true",
-                        help="give the encoder a colour-blind input plane: |pixel - the image's mean colour|")
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument("--joint-encoder", action="store_true",
+                        help="one conv stack on the RGB image instead of the shape and colour streams")
     parser.add_argument("--word-order", default="colour-first", choices=WORD_ORDERS,
                         help='"a red circle ..." (colour-first) or "a circle in red ..." (shape-first)')
     parser.add_argument("--test-scenes", type=int, default=600)
@@ -232,7 +233,7 @@ def main(argv=None):
     vocab = Vocabulary(caption_words(args.word_order))
     test = make_captions(args.test_scenes, "test", seed=1000 + args.seed, word_order=args.word_order)  # another stream
     model = ShowAttendTell(len(vocab), width=args.width, attention=not args.no_attention,
-                           stride=args.stride, silhouette=args.silhouette).to(args.device)
+                           stride=args.stride, two_stream=not args.joint_encoder).to(args.device)
     optimizer = optim.Adam(model.parameters(), lr=args.lr)
     progress = common.load_checkpoint(args, model, optimizer) or {
         "epoch": 0, "step": 0, "train_seconds": 0.0, "stopped_early": False, "last_epoch_seconds": 0.0,
@@ -261,7 +262,7 @@ def main(argv=None):
             tokens = td.tensor(ids[batch], device=args.device)  # (B, T + 1)
             logits, alpha = model(td.tensor(scenes.images[batch], device=args.device), tokens[:, :-1],
                                   word_dropout=args.word_dropout, generator=drop)
-            loss, terms = caption_loss(logits, tokens[:, 1:], alpha, vocab.pad, args.penalty)
+            loss, terms = caption_loss(logits, tokens[:, 1:], alpha, vocab.pad, args.penalty, args.label_smoothing)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
