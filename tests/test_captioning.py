@@ -238,6 +238,30 @@ def test_decoder_step_gradcheck():
     assert td.gradcheck(one_step, [h, c, a])
 
 
+@pytest.mark.parametrize("word_in_output", [False, True])
+def test_deep_output_by_hand(word_in_output):
+    """logits = L_o tanh(L_h h_t + L_z z_t), plus E y_{t-1} inside the tanh with word_in_output=True (the paper's)."""
+    td.manual_seed(1)
+    model = ShowAttendTell(7, embed_size=3, hidden_size=4, feature_size=5, attention_size=3, width=2,
+                           word_in_output=word_in_output).double()
+    rng = np.random.default_rng(1)
+    a = td.tensor(rng.normal(0, 1.0, (2, 6, 5)))
+    state = {"h": td.tensor(rng.normal(0, 0.5, (2, 4))), "c": td.tensor(rng.normal(0, 0.5, (2, 4))), "a": a,
+             "keys": model.f_att.project_keys(a)}
+    y_prev = td.tensor(np.array([3, 5]))
+    logits, new, alpha = model.step(y_prev, state)
+    context = (alpha.unsqueeze(-1) * a).sum(dim=1)  # (2, 5)
+    z = F.sigmoid(model.f_beta(state["h"])) * context
+    inner = model.L_h(new["h"]) + model.L_z(z) + (model.embedding(y_prev) if word_in_output else 0)
+    np.testing.assert_allclose(logits.detach().numpy(), model.L_o(F.tanh(inner)).detach().numpy(), rtol=1e-12,
+                               atol=1e-12)
+    other = model.step(td.tensor(np.array([4, 6])), state)[0]  # another previous word
+    inner_other = model.L_h(model.step(td.tensor(np.array([4, 6])), state)[1]["h"]) + model.L_z(z)
+    if not word_in_output:  # the word reaches the logits only through h_t
+        np.testing.assert_allclose(other.detach().numpy(), model.L_o(F.tanh(inner_other)).detach().numpy(),
+                                   rtol=1e-12, atol=1e-12)
+
+
 def test_word_dropout_replaces_words_by_pad_and_keeps_bos(device):
     tokens = td.tensor(np.tile(np.arange(1, 11), (400, 1)), device=device)  # (400, 10), column 0 = <bos> = 1
     dropped = drop_words(tokens, 0.5, np.random.default_rng(0)).numpy()

@@ -7,7 +7,7 @@ and, at every step t, looks again at the image:
     alpha_t = softmax_i( f_att(a_i, h_{t-1}) )                 attention over the L cells  (N, L)
     z_t     = beta_t * sum_i alpha_ti a_i,  beta_t = sigmoid(f_beta(h_{t-1}))   context    (N, D)
     h_t, c_t = LSTM([E y_{t-1}; z_t], (h_{t-1}, c_{t-1}))
-    p(y_t)  = softmax( L_o tanh(E y_{t-1} + L_h h_t + L_z z_t) )                deep output
+    p(y_t)  = softmax( L_o tanh(L_h h_t + L_z z_t) )                            deep output
 
 ``f_att`` is Bahdanau's additive score (``nn.AdditiveAttention``); the annotation vectors' half
 of it, U_a a_i, is computed once per image (``project_keys``).  The initial state is predicted
@@ -17,12 +17,15 @@ plus the paper's doubly stochastic attention penalty ``lambda * sum_i (1 - sum_t
 
 ``attention=False`` gives the comparison model: z_t is the mean annotation vector at every step
 (one fixed vector per image, as in "Show and Tell"); there is no alpha and no penalty.
-Three additions to the paper, each explained in the docs: the encoder reads shapes and colours in two
-streams (``Encoder``), so that a colour-shape pair never seen in training is made of features that
-were; the image and the annotation vectors carry each pixel's / cell's coordinates (the captions'
-relations are about positions); and training may use word dropout (``forward(..., word_dropout=p)``:
-input words replaced by <pad>), which keeps the shape noun from being guessed from the colour word
-before it.  docs/recurrent_attention.md, "The example: captions with attention".
+Four departures from the paper, each measured in the docs, all for the colour-shape pairs never
+seen in training: the encoder reads shapes and colours in two streams (``Encoder``), so that an
+unseen pair is made of features that were seen; the deep output leaves out the paper's E y_{t-1}
+term (``word_in_output=True`` puts it back), a direct path from the previous word to the next that
+learns "yellow is never followed by square"; training may use word dropout
+(``forward(..., word_dropout=p)``: input words replaced by <pad>) and label smoothing
+(``caption_loss(..., label_smoothing=eps)``).  The image and the annotation vectors also carry each
+pixel's / cell's coordinates (the captions' relations are about positions).
+docs/recurrent_attention.md, "The example: captions with attention".
 """
 import numpy as np
 
@@ -124,9 +127,9 @@ class ShowAttendTell(nn.Module):
     """
 
     def __init__(self, vocab_size, embed_size=32, hidden_size=128, feature_size=64, attention_size=64, width=32,
-                 attention=True, stride=4, two_stream=True):
+                 attention=True, stride=4, two_stream=True, word_in_output=False):
         super().__init__()
-        self.attention = bool(attention)
+        self.attention, self.word_in_output = bool(attention), bool(word_in_output)
         self.encoder = Encoder(feature_size, width, stride, two_stream)
         self.embedding = nn.Embedding(vocab_size, embed_size)  # E
         self.init_h = nn.Linear(feature_size, hidden_size)  # h_0 from mean_i a_i
@@ -162,7 +165,10 @@ class ShowAttendTell(nn.Module):
         else:
             z, alpha = a, None  # the mean annotation vector
         h, c = self.lstm(td.cat([Ey, z], dim=1), (h, c))  # (N, n) each
-        logits = self.L_o(F.tanh(Ey + self.L_h(h) + self.L_z(z)))  # (N, V)
+        deep = self.L_h(h) + self.L_z(z)  # (N, m)
+        if self.word_in_output:  # the paper's E y_{t-1} term: a direct bigram path from the previous word
+            deep = deep + Ey
+        logits = self.L_o(F.tanh(deep))  # (N, V)
         return logits, dict(state, h=h, c=c), alpha
 
     def forward(self, images, tokens, word_dropout=0.0, generator=None):
