@@ -7,7 +7,7 @@ and, at every step t, looks again at the image:
     alpha_t = softmax_i( f_att(a_i, h_{t-1}) )                 attention over the L cells  (N, L)
     z_t     = beta_t * sum_i alpha_ti a_i,  beta_t = sigmoid(f_beta(h_{t-1}))   context    (N, D)
     h_t, c_t = LSTM([E y_{t-1}; z_t], (h_{t-1}, c_{t-1}))
-    p(y_t)  = softmax( L_o tanh(L_h h_t + L_z z_t) )                            deep output
+    p(y_t)  = softmax( L_o tanh(E y_{t-1} + L_h h_t + L_z z_t) )                deep output
 
 ``f_att`` is Bahdanau's additive score (``nn.AdditiveAttention``); the annotation vectors' half
 of it, U_a a_i, is computed once per image (``project_keys``).  The initial state is predicted
@@ -17,11 +17,12 @@ plus the paper's doubly stochastic attention penalty ``lambda * sum_i (1 - sum_t
 
 ``attention=False`` gives the comparison model: z_t is the mean annotation vector at every step
 (one fixed vector per image, as in "Show and Tell"); there is no alpha and no penalty.
-Four departures from the paper, each measured in the docs, all for the colour-shape pairs never
-seen in training: the encoder reads shapes and colours in two streams (``Encoder``), so that an
-unseen pair is made of features that were seen; the deep output leaves out the paper's E y_{t-1}
-term (``word_in_output=True`` puts it back), a direct path from the previous word to the next that
-learns "yellow is never followed by square"; training may use word dropout
+The class's defaults are the paper's model.  The example departs from it in four ways, all for the
+colour-shape pairs it never shows in training (the runs that led to them are in the docs): the
+encoder reads shapes and colours in two streams (``two_stream=True``, ``Encoder``), so that an unseen
+pair is made of features that were seen; the deep output leaves out E y_{t-1}
+(``word_in_output=False``), a direct path from the previous word to the next that learns "yellow is
+never followed by square"; and training uses word dropout
 (``forward(..., word_dropout=p)``: input words replaced by <pad>) and label smoothing
 (``caption_loss(..., label_smoothing=eps)``).  The image and the annotation vectors also carry each
 pixel's / cell's coordinates (the captions' relations are about positions).
@@ -39,8 +40,9 @@ class Encoder(nn.Module):
     """Image (N, 3, S, S) -> annotation vectors a (N, L, D), one per cell of an h x w grid, L = h * w,
     h = w = S / stride (an 8x8 grid on 32x32 images with ``stride=4``, 16x16 with ``stride=2``).
 
-    ``two_stream=True`` (the default) reads the two attributes the captions name in two streams, so that
-    a colour-shape pair never seen in training is still two things the encoder has seen many times:
+    ``two_stream=True`` (examples/caption_attention.py's choice) reads the two attributes the captions
+    name in two streams, so that a colour-shape pair never seen in training is still two things the
+    encoder has seen many times (``object_mask`` assumes the caption scenes; see its docstring):
 
         shape stream   object_mask(images): 1 where a pixel is an object, whatever its colour  (N, 1, S, S)
                        + two coordinate planes, through three 3x3 conv + batch norm + ReLU
@@ -49,12 +51,12 @@ class Encoder(nn.Module):
                        see a shape), averaged over each cell                                 (N, C, h, w)
         a_i            both, and the cell's own x and y in [-1, 1]                           (N, D, h, w) -> (N, L, D)
 
-    ``two_stream=False`` is the paper's kind of encoder: the same conv stack on the RGB image (and the
-    coordinate planes), whose features are free to mix colour with shape; on held-out colour-shape
+    ``two_stream=False`` (the default) is the paper's kind of encoder: the same conv stack on the RGB
+    image (and the coordinate planes), whose features are free to mix colour with shape; on held-out colour-shape
     pairs that costs most of the captions (docs/recurrent_attention.md, "Why the encoder has two
     streams").  The coordinates are there because the captions' relations are about positions."""
 
-    def __init__(self, feature_size=64, width=32, stride=4, two_stream=True):
+    def __init__(self, feature_size=64, width=32, stride=4, two_stream=False):
         super().__init__()
         if stride not in (2, 4):
             raise ValueError(f"Encoder: stride must be 2 or 4 (pixels per grid cell), got {stride}")
@@ -100,9 +102,16 @@ class Encoder(nn.Module):
 
 def object_mask(images, threshold=0.15):
     """(N, 3, S, S) scenes -> (N, 1, S, S): 1.0 where a pixel differs from the background by more than
-    ``threshold`` in some channel, else 0.0.  The background colour is each image's per-channel median
-    (the objects cover under a third of a scene).  The mask says where the objects are and not what
-    colour they are: the shape stream's only view of the image."""
+    ``threshold`` in some channel, else 0.0.  The mask says where the objects are and not what colour
+    they are: the shape stream's only view of the image.
+
+    It assumes what ``tinydl.data.make_captions`` draws, and holds for nothing else: pixel values in
+    [0, 1], a flat background covering more than half of each image (the background colour is the
+    image's per-channel median), objects that differ from it by well over ``threshold`` and noise well
+    under it (sd 0.03).  For photographs it would be meaningless: the two-stream encoder is a model of
+    these scenes, not a general-purpose encoder."""
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"object_mask: images must be (N, 3, H, W), got {tuple(images.shape)}")
     n = images.shape[0]
     flat = images.flatten(2)  # (N, 3, S*S)
     background = flat.sort(dim=2)[0][:, :, flat.shape[2] // 2].reshape(n, 3, 1, 1)  # (N, 3, 1, 1) the median
@@ -123,11 +132,13 @@ class ShowAttendTell(nn.Module):
     ``vocab_size`` V words (ids from a ``tinydl.text.Vocabulary``), ``embed_size`` m (the word
     embedding E and the deep output's width), ``hidden_size`` n (the LSTM), ``attention_size`` (the
     additive score's hidden width), ``feature_size`` D (each a_i), ``stride`` the pixels per grid cell
-    (``Encoder``).
+    (``Encoder``).  The defaults are the paper's model; examples/caption_attention.py uses ``two_stream=True``
+    (shapes and colours in two streams, ``Encoder``) and ``word_in_output=False`` (the deep output without
+    E y_{t-1}), both for the colour-shape pairs it holds out of training.
     """
 
     def __init__(self, vocab_size, embed_size=32, hidden_size=128, feature_size=64, attention_size=64, width=32,
-                 attention=True, stride=4, two_stream=True, word_in_output=False):
+                 attention=True, stride=4, two_stream=False, word_in_output=True):
         super().__init__()
         self.attention, self.word_in_output = bool(attention), bool(word_in_output)
         self.encoder = Encoder(feature_size, width, stride, two_stream)
