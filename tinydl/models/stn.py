@@ -73,9 +73,9 @@ def compose_theta(theta_1, theta_2):
 class LocalizationNet(nn.Module):
     """f_loc: the image, halved by a 2x2 max-pool (not with ``halve=False``: the later stages of a
     coarse-to-fine transformer read their small input at full resolution), through two 5x5 conv + batch
-    norm + max-pool + ReLU layers and a hidden tanh layer, then the regression layer to the parameters of the ``transform``
-    (N, P) (six for ``affine``, theta itself; four for ``similarity``; three for ``attention``), and
-    ``transform_theta`` to theta (N, 2, 3).
+    norm + max-pool + ReLU layers and a hidden tanh layer, then the regression layer to the parameters
+    of the ``transform`` (N, P) (six for ``affine``, theta itself; four for ``similarity``; three for
+    ``attention``), and ``transform_theta`` to theta (N, 2, 3).
     (tanh, not ReLU: while the regressor's weights are still near zero its hidden units get almost no
     gradient, and Adam's normalised steps on that noise would leave most ReLU units dead for good.)
 
