@@ -6,19 +6,22 @@
 Data: ``tinydl.data.make_digits_m`` (16x16): the source domain is scikit-learn's digits as RGB,
 with labels; the target domain is the same digits blended with generated colour textures
 (MNIST-M's |texture - digit|), labels unused except by the target-only upper bound. Accuracies
-are measured on the 359 held-out target images (test digits, textures from another seed stream).
+are measured on the 359 held-out target images (test digits, textures from another seed stream),
+each model's with the mean of its weights over the second half of training (Polyak averaging,
+``WeightAverage``, --average-from 0.5): DANN's last weights swing by +-3 points from epoch to epoch.
 
 Models (``tinydl.models.dann``, one architecture, the same initial weights for all four):
 source-only (L_y on source), DDC (L_y + gamma MMD^2 of the features), DANN (L_y + L_d through
 the gradient reversal layer, lambda_p = 2 / (1 + exp(-10 p)) - 1) and target-only (L_y on target
 labels). All use Adam (beta_1 = 0.5) with the paper's annealing mu_p = mu_0 / (1 + 10 p)^0.75,
-over the same epochs and the same per-epoch order of source and target images (seed (seed, epoch)).
+over the same 60 epochs and the same per-epoch order of source and target images (seed (seed, epoch)).
 
 Outputs: metrics.json (``source_only_accuracy``, ``mmd_accuracy``, ``dann_accuracy``,
 ``target_only_accuracy`` and extras), features.png (PCA of source and target features of the
-source-only model and of DANN), accuracy.png (held-out target accuracy per epoch), examples.png,
-checkpoint.npz (the model in training, which model and epoch; --resume continues exactly), and
-model_<name>.npz for every finished model.
+source-only model and of DANN), accuracy.png (held-out target accuracy per epoch, of the last and
+of the averaged weights), examples.png, checkpoint.npz (the model in training, its average, which
+model and epoch; --resume continues exactly), and model_<name>.npz (the averaged weights) for
+every finished model.
 """
 import os
 import time
@@ -29,7 +32,8 @@ import common
 import tinydl as td
 from tinydl import optim
 from tinydl.data import make_digits_m
-from tinydl.models.dann import DANN, ddc_loss, dann_loss, label_loss, lambda_schedule, learning_rate_schedule
+from tinydl.models.dann import (DANN, WeightAverage, ddc_loss, dann_loss, label_loss, lambda_schedule,
+                                learning_rate_schedule)
 
 VARIANTS = ("source_only", "mmd", "dann", "target_only")
 TITLES = {"source_only": "source only", "mmd": "DDC (MMD)", "dann": "DANN", "target_only": "target only"}
@@ -97,16 +101,33 @@ def features(args, model, images, batch=512):
 
 
 def new_progress():
-    return {"variant": VARIANTS[0], "epoch": 0, "results": {}, "curves": {}, "losses": {}, "train_seconds": 0.0}
+    return {"variant": VARIANTS[0], "epoch": 0, "results": {}, "curves": {}, "averaged_curves": {}, "losses": {},
+            "average": None, "train_seconds": 0.0}
+
+
+def evaluated_model(args, model, average):
+    """The weights that are evaluated: theta_bar, the mean of the weights since --average-from (in a
+    copy of the network), once averaging has started; before that, the last weights."""
+    if average is None:
+        return model
+    averaged = DANN(image_size=args.size, width=args.width).to(args.device)
+    average.copy_to(averaged)
+    return averaged
 
 
 def train_variant(args, variant, model, optimizer, progress, data):
     """Train one variant from progress["epoch"] to args.epochs (or until its share of --max-minutes
-    is spent), checkpointing after every epoch; then evaluate it and record its results."""
+    is spent), averaging its weights from --average-from on and checkpointing after every epoch;
+    then evaluate the average and record its results."""
     steps_per_epoch = len(epoch_order(args, 0, data))
     total_steps = args.epochs * steps_per_epoch
-    curve = progress["curves"].setdefault(variant, [])
+    curve = progress["curves"].setdefault(variant, [])  # the last weights' accuracy after every epoch
+    averaged_curve = progress["averaged_curves"].setdefault(variant, [])  # theta_bar's (None before it starts)
     losses = progress["losses"].setdefault(variant, [])
+    average = None
+    if progress["average"] is not None:  # resumed while averaging
+        average = WeightAverage(model)
+        average.load_state_dict(progress["average"])
     budget = 60 * args.max_minutes / len(VARIANTS)
     bar = common.progress(range(progress["epoch"], args.epochs), desc=TITLES[variant], unit="epoch")
     for epoch in bar:
@@ -115,24 +136,56 @@ def train_variant(args, variant, model, optimizer, progress, data):
             p = (epoch * steps_per_epoch + i) / total_steps  # training progress, 0 -> 1
             terms = train_step(args, variant, model, optimizer, data, batch, p)
             losses.append(sum(terms.values()))
+            if p >= args.average_from:
+                average = average or WeightAverage(model)
+                average.update(model)
         progress["train_seconds"] += time.time() - start
         curve.append(accuracy(args, model, data.target.x_test, data.target.y_test))
+        averaged_curve.append(None if average is None else
+                              accuracy(args, evaluated_model(args, model, average), data.target.x_test,
+                                       data.target.y_test))
         progress["epoch"] = epoch + 1
+        progress["average"] = None if average is None else average.state_dict()
         bar.set_postfix(target_accuracy=f"{curve[-1]:.3f}")
         common.save_checkpoint(args, model, optimizer, progress)
         if progress["train_seconds"] > budget and epoch + 1 < args.epochs:
             print(f"train_dann: {variant} stops after its share of --max-minutes ({budget:.0f} s), "
                   f"at epoch {epoch + 1}")
             break
+    evaluated = evaluated_model(args, model, average)
     progress["results"][variant] = {
-        "target_accuracy": accuracy(args, model, data.target.x_test, data.target.y_test),
-        "source_accuracy": accuracy(args, model, data.source.x_test, data.source.y_test),
+        "target_accuracy": accuracy(args, evaluated, data.target.x_test, data.target.y_test),
+        "source_accuracy": accuracy(args, evaluated, data.source.x_test, data.source.y_test),
+        "last_weights_target_accuracy": accuracy(args, model, data.target.x_test, data.target.y_test),
         "epochs": progress["epoch"], "stopped_early": progress["epoch"] < args.epochs,
         "train_seconds": progress["train_seconds"]}
-    td.save(model.state_dict(), os.path.join(args.out, f"model_{variant}.npz"))
+    td.save(evaluated.state_dict(), os.path.join(args.out, f"model_{variant}.npz"))
     later = VARIANTS.index(variant) + 1
-    progress.update(variant=VARIANTS[later] if later < len(VARIANTS) else None, epoch=0, train_seconds=0.0)
+    progress.update(variant=VARIANTS[later] if later < len(VARIANTS) else None, epoch=0, train_seconds=0.0,
+                    average=None)
     common.save_checkpoint(args, model, optimizer, progress)
+
+
+def save_accuracy_plot(progress, path):
+    """Held-out target accuracy per epoch: the last weights (thin) and their average theta_bar (thick)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for variant in VARIANTS:
+        epochs = np.arange(1, len(progress["curves"][variant]) + 1)
+        (line,) = ax.plot(epochs, progress["curves"][variant], lw=0.8, alpha=0.5)
+        averaged = np.array([np.nan if a is None else a for a in progress["averaged_curves"][variant]])
+        ax.plot(epochs, averaged, lw=2, color=line.get_color(), label=TITLES[variant])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("held-out target accuracy")
+    ax.set_title("digits -> digits-M: last weights (thin), their average (thick)", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def save_feature_plot(args, data, path, count=300):
@@ -184,18 +237,23 @@ def save_examples(data, path, count=10):
 def main(argv=None):
     parser = common.parser("train_dann", __doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=None, help="epochs of every model, one pass of the source each "
-                        "(default 40; 1 with --smoke)")
+                        "(default 60; 1 with --smoke)")
     parser.add_argument("--batch-size", type=int, default=32, help="source images per step (and as many target images)")
     parser.add_argument("--lr", type=float, default=0.002, help="mu_0 of the annealing mu_p = mu_0 / (1 + 10 p)^0.75")
     parser.add_argument("--mmd-weight", type=float, default=1.0, help="gamma, DDC's weight of MMD^2")
     parser.add_argument("--width", type=int, default=32, help="channels of G_f's first conv (1.5 x in its second)")
     parser.add_argument("--size", type=int, default=16, help="image side of digits-M")
+    parser.add_argument("--average-from", type=float, default=0.5,
+                        help="evaluate the mean of the weights of every step from this fraction of training on "
+                        "(Polyak averaging, the same for the four models; 1: the last weights)")
     parser.add_argument("--max-minutes", type=float, default=9.0,
                         help="wall budget of training, a quarter for each of the four models")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.average_from <= 1.0:
+        parser.error(f"--average-from must be in [0, 1], got {args.average_from}")
     if args.smoke:
         args.width = 4
-    args.epochs = args.epochs or (1 if args.smoke else 40)
+    args.epochs = args.epochs or (1 if args.smoke else 60)
     common.prepare(args)
     start = time.time()
     data = make_digits_m(size=args.size, seed=args.seed)
@@ -212,8 +270,7 @@ def main(argv=None):
         train_variant(args, variant, model, optimizer, progress, data)
 
     results = progress["results"]
-    common.plot_curves(os.path.join(args.out, "accuracy.png"), {TITLES[v]: progress["curves"][v] for v in VARIANTS},
-                       xlabel="epoch - 1", ylabel="held-out target accuracy", title="digits -> digits-M")
+    save_accuracy_plot(progress, os.path.join(args.out, "accuracy.png"))
     save_feature_plot(args, data, os.path.join(args.out, "features.png"))
     save_examples(data, os.path.join(args.out, "examples.png"))
     accuracies = {v: results[v]["target_accuracy"] for v in VARIANTS}
@@ -221,12 +278,15 @@ def main(argv=None):
     metrics = {f"{'mmd' if v == 'mmd' else v}_accuracy": accuracies[v] for v in VARIANTS}
     metrics.update({
         "source_accuracies": {v: results[v]["source_accuracy"] for v in VARIANTS},
+        "average_from": args.average_from,
+        "last_weights_accuracies": {v: results[v]["last_weights_target_accuracy"] for v in VARIANTS},
         "gap_closed": {v: (accuracies[v] - accuracies["source_only"]) / gap if gap > 0 else None
                        for v in ("mmd", "dann")},
         "epochs": {v: results[v]["epochs"] for v in VARIANTS},
         "stopped_early": any(results[v]["stopped_early"] for v in VARIANTS),
         "train_seconds": {v: results[v]["train_seconds"] for v in VARIANTS},
         "target_accuracy_curves": {v: progress["curves"][v] for v in VARIANTS},
+        "averaged_target_accuracy_curves": {v: progress["averaged_curves"][v] for v in VARIANTS},
         "target_test_images": len(data.target.x_test), "seconds": time.time() - start})
     common.write_metrics(args, metrics)
     print("held-out target accuracy: " + ", ".join(f"{TITLES[v]} {accuracies[v]:.3f}" for v in VARIANTS)

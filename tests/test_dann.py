@@ -2,6 +2,7 @@
 examples/train_dann.py (issue 18): the generator's determinism, shapes, range and shift; the paper's
 schedules; the domain classifier's gradient reaching the features reversed (checked against a
 gradient worked out by hand in NumPy); smoke runs on cpu and cuda; --resume continuing exactly."""
+import io
 import json
 import runpy
 import sys
@@ -16,8 +17,9 @@ from helpers import host
 from test_examples import EXAMPLES, cuda, smoke  # noqa: F401  (cuda: the fixture)
 from tinydl.data import load_digits, make_digits_m
 from tinydl.data.digits_m import make_textures
-from tinydl.models.dann import (DANN, dann_loss, ddc_loss, domain_loss, kernel_bandwidths, lambda_schedule,
-                                learning_rate_schedule)
+from tinydl import nn
+from tinydl.models.dann import (DANN, WeightAverage, dann_loss, ddc_loss, domain_loss, kernel_bandwidths,
+                                lambda_schedule, learning_rate_schedule)
 
 
 # ---- digits-M --------------------------------------------------------------------------------------
@@ -177,6 +179,85 @@ def test_kernel_bandwidths_scale_with_the_features():
     assert small[2] == pytest.approx(np.sqrt(pairs.sum() / (13 * 12)), rel=1e-9)  # the middle multiplier, 1
 
 
+# ---- the weight average ---------------------------------------------------------------------------
+def set_weights(model, values):
+    """Write values[name] into each parameter of model (a stand-in for an optimizer step)."""
+    for name, p in model.named_parameters():
+        p.data[...] = td.tensor(values[name], device=p.device).data
+
+
+def weight_sequence(model, steps, seed=5):
+    """steps random values for every parameter of model (float64)."""
+    rng = np.random.default_rng(seed)
+    return [{name: rng.normal(size=p.shape) for name, p in model.named_parameters()} for _ in range(steps)]
+
+
+def save_to_bytes(obj):
+    """obj through td.save and back: a file object to td.load."""
+    buffer = io.BytesIO()
+    td.save(obj, buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def linear64(device):
+    """A float64 nn.Linear(3, 2) on device, the same initial weights every call."""
+    td.manual_seed(0)
+    model = nn.Linear(3, 2).to(device)
+    for p in model.parameters():
+        p.data = p.data.astype(np.float64)
+    return model
+
+
+def test_weight_average_polyak_is_the_mean_of_the_updates(device):
+    model = linear64(device)
+    average = WeightAverage(model)
+    sequence = weight_sequence(model, 4)
+    for values in sequence:
+        set_weights(model, values)
+        average.update(model)
+    target = linear64(device)
+    average.copy_to(target)
+    for name, p in target.named_parameters():
+        expected = np.mean([values[name] for values in sequence], axis=0)
+        np.testing.assert_allclose(host(p), expected, rtol=1e-12, atol=1e-14, err_msg=name)
+    assert average.count == 4
+
+
+def test_weight_average_state_dict_continues_exactly():
+    """Three updates after a save and load give the average of all five, as without the save."""
+    model = linear64("cpu")
+    sequence = weight_sequence(model, 5)
+    once, twice = WeightAverage(model), WeightAverage(model)
+    for values in sequence[:2]:
+        set_weights(model, values)
+        once.update(model)
+        twice.update(model)
+    restored = WeightAverage(linear64("cpu"))
+    restored.load_state_dict(td.load(save_to_bytes(twice.state_dict())))
+    for values in sequence[2:]:
+        set_weights(model, values)
+        once.update(model)
+        restored.update(model)
+    assert restored.count == once.count == 5
+    a, b = once.state_dict()["average"], restored.state_dict()["average"]
+    for name in a:
+        np.testing.assert_array_equal(b[name], a[name])
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: WeightAverage(linear64("cpu")).update(nn.Linear(3, 4)),
+     r"WeightAverage.update: the model's parameters .*\(4, 3\).* are not the averaged ones .*\(2, 3\)"),
+    (lambda: WeightAverage(linear64("cpu")).copy_to(nn.Linear(3, 2, bias=False)),
+     r"WeightAverage.copy_to: the model's parameters \{'weight': \(2, 3\)\} are not the averaged ones"),
+    (lambda: WeightAverage(nn.Linear(3, 2, bias=False)).load_state_dict(WeightAverage(linear64("cpu")).state_dict()),
+     r"WeightAverage.load_state_dict: the state averages \['bias', 'weight'\], this average \['weight'\]"),
+])
+def test_weight_average_errors(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
 # ---- the example ----------------------------------------------------------------------------------
 def test_train_dann_smoke_cpu(tmp_path):
     metrics = smoke("train_dann.py", tmp_path, "cpu")
@@ -184,6 +265,8 @@ def test_train_dann_smoke_cpu(tmp_path):
         assert 0.0 <= metrics[key] <= 1.0
     assert metrics["epochs"] == {"source_only": 1, "mmd": 1, "dann": 1, "target_only": 1}
     assert metrics["stopped_early"] is False
+    # 2 steps, the second (p = 1/2) averaged: theta_bar is its weights, the last weights
+    assert metrics["last_weights_accuracies"]["dann"] == metrics["dann_accuracy"]
     for name in ("features.png", "accuracy.png", "examples.png", "model_dann.npz", "checkpoint.npz"):
         assert (tmp_path / name).exists()
 
@@ -200,36 +283,41 @@ class Killed(Exception):
     pass
 
 
-@pytest.mark.parametrize("kill_after", [3, 7])  # after source-only's last save; inside DANN's training
-def test_train_dann_resume_continues_exactly(tmp_path, kill_after):
-    """Two epochs of each model in one go, or a run killed after its kill_after-th checkpoint and then
-    --resume: the same curves, accuracies and weights of all four models."""
+@pytest.mark.parametrize("kill_after, averaged", [(4, None), (10, 1)])  # after source-only's last save (4 per
+# model: 3 epochs and the end); inside DANN's training, after its second epoch, with 1 step averaged
+def test_train_dann_resume_continues_exactly(tmp_path, kill_after, averaged):
+    """Three epochs of each model in one go, or a run killed after its kill_after-th checkpoint and then
+    --resume: the same curves, accuracies and weights (the averaged ones) of all four models. (Smoke
+    data: 2 steps an epoch, 6 in all; the average starts with the 4th, at p = 3/6.)"""
     sys.path.insert(0, str(EXAMPLES))
     try:
         import common
 
         main = example_main()
-        main(["--out", str(tmp_path / "once"), "--smoke", "--epochs", "2"])
+        main(["--out", str(tmp_path / "once"), "--smoke", "--epochs", "3"])
         save, saves = common.save_checkpoint, []
 
-        def save_then_die(*args):
-            save(*args)
-            saves.append(1)
+        def save_then_die(args, model, optimizer, progress):
+            save(args, model, optimizer, progress)
+            saves.append(progress["average"] and progress["average"]["count"])
             if len(saves) == kill_after:
                 raise Killed
 
         common.save_checkpoint = save_then_die
         try:
             with pytest.raises(Killed):
-                main(["--out", str(tmp_path / "twice"), "--smoke", "--epochs", "2"])
+                main(["--out", str(tmp_path / "twice"), "--smoke", "--epochs", "3"])
         finally:
             common.save_checkpoint = save
-        main(["--out", str(tmp_path / "twice"), "--smoke", "--epochs", "2", "--resume"])
+        assert saves[-1] == averaged  # the killed run's last checkpoint: no average, or one in progress
+        main(["--out", str(tmp_path / "twice"), "--smoke", "--epochs", "3", "--resume"])
     finally:
         sys.path.remove(str(EXAMPLES))
     once, twice = (json.loads(Path(tmp_path, name, "metrics.json").read_text()) for name in ("once", "twice"))
     assert twice["target_accuracy_curves"] == once["target_accuracy_curves"]
-    for key in ("source_only_accuracy", "mmd_accuracy", "dann_accuracy", "target_only_accuracy", "epochs"):
+    assert twice["averaged_target_accuracy_curves"] == once["averaged_target_accuracy_curves"]
+    for key in ("source_only_accuracy", "mmd_accuracy", "dann_accuracy", "target_only_accuracy", "epochs",
+                "last_weights_accuracies"):
         assert twice[key] == once[key]
     for variant in ("source_only", "mmd", "dann", "target_only"):
         a, b = (td.load(Path(tmp_path, name, f"model_{variant}.npz")) for name in ("once", "twice"))

@@ -54,7 +54,8 @@ METRIC_KEYS = {  # every key of each example's metrics.json after a smoke run, o
                      "baseline_seconds", "train_seconds"},
     "train_dann.py": {"source_only_accuracy", "mmd_accuracy", "dann_accuracy", "target_only_accuracy",
                       "source_accuracies", "gap_closed", "epochs", "stopped_early", "train_seconds",
-                      "target_accuracy_curves", "target_test_images"},
+                      "target_accuracy_curves", "target_test_images", "average_from", "last_weights_accuracies",
+                      "averaged_target_accuracy_curves"},
 }
 COMMON_KEYS = {"seconds", "seed", "device"}  # common.write_metrics adds seed and device
 

@@ -21,7 +21,9 @@ Source-only and target-only training are ``label_loss`` on one domain. All four 
 blocks, so they start from the same weights for a given seed.
 """
 import math
+from collections import OrderedDict
 
+from .. import backend
 from .. import functional as F
 from .. import nn
 from ..functional.mmd import squared_distances
@@ -147,3 +149,53 @@ def lambda_schedule(p, gamma=10.0):
 def learning_rate_schedule(p, mu_0=0.01, alpha=10.0, beta=0.75):
     """The paper's annealing mu_p = mu_0 / (1 + alpha p)^beta."""
     return mu_0 / (1.0 + alpha * p) ** beta
+
+
+class WeightAverage:
+    """theta_bar, the mean of a model's parameters over training steps (Polyak & Juditsky's averaging),
+    to evaluate in place of the last step's weights. An adversarial game does not settle on its saddle
+    point, it circles it: the last step's weights land anywhere on that orbit, their mean near its centre
+    (for GANs, Yazici et al. 2019).
+
+    Call ``update(model)`` after every optimizer step of the stretch to average (from where the
+    average should start): after n updates, theta_bar_n = theta_bar_{n-1} + (theta_n - theta_bar_{n-1}) / n,
+    the plain mean of theta_1 ... theta_n. ``copy_to(model)`` writes theta_bar into a model of the same
+    architecture. Parameters only: a model with buffers (batch-norm statistics) would need them recomputed."""
+
+    def __init__(self, model):
+        self.count = 0  # updates so far
+        self.average = OrderedDict((name, p.data.copy()) for name, p in model.named_parameters())
+
+    def update(self, model):
+        """theta_bar <- theta_bar + (theta - theta_bar) / n, n the number of updates including this one."""
+        self.count += 1
+        for name, p in self._matching(model, "update"):
+            self.average[name] += (p.data - self.average[name]) / self.count
+
+    def copy_to(self, model):
+        """Write theta_bar into ``model``'s parameters (in place; their dtype and device kept)."""
+        for name, p in self._matching(model, "copy_to"):
+            p.data[...] = self.average[name]
+
+    def state_dict(self):
+        """count and theta_bar (NumPy copies on the host), for a checkpoint."""
+        return {"count": self.count,
+                "average": OrderedDict((name, backend.to_numpy(a).copy()) for name, a in self.average.items())}
+
+    def load_state_dict(self, state):
+        if set(state["average"]) != set(self.average):
+            raise ValueError(f"WeightAverage.load_state_dict: the state averages {sorted(state['average'])}, "
+                             f"this average {sorted(self.average)}")
+        self.count = int(state["count"])
+        for name, a in self.average.items():
+            a[...] = backend.to_device(state["average"][name], backend.device_of(a))
+
+    def _matching(self, model, method):
+        """model's (name, parameter) pairs, checked against the averaged names and shapes."""
+        parameters = list(model.named_parameters())
+        shapes = {name: tuple(p.shape) for name, p in parameters}
+        averaged = {name: tuple(a.shape) for name, a in self.average.items()}
+        if shapes != averaged:
+            raise ValueError(f"WeightAverage.{method}: the model's parameters {shapes} are not the averaged ones "
+                             f"{averaged}")
+        return parameters
