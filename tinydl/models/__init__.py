@@ -10,7 +10,7 @@ from .stn import STN, DigitCNN, LocalizationNet, SpatialTransformer
 from .yolo import TinyYOLO, YOLOTargets, decode, decode_boxes, encode_targets, yolo_loss
 from .seq2seq import Seq2Seq, Seq2SeqDecoder, Seq2SeqEncoder
 from .style_transfer import AdaINStyleTransfer, gatys_transfer, gram_matrix
-from .dann import DANN, dann_loss, ddc_loss, lambda_schedule, learning_rate_schedule  # issue 18
+from .dann import DANN, WeightAverage, dann_loss, ddc_loss, lambda_schedule, learning_rate_schedule  # issue 18
 from .pix2pix import PatchGANDiscriminator, UNetGenerator, discriminator_loss, gan_loss, l1_loss, receptive_field  # issue 17
 from .cyclegan import ImagePool, ResnetGenerator, cycle_consistency_loss, identity_loss  # issue 17
 from .fcn_score import FCNScore, fcn_score  # issue 17
