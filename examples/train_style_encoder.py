@@ -24,6 +24,7 @@ import tinydl.functional as F
 import tinydl.nn as nn
 from tinydl import optim
 from tinydl.data import SHAPE_CLASSES, TEXTURE_CLASSES, make_content, make_textured_shapes, make_textures
+from tinydl.data.shapes import _rasterize, make_shapes
 from tinydl.models.style_transfer import Decoder, Encoder
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
@@ -32,6 +33,7 @@ SHAPE_JUDGE_PATH = os.path.join(ASSETS, "style_shape_judge.npz")
 TEXTURE_JUDGE_PATH = os.path.join(ASSETS, "style_texture_judge.npz")
 IMAGE_SIZE = 32
 RECONSTRUCTION_WEIGHT = 10.0  # the encoder's auxiliary loss (see train_classifier)
+JUDGE_EPOCHS = 48  # of 2048 fresh images each
 
 
 class Judge(nn.Module):
@@ -120,6 +122,27 @@ def accuracy(model, x, y, batch_size=500):
     return float((predictions == y).mean())
 
 
+@td.no_grad()
+def judge_probes(shape_judge, texture_judge, n=300, seed=950):
+    """The judges on constructed images of a known shape s and texture t: {name: (shape accuracy, texture accuracy)}.
+
+    An image that carries only the texture (``style only``) must leave the shape judge near chance (1/3), one
+    that carries only the shape (``content``) the texture judge near chance (1/5); a shape cut out of the texture
+    in any of three ways (the outside grey, darker, or the inverted colours) must score high on both.  These are
+    the outputs a perfect stylisation could give; docs/transfer.md lists the numbers."""
+    scenes = make_shapes(n, image_size=IMAGE_SIZE, min_objects=1, max_objects=1, size_range=(0.25, 0.4),
+                         noise=0.03, seed=[seed, 0])
+    shapes = scenes.labels[:, 0]
+    inside = _rasterize(scenes.boxes[:, 0], shapes, IMAGE_SIZE)[:, None]  # (n, 1, S, S)
+    style = make_textures(n, IMAGE_SIZE, seed=[seed, 1])
+    s = style.images
+    probes = {"content": scenes.images, "style only": s, "inside style, outside grey": np.where(inside, s, 0.5),
+              "inside style, outside darker": np.where(inside, s, 0.5 * s),
+              "inside style, outside inverted": np.where(inside, s, 1 - s)}
+    return {name: (accuracy(shape_judge, x.astype(np.float32), shapes),
+                   accuracy(texture_judge, x.astype(np.float32), style.labels)) for name, x in probes.items()}
+
+
 def _device(model):
     return next(iter(model.parameters())).device
 
@@ -162,12 +185,14 @@ def main(seed=0, which=("encoder", "shape judge", "texture judge")):
         td.manual_seed(seed + offset)  # a different initialisation for each network
         model = build()
         reconstruct = Decoder(width=16, layer="relu3_1") if name == "encoder" else None
-        model = train_classifier(model, batches, epochs=24, per_epoch=2048, seed=seed + offset, name=name,
-                                 reconstruct=reconstruct)
+        model = train_classifier(model, batches, epochs=24 if name == "encoder" else JUDGE_EPOCHS, per_epoch=2048,
+                                 seed=seed + offset, name=name, reconstruct=reconstruct)
         x, y = batches(2000, 900 + offset)  # fresh, held-out images
         held_out = accuracy(model, x, y)
         td.save({"model": model.state_dict(), "test_accuracy": held_out}, path)
         print(f"{name}: held-out accuracy {held_out:.4f}, saved {path}")
+    for name, (shape, texture) in judge_probes(*load_judges()).items():
+        print(f"judges on '{name}': shape judge {shape:.3f}, texture judge {texture:.3f}")
 
 
 if __name__ == "__main__":

@@ -69,23 +69,31 @@ def make_textured_shapes(n, image_size=32, seed=0):
     """``n`` images of one shape whose inside and outside are two textures: returns
     ``(images, shape_labels, texture_labels)``.
 
-    The inside is a texture of class ``texture_labels``; the outside is, with probability 1/2, a texture of
-    the same class with other colours (a shape cut out of one style), otherwise a plain colour or a texture
-    of another class.  A judge of shapes learns to find the outline whatever fills it, a judge of textures
-    to name the inside's texture (the larger region is the outside only when the outside has the same
-    class)."""
+    The inside is a texture of class ``texture_labels``.  The outside is one of four kinds, so that a
+    shape shows only through its outline, never through one fixed kind of contrast:
+
+    - (40%) a texture of the same class with other colours: a shape cut out of one style;
+    - (20%) the inside's own texture, darker or lighter (each pixel's colour scaled towards black or white);
+    - (15%) a plain colour;
+    - (25%) a texture of another class.
+
+    A judge of shapes learns to find the outline whatever fills it, a judge of textures to name the
+    inside's texture (the larger region is the outside only when the outside has the same class)."""
     gen = np.random.default_rng(seed)
     scenes = make_shapes(n, image_size=image_size, min_objects=1, max_objects=1, size_range=(0.25, 0.4),
                          noise=0.0, seed=gen.integers(2**31))
     shape_labels = scenes.labels[:, 0].copy()
     inside = make_textures(n, image_size, seed=gen.integers(2**31))
-    same = gen.uniform(size=n) < 0.5
+    kind = gen.choice(4, size=n, p=[0.4, 0.2, 0.15, 0.25])  # same class / recoloured / plain / other class
     other_class = (inside.labels + gen.integers(1, len(TEXTURE_CLASSES), size=n)) % len(TEXTURE_CLASSES)
-    outside = make_textures(n, image_size, labels=np.where(same, inside.labels, other_class),
+    outside = make_textures(n, image_size, labels=np.where(kind == 3, other_class, inside.labels),
                             seed=gen.integers(2**31)).images
-    plain = gen.uniform(size=n) < 0.3  # of the other-class outsides, some are a plain colour instead
-    flat = gen.uniform(0.1, 0.9, size=(n, 3, 1, 1)).astype(np.float32)
-    outside = np.where((plain & ~same)[:, None, None, None], flat, outside)
+    scale = gen.uniform(0.3, 0.7, size=(n, 1, 1, 1)).astype(np.float32)
+    darker = gen.uniform(size=(n, 1, 1, 1)) < 0.5
+    recoloured = np.where(darker, scale * inside.images, 1 - scale * (1 - inside.images))
+    flat = np.broadcast_to(gen.uniform(0.1, 0.9, size=(n, 3, 1, 1)).astype(np.float32), outside.shape)
+    k = kind[:, None, None, None]
+    outside = np.where(k == 1, recoloured, np.where(k == 2, flat, outside))
     here = _rasterize(scenes.boxes[:, 0], scenes.labels[:, 0], image_size)  # (n, S, S) inside the shape
     images = np.where(here[:, None], inside.images, outside)
     return images.astype(np.float32), shape_labels, inside.labels
