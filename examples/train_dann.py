@@ -128,7 +128,8 @@ def train_variant(args, variant, model, optimizer, progress, data):
     if progress["average"] is not None:  # resumed while averaging
         average = WeightAverage(model)
         average.load_state_dict(progress["average"])
-    budget = 60 * args.max_minutes / len(VARIANTS)
+    used = sum(result["train_seconds"] for result in progress["results"].values())  # by the models before
+    budget = (60 * args.max_minutes - used) / (len(VARIANTS) - len(progress["results"]))  # a share of the rest
     bar = common.progress(range(progress["epoch"], args.epochs), desc=TITLES[variant], unit="epoch")
     for epoch in bar:
         start = time.time()
@@ -247,7 +248,8 @@ def main(argv=None):
                         help="evaluate the mean of the weights of every step from this fraction of training on "
                         "(Polyak averaging, the same for the four models; 1: the last weights)")
     parser.add_argument("--max-minutes", type=float, default=9.0,
-                        help="wall budget of training, a quarter for each of the four models")
+                        help="wall budget of training, shared by the four models: each may use an equal share of "
+                        "what the models before it left")
     args = parser.parse_args(argv)
     if not 0.0 <= args.average_from <= 1.0:
         parser.error(f"--average-from must be in [0, 1], got {args.average_from}")

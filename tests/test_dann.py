@@ -279,6 +279,18 @@ def example_main():
     return runpy.run_path(str(EXAMPLES / "train_dann.py"))["main"]
 
 
+def test_train_dann_max_minutes_stops_every_model(tmp_path):
+    """--max-minutes 0: each model stops after its first of two epochs, evaluated and recorded as such."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        metrics = example_main()(["--out", str(tmp_path), "--smoke", "--epochs", "2", "--max-minutes", "0"])
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    assert metrics["epochs"] == {"source_only": 1, "mmd": 1, "dann": 1, "target_only": 1}
+    assert metrics["stopped_early"] is True
+    assert all(len(curve) == 1 for curve in metrics["target_accuracy_curves"].values())
+
+
 class Killed(Exception):
     pass
 
