@@ -18,7 +18,8 @@ theta_f receives dL_y/dtheta_f - lambda dL_d/dtheta_f (docs/transfer.md, "DANN")
 
 DDC instead adds the squared MMD between source and target features: ``ddc_loss`` = L_y + gamma MMD^2.
 Source-only and target-only training are ``label_loss`` on one domain. All four use ``DANN``'s
-blocks, so they start from the same weights for a given seed.
+blocks, so they start from the same weights for a given seed. ``WeightAverage`` keeps the mean of a
+model's weights over the later training steps, the weights examples/train_dann.py evaluates.
 """
 import math
 from collections import OrderedDict
@@ -160,7 +161,7 @@ class WeightAverage:
     Call ``update(model)`` after every optimizer step of the stretch to average (from where the
     average should start): after n updates, theta_bar_n = theta_bar_{n-1} + (theta_n - theta_bar_{n-1}) / n,
     the plain mean of theta_1 ... theta_n. ``copy_to(model)`` writes theta_bar into a model of the same
-    architecture. Parameters only: a model with buffers (batch-norm statistics) would need them recomputed."""
+    architecture on the same device. Parameters only: a model with buffers (batch-norm statistics) would need them recomputed."""
 
     def __init__(self, model):
         self.count = 0  # updates so far
