@@ -1,6 +1,6 @@
 """The frozen networks of examples/style_transfer.py: its encoder and its two judges.
 
-    python examples/train_style_encoder.py      # about 3 minutes; saves examples/assets/style_*.npz
+    python examples/train_style_encoder.py      # about 6 CPU minutes; saves examples/assets/style_*.npz
 
 - ``style_encoder.npz``: the encoder f of both style-transfer methods (``tinydl.models.style_transfer.Encoder``,
   VGG-like), trained as a classifier of one joint label set, the 3 shapes of ``make_content`` and the 5
