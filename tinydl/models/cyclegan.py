@@ -121,7 +121,7 @@ class ImagePool:
       in its place; otherwise return the new image (the pool is unchanged).
 
     ``size=0`` returns the images as they are (no pool).  The draws come from this pool's own NumPy
-    generator, ``default_rng((seed, q))`` for the q-th query, so the state is three numbers and the stored
+    generator, ``default_rng((seed, q))`` for the q-th query, so the state is a few numbers and the stored
     images (:meth:`state_dict`), and a run resumed from it makes the same draws as one that never stopped.
     """
 

@@ -40,7 +40,7 @@ def fcn_score(judge, images, label_maps, num_classes=None, batch_size=100):
     images at a time.  ``num_classes`` defaults to the judge's C.  Images must be in the judge's range, [0, 1]
     as ``make_shapes`` draws them: a tanh generator's output y maps there as (y + 1) / 2.
     """
-    images = images.numpy() if isinstance(images, Tensor) else backend.to_numpy(images)
+    images = images.detach().numpy() if isinstance(images, Tensor) else backend.to_numpy(images)
     label_maps = label_maps.numpy() if isinstance(label_maps, Tensor) else backend.to_numpy(label_maps)
     if images.ndim != 4 or label_maps.shape != (images.shape[0],) + images.shape[2:]:
         raise ValueError(f"fcn_score: expected images (N, C, H, W) and label_maps (N, H, W), got images of shape "
