@@ -394,6 +394,8 @@ def test_fcn_score_by_hand(device):
     assert np.isnan(score.iou_per_class[3])
     tensor_score = fcn_score(judge, td.tensor(images, device=device), td.tensor(labels, device=device))
     assert tensor_score.mean_iou == score.mean_iou
+    generated = td.tensor(images, device=device, requires_grad=True)  # as a generator's output would
+    assert fcn_score(judge, generated, labels).mean_iou == score.mean_iou
 
 
 def test_fcn_score_errors():
