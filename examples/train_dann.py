@@ -115,6 +115,12 @@ def evaluated_model(args, model, average):
     return averaged
 
 
+def budget_share(max_minutes, used_seconds, models_left):
+    """The seconds the next model may use: an equal share of what is left of --max-minutes after the
+    models before it (DDC and DANN take longer than the other two, so a fixed quarter would not do)."""
+    return (60 * max_minutes - used_seconds) / models_left
+
+
 def train_variant(args, variant, model, optimizer, progress, data):
     """Train one variant from progress["epoch"] to args.epochs (or until its share of --max-minutes
     is spent), averaging its weights from --average-from on and checkpointing after every epoch;
@@ -129,7 +135,7 @@ def train_variant(args, variant, model, optimizer, progress, data):
         average = WeightAverage(model)
         average.load_state_dict(progress["average"])
     used = sum(result["train_seconds"] for result in progress["results"].values())  # by the models before
-    budget = (60 * args.max_minutes - used) / (len(VARIANTS) - len(progress["results"]))  # a share of the rest
+    budget = budget_share(args.max_minutes, used, len(VARIANTS) - len(progress["results"]))
     bar = common.progress(range(progress["epoch"], args.epochs), desc=TITLES[variant], unit="epoch")
     for epoch in bar:
         start = time.time()
@@ -138,9 +144,9 @@ def train_variant(args, variant, model, optimizer, progress, data):
             terms = train_step(args, variant, model, optimizer, data, batch, p)
             losses.append(sum(terms.values()))
             if p >= args.average_from:
-                average = average or WeightAverage(model)
+                if average is None:
+                    average = WeightAverage(model)
                 average.update(model)
-        progress["train_seconds"] += time.time() - start
         curve.append(accuracy(args, model, data.target.x_test, data.target.y_test))
         averaged_curve.append(None if average is None else
                               accuracy(args, evaluated_model(args, model, average), data.target.x_test,
@@ -148,6 +154,7 @@ def train_variant(args, variant, model, optimizer, progress, data):
         progress["epoch"] = epoch + 1
         progress["average"] = None if average is None else average.state_dict()
         bar.set_postfix(target_accuracy=f"{curve[-1]:.3f}")
+        progress["train_seconds"] += time.time() - start  # the whole epoch: its steps and its evaluation
         common.save_checkpoint(args, model, optimizer, progress)
         if progress["train_seconds"] > budget and epoch + 1 < args.epochs:
             print(f"train_dann: {variant} stops after its share of --max-minutes ({budget:.0f} s), "
@@ -203,7 +210,7 @@ def save_feature_plot(args, data, path, count=300):
         model.load_state_dict(td.load(os.path.join(args.out, f"model_{variant}.npz")))
         f_s = features(args, model, data.source.x_test[:count])
         f_t = features(args, model, data.target.x_test[:count])
-        points = PCA(n_components=2).fit_transform(np.concatenate([f_s, f_t]))
+        points = PCA(n_components=2, svd_solver="full").fit_transform(np.concatenate([f_s, f_t]))
         labels = np.concatenate([data.source.y_test[:count], data.target.y_test[:count]])
         for name, part, marker in (("source", slice(0, len(f_s)), "o"), ("target", slice(len(f_s), None), "x")):
             ax.scatter(points[part, 0], points[part, 1], c=labels[part], cmap="tab10", vmin=0, vmax=9, s=12,

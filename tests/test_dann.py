@@ -224,16 +224,16 @@ def test_weight_average_polyak_is_the_mean_of_the_updates(device):
     assert average.count == 4
 
 
-def test_weight_average_state_dict_continues_exactly():
+def test_weight_average_state_dict_continues_exactly(device):
     """Three updates after a save and load give the average of all five, as without the save."""
-    model = linear64("cpu")
+    model = linear64(device)
     sequence = weight_sequence(model, 5)
     once, twice = WeightAverage(model), WeightAverage(model)
     for values in sequence[:2]:
         set_weights(model, values)
         once.update(model)
         twice.update(model)
-    restored = WeightAverage(linear64("cpu"))
+    restored = WeightAverage(linear64(device))
     restored.load_state_dict(td.load(save_to_bytes(twice.state_dict())))
     for values in sequence[2:]:
         set_weights(model, values)
@@ -252,6 +252,9 @@ def test_weight_average_state_dict_continues_exactly():
      r"WeightAverage.copy_to: the model's parameters \{'weight': \(2, 3\)\} are not the averaged ones"),
     (lambda: WeightAverage(nn.Linear(3, 2, bias=False)).load_state_dict(WeightAverage(linear64("cpu")).state_dict()),
      r"WeightAverage.load_state_dict: the state averages \['bias', 'weight'\], this average \['weight'\]"),
+    (lambda: WeightAverage(nn.Linear(4, 2)).load_state_dict(WeightAverage(linear64("cpu")).state_dict()),
+     r"WeightAverage.load_state_dict: the state's shapes \{'weight': \(2, 3\), 'bias': \(2,\)\} are not this "
+     r"average's \{'weight': \(2, 4\)"),
 ])
 def test_weight_average_errors(make, message):
     with pytest.raises(ValueError, match=message):
@@ -289,6 +292,40 @@ def test_train_dann_max_minutes_stops_every_model(tmp_path):
     assert metrics["epochs"] == {"source_only": 1, "mmd": 1, "dann": 1, "target_only": 1}
     assert metrics["stopped_early"] is True
     assert all(len(curve) == 1 for curve in metrics["target_accuracy_curves"].values())
+
+
+def test_train_dann_saves_and_evaluates_the_average_not_the_last_weights(tmp_path, monkeypatch):
+    """Smoke data, 3 epochs of 2 steps: the last 3 steps of each model are averaged (p >= 1/2). model_dann.npz
+    must be the mean of DANN's weights after those 3 steps, which differs from its last weights."""
+    snapshots = []
+    update = WeightAverage.update
+
+    def record_then_update(self, model):
+        snapshots.append({name: host(p).copy() for name, p in model.named_parameters()})
+        update(self, model)
+
+    monkeypatch.setattr(WeightAverage, "update", record_then_update)
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        metrics = example_main()(["--out", str(tmp_path), "--smoke", "--epochs", "3"])
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    assert len(snapshots) == 4 * 3  # four models, 3 averaged steps each
+    dann = snapshots[6:9]  # the third model trained is DANN
+    saved = td.load(tmp_path / "model_dann.npz")
+    for name in dann[0]:
+        np.testing.assert_allclose(saved[name], np.mean([s[name] for s in dann], axis=0), rtol=1e-5, atol=1e-7,
+                                   err_msg=name)
+    assert any(not np.allclose(saved[name], dann[-1][name], rtol=1e-5, atol=1e-7) for name in dann[0])
+    assert metrics["averaged_target_accuracy_curves"]["dann"][0] is None  # epoch 1: nothing averaged yet
+
+
+def test_budget_share_divides_what_the_earlier_models_left():
+    share = runpy.run_path(str(EXAMPLES / "train_dann.py"))["budget_share"]
+    assert share(8, 0, 4) == 120  # 480 s among four
+    assert share(8, 60, 3) == 140  # source-only used 60 s of its 120: the other three share 420 s
+    assert share(8, 360, 1) == 120  # the last model gets whatever is left
+    assert share(0, 0, 4) == 0
 
 
 class Killed(Exception):

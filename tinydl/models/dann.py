@@ -187,6 +187,10 @@ class WeightAverage:
         if set(state["average"]) != set(self.average):
             raise ValueError(f"WeightAverage.load_state_dict: the state averages {sorted(state['average'])}, "
                              f"this average {sorted(self.average)}")
+        shapes = {name: tuple(a.shape) for name, a in state["average"].items()}
+        if shapes != {name: tuple(a.shape) for name, a in self.average.items()}:
+            raise ValueError(f"WeightAverage.load_state_dict: the state's shapes {shapes} are not this average's "
+                             f"{ {name: tuple(a.shape) for name, a in self.average.items()} }")
         self.count = int(state["count"])
         for name, a in self.average.items():
             a[...] = backend.to_device(state["average"][name], backend.device_of(a))
