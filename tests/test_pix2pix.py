@@ -102,7 +102,7 @@ def test_instance_norm_ties_every_logit_to_every_pixel():
     discriminator = PatchGANDiscriminator(1, width=2, n_layers=1, norm="instance").double()
     x = td.tensor(random((1, 1, 48, 48)), requires_grad=True)
     discriminator(x)[0, 0, 10, 10].backward()
-    assert (np.abs(x.grad.numpy()) > 0).sum() > 16 * 16
+    assert (np.abs(x.grad.numpy()) > 0).all()  # every pixel, not only the logit's 16 x 16 window
 
 
 def test_patchgan_errors_name_the_shapes():
@@ -398,6 +398,21 @@ def test_fcn_score_by_hand(device):
     assert fcn_score(judge, generated, labels).mean_iou == score.mean_iou
 
 
+def test_fcn_score_a_class_only_the_judge_sees_counts_in_the_iou_not_in_the_class_accuracy():
+    """Labels 0 0 / 1 1, the judge reads 0 3 / 1 1: class 3 is predicted at one pixel and in no label map.
+    IoU: class 0 1/2, class 1 2/2, class 3 0/1 (counts), class 2 absent from both (left out): mean 1/2.
+    Per-class accuracy over the labels' classes 0 and 1 only: mean(1/2, 2/2) = 3/4."""
+    labels = np.array([[[0, 0], [1, 1]]])
+    images = np.zeros((1, 3, 2, 2), dtype=np.float32)
+    images[0, 0] = np.array([[0, 3], [1, 1]]) / 3
+    score = fcn_score(ChannelJudge(), images, labels)
+    np.testing.assert_allclose(score.iou_per_class[[0, 1, 3]], [1 / 2, 1, 0], rtol=1e-12, atol=1e-12)
+    assert np.isnan(score.iou_per_class[2])
+    np.testing.assert_allclose(score.mean_iou, 1 / 2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(score.class_accuracy, 3 / 4, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(score.pixel_accuracy, 3 / 4, rtol=1e-12, atol=1e-12)
+
+
 def test_fcn_score_errors():
     judge = ChannelJudge()
     with pytest.raises(ValueError, match=r"fcn_score: expected images \(N, C, H, W\) and label_maps \(N, H, W\), got "
@@ -407,6 +422,20 @@ def test_fcn_score_errors():
         fcn_score(judge, np.linspace(-1, 1, 96).reshape(2, 3, 4, 4), np.zeros((2, 4, 4), dtype=np.int64))
     with pytest.raises(ValueError, match="fcn_score: no images"):
         fcn_score(judge, np.zeros((0, 3, 4, 4)), np.zeros((0, 4, 4), dtype=np.int64))
+    nan = np.zeros((2, 3, 4, 4))
+    nan[1, 2, 3, 0] = np.nan
+    with pytest.raises(ValueError, match=r"fcn_score: images must be finite, got 1 nan or inf values in images of "
+                                         r"shape \(2, 3, 4, 4\)"):
+        fcn_score(judge, nan, np.zeros((2, 4, 4), dtype=np.int64))
+    with pytest.raises(ValueError, match=r"fcn_score: images must have 3 channels .* shape \(2, 1, 4, 4\)"):
+        fcn_score(judge, np.zeros((2, 1, 4, 4)), np.zeros((2, 4, 4), dtype=np.int64))
+    with pytest.raises(ValueError, match="fcn_score: label_maps must hold integer class indices, got dtype float64"):
+        fcn_score(judge, np.zeros((2, 3, 4, 4)), np.zeros((2, 4, 4)))
+    with pytest.raises(ValueError, match=r"fcn_score: the judge has 4 classes and num_classes is 4; label_maps "
+                                         r"\(shape \(2, 4, 4\)\) must hold classes in \[0, 4\), got \[4, 4\]"):
+        fcn_score(judge, np.zeros((2, 3, 4, 4)), np.full((2, 4, 4), 4))
+    with pytest.raises(ValueError, match="fcn_score: the judge has 4 classes and num_classes is 3"):
+        fcn_score(judge, np.zeros((2, 3, 4, 4)), np.zeros((2, 4, 4), dtype=np.int64), num_classes=3)
 
 
 # ---- the shipped judge ----------------------------------------------------------------------------------------------

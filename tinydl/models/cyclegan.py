@@ -22,7 +22,7 @@ The discriminators are ``PatchGANDiscriminator(3, norm="instance")`` from ``tiny
 import numpy as np
 
 from .. import backend
-from .. import functional as F
+from .. import functional
 from .. import nn
 from ..tensor import Tensor
 
@@ -69,8 +69,9 @@ class ResnetGenerator(nn.Module):
         c7s1-3   reflection pad 3, 7 x 7 conv, tanh                     (N, out_channels, H, W)
 
     The transposed convolutions (padding 1, output_padding 1) exactly double H and W, so H and W must be
-    divisible by 4.  Instance norm as PyTorch's default (no affine parameters), so the convolutions keep
-    their biases.
+    divisible by 4.  Instance norm as PyTorch's default (no affine parameters).  The convolutions keep their
+    biases, as CycleGAN's code does, but a bias right before an instance norm is subtracted again with the
+    mean and has no effect; only the last 7 x 7 conv's bias matters.
     """
 
     def __init__(self, in_channels=3, out_channels=3, width=64, n_blocks=9):
@@ -110,7 +111,8 @@ class ResnetGenerator(nn.Module):
 
 # ---- the image history buffer ----------------------------------------------------------------------------------
 class ImagePool:
-    """A history of generated images to show the discriminator (Shrivastava et al. 2017; CycleGAN, section 4).
+    """A history of generated images to show the discriminator (the idea: Shrivastava et al. 2017; the rule
+    below: CycleGAN's code, section 4 of its paper).
 
     Updating D on the latest fakes only lets G and D chase each other (D forgets what G did a few
     steps ago, G returns to it); D sees instead a mix of new fakes and older ones from a buffer of
@@ -216,7 +218,7 @@ def _l1_pair(a, b, who):
     if a.shape != b.shape:
         raise ValueError(f"{who}: an image and its translation must have the same shape, got {tuple(a.shape)} and "
                          f"{tuple(b.shape)}")
-    return F.l1_loss(b, a)
+    return functional.l1_loss(b, a)
 
 
 def cycle_consistency_loss(x, x_reconstructed, y, y_reconstructed):

@@ -14,7 +14,9 @@ label map's class t and columns the judge's class p (``tinydl.vision.confusion_m
     per-class accuracy   mean over classes c of M[c, c] / sum_p M[c, p]
     class IoU            mean over classes c of M[c, c] / (sum_p M[c, p] + sum_t M[t, c] - M[c, c])
 
-(classes absent from both labels and predictions are left out of the means).
+Classes absent from both the labels and the predictions are left out of the IoU mean; a class the judge
+predicts but the labels lack has IoU 0 and counts in it.  The per-class accuracy averages over the classes
+present in the labels only (an absent class has no true pixels to be right about).
 """
 import warnings
 from collections import namedtuple
@@ -47,11 +49,25 @@ def fcn_score(judge, images, label_maps, num_classes=None, batch_size=100):
                          f"{images.shape} and label_maps of shape {label_maps.shape}")
     if len(images) == 0:
         raise ValueError(f"fcn_score: no images to score (images of shape {images.shape})")
+    if images.shape[1] != 3:
+        raise ValueError(f"fcn_score: images must have 3 channels (RGB, as the judge reads them), got images of "
+                         f"shape {images.shape}")
+    if not np.isfinite(images).all():
+        raise ValueError(f"fcn_score: images must be finite, got {int((~np.isfinite(images)).sum())} nan or inf "
+                         f"values in images of shape {images.shape} (has the generator diverged?)")
+    if not np.issubdtype(label_maps.dtype, np.integer):
+        raise ValueError(f"fcn_score: label_maps must hold integer class indices, got dtype {label_maps.dtype}")
+    if batch_size < 1:
+        raise ValueError(f"fcn_score: batch_size must be >= 1, got {batch_size}")
     if (images.min() < -1e-3 or images.max() > 1 + 1e-3):
         raise ValueError(f"fcn_score: images must be in [0, 1] (the judge's range; map a tanh output y with "
                          f"(y + 1) / 2), got values in [{images.min():.3g}, {images.max():.3g}]")
     predictions, judge_classes = _segment(judge, images, batch_size)        # (N, H, W) the judge's classes
     num_classes = judge_classes if num_classes is None else num_classes
+    if num_classes < judge_classes or label_maps.min() < 0 or label_maps.max() >= num_classes:
+        raise ValueError(f"fcn_score: the judge has {judge_classes} classes and num_classes is {num_classes}; "
+                         f"label_maps (shape {label_maps.shape}) must hold classes in [0, {num_classes}), got "
+                         f"[{label_maps.min()}, {label_maps.max()}]")
     confusion = confusion_matrix(predictions, label_maps, num_classes)      # (C, C), rows true classes
     per_class_iou = iou_per_class(confusion)
     true_count = confusion.sum(axis=1)                                      # (C,) pixels of each true class

@@ -12,8 +12,8 @@ from generated ones (x, G(x)).  G minimises the paper's objective (eq. 4)
 L1 alone gives blurry images (the mean of the plausible outputs, which is correct at low
 frequencies); the GAN term is what makes the high frequencies sharp.  Hence the two pieces here:
 
-- :class:`UNetGenerator`: an encoder-decoder whose decoder layer i also gets encoder layer n - i
-  by concatenation (the skip connections that carry the low-level structure, e.g. the edges of the
+- :class:`UNetGenerator`: an encoder-decoder whose decoder block k's output is concatenated with
+  encoder block k's (e_k in its docstring's diagram) (the skip connections that carry the low-level structure, e.g. the edges of the
   label map, straight to the output), with dropout in the decoder as the paper's only noise z.
 - :class:`PatchGANDiscriminator`: a fully convolutional D whose output is a grid of logits, each
   seeing only one N x N patch of the input (70 x 70 in the paper, :func:`receptive_field`): it
@@ -158,8 +158,8 @@ class UNetGenerator(nn.Module):
     Encoder C64-C128-C256-C512-C512-... (``depth`` EncoderBlocks, channels w, 2w, 4w, 8w, 8w, ... with
     ``width`` w), each halving H and W, so H and W must be divisible by 2**depth (the paper: 256 x 256,
     depth 8, down to 1 x 1; 32 x 32 images take depth 5).  Decoder: depth - 1 DecoderBlocks back up,
-    the i-th one's output concatenated with encoder block depth - 1 - i's (the skip connections), then a
-    last transposed convolution to ``out_channels`` and tanh.  Shapes for width 8, depth 5, 32 x 32:
+    the output d_k of each concatenated with the encoder's e_k of the same size (the skip connections),
+    then a last transposed convolution to ``out_channels`` and tanh.  Shapes for width 8, depth 5, 32 x 32:
 
         x (N, c, 32, 32) -> e0 (N, 8, 16, 16) -> e1 (N, 16, 8, 8) -> e2 (N, 32, 4, 4) -> e3 (N, 64, 2, 2)
           -> e4 (N, 64, 1, 1)
@@ -172,6 +172,11 @@ class UNetGenerator(nn.Module):
     training and test time" (keep the model in train() mode to sample; eval() makes G deterministic).
     No norm on the first encoder block (as the paper) nor on the innermost one (as the paper's code: batch
     norm of a 1 x 1 map with batch size 1, the paper's, would zero it).
+
+    The blocks follow the paper's text (Ck = Convolution-BatchNorm-ReLU, the skip taken after the
+    activation, dropout on the decoder blocks nearest the bottleneck).  The authors' code orders them
+    differently (the activation before each convolution, the skip taken before it) and puts dropout on
+    ``depth - 5`` blocks; both are pix2pix.
     """
 
     def __init__(self, in_channels=3, out_channels=3, width=64, depth=8, norm="batch", dropout=0.5,
