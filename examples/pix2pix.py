@@ -11,16 +11,21 @@ scenes from the seed stream (seed, 0, epoch); the held-out label maps come from 
 
 Model (``tinydl.models.pix2pix``): G = UNetGenerator(4, 3, width 16, depth 5), dropout as its noise;
 D = a conditional PatchGAN of 2 stride-2 layers on cat(x, y) (34 x 34 receptive field, wider than
-the image: at 32 x 32 the paper's 70 x 70 has nothing more to see).  Both Adam(5e-4, beta_1 = 0.5),
-batch 16, the learning rate decayed to 0 on a cosine over the run.
+the image: at 32 x 32 the paper's 70 x 70 has nothing more to see).  Both Adam(1e-3, beta_1 = 0.5),
+batch 16, the step size constant for the first half of the steps, then decayed to 0 on a cosine (the
+paper: constant, then linear).  Seed 0, lambda 10, 4992 steps: a cosine from 5e-4 over the whole run
+reached FCN mean IoU 0.63; constant 1e-3 then the cosine 0.82 (0.75 at the half): the score is still
+rising with the step size, not limited by its noise.
 
 The objective is the paper's (eq. 4):  G* = arg min_G max_D L_cGAN(G, D) + lambda L_L1(G), with
 --gan-mode vanilla (the paper's log loss, non-saturating for G) or lsgan.  --lambda-l1 defaults to
 10, not the paper's 100.  Why: a shapes scene colours each object at random, so the L1 optimum of
 an object's pixels is the mean colour, a grey; with lambda = 100 the L1 term dominates and G paints
 grey objects, which the judge (trained on coloured ones) misreads: measured FCN mean IoU 0.47 with
-lambda = 100 against 0.87 with lambda = 10 (5000 steps, constant learning rate; L1 alone: 0.19), the
+lambda = 100 against 0.87 with lambda = 10 (5000 steps, constant step size 5e-4; L1 alone: 0.19), the
 real scenes 0.99.  The paper's photos have far less colour freedom given the labels than these scenes.
+With this file's schedule (seed 0): lambda 10 0.82, lambda 3 0.84, one seed each, so 10 stays.  What
+still fails is mostly touching objects painted in one colour and read by the judge as one shape.
 
 The score (``tinydl.models.fcn_score``, pix2pix section 4.2): the frozen judge of
 examples/train_fcn_judge.py (a U-Net trained on real scenes only) segments the images that G (in
@@ -133,6 +138,14 @@ def generate(args, generator, label_maps, batch=100):
     return np.clip((np.concatenate(images) + 1) / 2, 0.0, 1.0)
 
 
+def learning_rate(lr, p, decay_from):
+    """The step size at training progress p in [0, 1]: ``lr`` until ``decay_from``, then a cosine down to 0 at
+    p = 1 (the paper keeps it constant for half its epochs and decays it linearly over the rest)."""
+    if p < decay_from:
+        return lr
+    return 0.5 * lr * (1 + math.cos(math.pi * (p - decay_from) / (1 - decay_from)))
+
+
 def train(args, model, optimizers, progress, judge, test):
     """Epochs from progress["epoch"] to args.epochs (or until --max-minutes), a checkpoint after each."""
     steps_per_epoch = args.scenes_per_epoch // args.batch_size
@@ -143,9 +156,9 @@ def train(args, model, optimizers, progress, judge, test):
         td.manual_seed(int(np.random.default_rng([args.seed, epoch, 1]).integers(2**31)))  # this epoch's dropout
         x_all, y_all = training_pairs(args, epoch)
         for i in range(steps_per_epoch):
-            for optimizer in optimizers.values():                             # cosine decay to 0 over the run
+            for optimizer in optimizers.values():
                 for group in optimizer.param_groups:
-                    group["lr"] = 0.5 * args.lr * (1 + math.cos(math.pi * progress["step"] / total_steps))
+                    group["lr"] = learning_rate(args.lr, progress["step"] / total_steps, args.decay_from)
             batch = slice(i * args.batch_size, (i + 1) * args.batch_size)
             x = td.tensor(x_all[batch], device=args.device)                  # (B, 4, 32, 32) label maps
             y = td.tensor(y_all[batch], device=args.device)                  # (B, 3, 32, 32) scenes
@@ -171,9 +184,10 @@ def save_samples(args, test, fake, path, count=8):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    count = min(count, len(fake))
     rows = (("label map", LABEL_COLOURS[test.masks[:count]]), ("real", test.images[:count].transpose(0, 2, 3, 1)),
             (f"{TITLES[args.objective]} (G)", fake[:count].transpose(0, 2, 3, 1)))
-    fig, axes = plt.subplots(3, count, figsize=(count * 1.0, 3.3))
+    fig, axes = plt.subplots(3, count, figsize=(max(count, 3) * 1.0, 3.3), squeeze=False)
     for r, (name, images) in enumerate(rows):
         for c in range(count):
             axes[r, c].imshow(images[c], interpolation="nearest")
@@ -261,7 +275,9 @@ def main(argv=None):
                         "see the docstring for why 10)")
     parser.add_argument("--objective", default="l1_cgan", choices=OBJECTIVES, help="what G minimises")
     parser.add_argument("--compare", action="store_true", help="train all three objectives, write the table")
-    parser.add_argument("--lr", type=float, default=5e-4, help="Adam's initial step size (G and D), cosine to 0")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam's step size (G and D) before the decay")
+    parser.add_argument("--decay-from", type=float, default=0.5, help="fraction of training after which the "
+                        "step size decays to 0 on a cosine (0: over the whole run)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--width", type=int, default=16, help="G's first channels")
     parser.add_argument("--disc-width", type=int, default=16, help="D's first channels")
@@ -280,6 +296,8 @@ def main(argv=None):
     for name in ("epochs", "batch_size", "scenes_per_epoch", "test_scenes", "eval_every"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if not 0.0 <= args.decay_from < 1.0:
+        parser.error(f"--decay-from must be in [0, 1), got {args.decay_from}")
     if args.scenes_per_epoch < args.batch_size:
         parser.error(f"--scenes-per-epoch ({args.scenes_per_epoch}) must be at least --batch-size "
                      f"({args.batch_size})")

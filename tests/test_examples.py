@@ -56,6 +56,9 @@ METRIC_KEYS = {  # every key of each example's metrics.json after a smoke run, o
                       "source_accuracies", "gap_closed", "epochs", "stopped_early", "train_seconds",
                       "target_accuracy_curves", "target_test_images", "average_from", "last_weights_accuracies",
                       "averaged_target_accuracy_curves"},
+    "pix2pix.py": {"fcn_score", "fcn_score_real", "pixel_accuracy", "pixel_accuracy_real", "class_accuracy",
+                   "class_accuracy_real", "fcn_score_history", "objective", "gan_mode", "lambda_l1", "epochs", "steps",
+                   "stopped_early", "test_scenes", "train_seconds", "cpu_seconds"},
 }
 COMMON_KEYS = {"seconds", "seed", "device"}  # common.write_metrics adds seed and device
 
