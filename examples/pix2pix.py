@@ -99,33 +99,41 @@ def build(args):
     return model, optimizers
 
 
-def train_step(args, model, optimizers, x, y):
-    """One step of the objective: D's step on real pairs (x, y) against fakes (x, G(x)) (cGAN objectives), then
-    G's on lambda L_L1 + L_cGAN.  Returns the loss terms as floats."""
-    G, D = model.generator, model.discriminator
-    fake = G(x)                                                               # (N, 3, 32, 32) in [-1, 1]
+def discriminator_step(args, model, optimizer, x, y, fake):
+    """D's step on max_D L_cGAN: real pairs (x, y) against generated ones (x, G(x)), the fakes detached so that
+    the step does not reach G.  Returns D's loss."""
+    D = model.discriminator
+    real_pair, fake_pair = F.cat([x, y], dim=1), F.cat([x, fake.detach()], dim=1)  # (N, 4 + 3, 32, 32)
+    loss_d = discriminator_loss(D(real_pair), D(fake_pair), args.gan_mode)
+    optimizer.zero_grad()
+    loss_d.backward()
+    optimizer.step()
+    return loss_d
+
+
+def generator_step(args, model, optimizer, x, y, fake):
+    """G's step on L_cGAN(G, D) + lambda L_L1(G) (L1 only: L_L1; cGAN only: L_cGAN).  Returns the terms."""
     terms = {}
-    use_gan, use_l1 = args.objective in ("cgan", "l1_cgan"), args.objective in ("l1", "l1_cgan")
-    if use_gan:
-        real_pair, fake_pair = F.cat([x, y], dim=1), F.cat([x, fake.detach()], dim=1)  # (N, 7, 32, 32)
-        loss_d = discriminator_loss(D(real_pair), D(fake_pair), args.gan_mode)  # fakes detached: G untouched
-        optimizers["discriminator"].zero_grad()
-        loss_d.backward()
-        optimizers["discriminator"].step()
-        terms["D"] = loss_d.item()
-    loss_g = 0.0
-    if use_gan:
-        loss_cgan = gan_loss(D(F.cat([x, fake], dim=1)), True, args.gan_mode)  # G wants D to say "real"
-        loss_g = loss_g + loss_cgan
-        terms["G cGAN"] = loss_cgan.item()
-    if use_l1:
-        loss_l1 = l1_loss(fake, y)
-        loss_g = loss_g + (args.lambda_l1 if use_gan else 1.0) * loss_l1
-        terms["G L1"] = loss_l1.item()
-    optimizers["generator"].zero_grad()
+    if args.objective in ("cgan", "l1_cgan"):
+        terms["G cGAN"] = gan_loss(model.discriminator(F.cat([x, fake], dim=1)), True, args.gan_mode)  # "real"
+    if args.objective in ("l1", "l1_cgan"):
+        terms["G L1"] = l1_loss(fake, y)
+    weights = {"G cGAN": 1.0, "G L1": args.lambda_l1 if args.objective == "l1_cgan" else 1.0}
+    loss_g = sum(weights[name] * term for name, term in terms.items())
+    optimizer.zero_grad()
     loss_g.backward()
-    optimizers["generator"].step()
+    optimizer.step()
     return terms
+
+
+def train_step(args, model, optimizers, x, y):
+    """One step: D's (the cGAN objectives), then G's.  Returns the loss terms as floats."""
+    fake = model.generator(x)                                                 # (N, 3, 32, 32) in [-1, 1]
+    terms = {}
+    if args.objective != "l1":
+        terms["D"] = discriminator_step(args, model, optimizers["discriminator"], x, y, fake)
+    terms.update(generator_step(args, model, optimizers["generator"], x, y, fake))
+    return {name: term.item() for name, term in terms.items()}
 
 
 def generate(args, generator, label_maps, batch=100):
