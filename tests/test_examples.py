@@ -63,6 +63,15 @@ METRIC_KEYS = {  # every key of each example's metrics.json after a smoke run, o
 COMMON_KEYS = {"seconds", "seed", "device"}  # common.write_metrics adds seed and device
 
 
+def example_module(name):
+    """The globals of examples/NAME.py, imported as `python examples/...` would see them."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        return runpy.run_path(str(EXAMPLES / name), run_name=name[:-3])
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+
 def run_example(name, out, *args):
     """``python examples/NAME.py --out OUT --smoke ARGS``, in this process.
 

@@ -2,8 +2,6 @@
 the U-Net and ResNet generators, CycleGAN's image pool (fills, then swaps with probability 1/2, one image at a time,
 resumable), the losses by hand, float64 gradchecks, and the FCN-score with its shipped judge."""
 import os
-import runpy
-import sys
 
 import numpy as np
 import pytest
@@ -11,21 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinydl as td
-from test_examples import EXAMPLES
+from test_examples import example_module
 from tinydl import nn
 from tinydl.data import make_shapes
 from tinydl.models import (FCNScore, ImagePool, PatchGANDiscriminator, ResnetGenerator, UNetGenerator,
                            cycle_consistency_loss, discriminator_loss, fcn_score, gan_loss, identity_loss, l1_loss,
                            receptive_field)
-
-
-def example_module(name):
-    """The globals of examples/NAME.py, imported as `python examples/...` would see them."""
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        return runpy.run_path(str(EXAMPLES / name), run_name=name[:-3])
-    finally:
-        sys.path.remove(str(EXAMPLES))
 
 
 def random(shape, seed=0):

@@ -1,7 +1,6 @@
 """Style transfer (issue 18): the texture and content generators, AdaIN's statistics and its alpha
 trade-off, the Gram matrix by hand, float64 gradchecks of a tiny encoder/decoder and of both style losses,
 the shipped encoder and judges, and examples/style_transfer.py (smoke on both devices, --resume exactly)."""
-import runpy
 import sys
 from pathlib import Path
 
@@ -10,19 +9,10 @@ import pytest
 
 import tinydl as td
 import tinydl.functional as F
-from test_examples import EXAMPLES, smoke
+from test_examples import EXAMPLES, example_module, smoke
 from tinydl.data import SHAPE_CLASSES, TEXTURE_CLASSES, make_content, make_textured_shapes, make_textures
 from tinydl.models import AdaINStyleTransfer, gatys_transfer, gram_matrix
 from tinydl.models.style_transfer import Decoder, Encoder, gram_style_loss, mean_std, style_loss
-
-
-def example_module(name):
-    """The globals of examples/NAME.py, imported as `python examples/...` would see them."""
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        return runpy.run_path(str(EXAMPLES / name), run_name=name[:-3])
-    finally:
-        sys.path.remove(str(EXAMPLES))
 
 
 # ---- data -----------------------------------------------------------------------------------------------------
