@@ -184,6 +184,7 @@ class WeightAverage:
                 "average": OrderedDict((name, backend.to_numpy(a).copy()) for name, a in self.average.items())}
 
     def load_state_dict(self, state):
+        """Restore count and theta_bar from :meth:`state_dict`'s output, onto this average's devices."""
         if set(state["average"]) != set(self.average):
             raise ValueError(f"WeightAverage.load_state_dict: the state averages {sorted(state['average'])}, "
                              f"this average {sorted(self.average)}")

@@ -28,6 +28,7 @@ import tinydl as td
 
 from .. import functional as F
 from .. import nn
+from .unet import check_encoder_decoder_input
 
 NORMS = ("batch", "instance", None)
 
@@ -213,12 +214,7 @@ class UNetGenerator(nn.Module):
         return self.output(x)
 
     def _check_input(self, x):
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"UNetGenerator: expected input (N, {self.in_channels}, H, W), got shape {tuple(x.shape)}")
-        step = 2**self.depth
-        if x.shape[2] % step or x.shape[3] % step:
-            raise ValueError(f"UNetGenerator: H and W must be divisible by 2**depth = {step} (depth={self.depth}), "
-                             f"got input of shape {tuple(x.shape)}")
+        check_encoder_decoder_input("UNetGenerator", x, self.in_channels, self.depth)
 
 
 # ---- the losses ------------------------------------------------------------------------------------------------

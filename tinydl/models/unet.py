@@ -171,9 +171,15 @@ class UNet(nn.Module):
         return self.head(x)                           # (N, num_classes, H, W) logits
 
     def _check_input(self, x):
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"UNet: expected input (N, {self.in_channels}, H, W), got shape {tuple(x.shape)}")
-        step = 2**self.depth
-        if x.shape[2] % step or x.shape[3] % step:
-            raise ValueError(f"UNet: H and W must be divisible by 2**depth = {step} (depth={self.depth} poolings), "
-                             f"got input of shape {tuple(x.shape)}")
+        check_encoder_decoder_input("UNet", x, self.in_channels, self.depth)
+
+
+def check_encoder_decoder_input(name, x, in_channels, depth):
+    """The input check of an encoder-decoder that halves H and W ``depth`` times and doubles them back:
+    x must be (N, in_channels, H, W) with H and W divisible by 2**depth.  Raises ValueError naming ``name``."""
+    if x.ndim != 4 or x.shape[1] != in_channels:
+        raise ValueError(f"{name}: expected input (N, {in_channels}, H, W), got shape {tuple(x.shape)}")
+    step = 2**depth
+    if x.shape[2] % step or x.shape[3] % step:
+        raise ValueError(f"{name}: H and W must be divisible by 2**depth = {step} (depth={depth}), "
+                         f"got input of shape {tuple(x.shape)}")
