@@ -27,7 +27,8 @@ real scenes 0.99.  The paper's photos have far less colour freedom given the lab
 With this file's schedule (seed 0): lambda 10 0.82, lambda 3 0.84, one seed each, so 10 stays.  What
 still fails is mostly touching objects painted in one colour and read by the judge as one shape.
 The defaults, measured (FCN mean IoU / real scenes', CPU seconds single-threaded): seed 0 0.817 / 0.995
-(ratio 0.82, 348 s), seed 1 0.881 / 0.994 (0.89, 353 s), seed 2 0.794 / 0.995 (0.80, 350 s): short of
+(ratio 0.82, 348 s), seed 1 0.881 / 0.994 (0.89, 353 s), seed 2 0.794 / 0.995 (0.80, 350 s), and two
+seeds run last, seed 3 0.871 / 0.993 (0.88, 385 s) and seed 4 0.872 / 0.994 (0.88, 341 s): short of
 the issue's 0.9 x real.
 
 The score (``tinydl.models.fcn_score``, pix2pix section 4.2): the frozen judge of
