@@ -145,6 +145,30 @@ def test_unet_generator_skip_reaches_the_output():
     assert np.abs(generator(td.tensor(x)).detach().numpy() - y0)[0, 0, 6:11, 6:11].max() > 1e-3
 
 
+def test_unet_generator_full_resolution_skip_reaches_the_output_pixel_by_pixel():
+    """With full_resolution_skip, x joins the last 3 x 3 convolution: with the whole U-Net's path zeroed (the last
+    transposed convolution's weights and bias), one input pixel still changes exactly the 3 x 3 output pixels
+    around it; without it, the same zeroing leaves the output constant (the U-Net has no other way out)."""
+    td.manual_seed(0)
+    generator = UNetGenerator(2, 3, width=4, depth=3, dropout=0.0, full_resolution_skip=True).eval()
+    assert generator.output[0].in_channels == 4 + 2 and generator.output[0].kernel_size == (3, 3)
+    for p in generator.up[0].parameters():
+        p.data[...] = 0
+    x = random((1, 2, 16, 16)).astype(np.float32)
+    y0 = generator(td.tensor(x)).detach().numpy()
+    assert y0.shape == (1, 3, 16, 16)
+    x[0, 1, 5, 9] += 1
+    changed = np.abs(generator(td.tensor(x)).detach().numpy() - y0).max(axis=(0, 1)) > 1e-7   # (16, 16)
+    expected = np.zeros((16, 16), dtype=bool)
+    expected[4:7, 8:11] = True
+    np.testing.assert_array_equal(changed, expected)
+    plain = UNetGenerator(2, 3, width=4, depth=3, dropout=0.0).eval()
+    for p in plain.output[0].parameters():
+        p.data[...] = 0
+    out = plain(td.tensor(x)).detach().numpy()
+    np.testing.assert_array_equal(out, np.zeros_like(out))
+
+
 def test_resnet_generator_is_c7s1_d_r_u_c7s1(device):
     td.manual_seed(0)
     generator = ResnetGenerator(3, 3, width=4, n_blocks=2).to(device)
@@ -175,6 +199,13 @@ def test_gradcheck_unet_generator():
     td.manual_seed(0)
     generator = UNetGenerator(2, 1, width=1, depth=3, dropout=0.0).double()
     x = td.tensor(random((2, 2, 8, 8)), requires_grad=True)
+    assert td.gradcheck(lambda x, *weights: generator(x), [x, *generator.parameters()])
+
+
+def test_gradcheck_unet_generator_full_resolution_skip():
+    td.manual_seed(0)
+    generator = UNetGenerator(2, 1, width=1, depth=2, dropout=0.0, full_resolution_skip=True).double()
+    x = td.tensor(random((2, 2, 4, 4)), requires_grad=True)
     assert td.gradcheck(lambda x, *weights: generator(x), [x, *generator.parameters()])
 
 
@@ -465,3 +496,14 @@ def test_shipped_judge_scores_alike_on_both_devices(judge_module, device):
     cpu = fcn_score(judge_module["load_judge"](), scenes.images, scenes.masks)
     here = fcn_score(judge_module["load_judge"](device), scenes.images, scenes.masks)
     np.testing.assert_allclose(here.mean_iou, cpu.mean_iou, rtol=1e-3, atol=1e-3)
+
+
+def test_judge_training_runs_and_moves_the_weights(judge_module):
+    """The retraining script's train(), shortened to 2 steps: it returns the judge in eval mode, its weights moved
+    away from the seeded initial ones (the full run is the script's own, 24 epochs, ~90 CPU s)."""
+    td.manual_seed(5)
+    initial = {name: p.data.copy() for name, p in judge_module["build_judge"]().named_parameters()}
+    judge = judge_module["train"](seed=5, epochs=1, per_epoch=64, batch_size=32, lr=3e-3)
+    assert not judge.training
+    moved = [not np.allclose(p.data, initial[name], rtol=0, atol=1e-6) for name, p in judge.named_parameters()]
+    assert all(moved)

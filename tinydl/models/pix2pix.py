@@ -178,10 +178,17 @@ class UNetGenerator(nn.Module):
     activation, dropout on the decoder blocks nearest the bottleneck).  The authors' code orders them
     differently (the activation before each convolution, the skip taken before it) and puts dropout on
     ``depth - 5`` blocks; both are pix2pix.
+
+    ``full_resolution_skip=True`` (not in the paper) adds one more skip, of the input itself: the last
+    transposed convolution makes ``width`` channels (then ReLU) instead of the image, x is concatenated to
+    them, and a 3 x 3 convolution and tanh make the image, (N, width + in_channels, H, W) -> (N, out_channels,
+    H, W).  Without it the finest features the decoder sees are e0's, at half resolution, and every output
+    pixel is painted from 2 x 2-pixel cells: harmless at 256 x 256, but at 32 x 32 a pixel is 3 % of the
+    image, and the label map's edges are what a translation must get right (the examples measure why).
     """
 
     def __init__(self, in_channels=3, out_channels=3, width=64, depth=8, norm="batch", dropout=0.5,
-                 dropout_blocks=3):
+                 dropout_blocks=3, full_resolution_skip=False):
         super().__init__()
         _check_norm("UNetGenerator", norm)
         if in_channels < 1 or out_channels < 1 or width < 1 or depth < 2:
@@ -198,19 +205,27 @@ class UNetGenerator(nn.Module):
         self.decoder = nn.ModuleList(
             [DecoderBlock(channels[k + 1] * (1 if k + 1 == depth - 1 else 2), channels[k], norm,
                           dropout if depth - 2 - k < dropout_blocks else 0.0) for k in range(depth - 1)])
-        self.output = nn.Sequential(nn.ConvTranspose2d(2 * channels[0], out_channels, 4, stride=2, padding=1),
-                                    nn.Tanh())
+        self.full_resolution_skip = full_resolution_skip
+        if full_resolution_skip:  # up to (N, w, H, W), then cat x and a 3 x 3 convolution to the image
+            self.up = nn.Sequential(nn.ConvTranspose2d(2 * channels[0], channels[0], 4, stride=2, padding=1),
+                                    nn.ReLU())
+            self.output = nn.Sequential(nn.Conv2d(channels[0] + in_channels, out_channels, 3, padding=1), nn.Tanh())
+        else:
+            self.output = nn.Sequential(nn.ConvTranspose2d(2 * channels[0], out_channels, 4, stride=2, padding=1),
+                                        nn.Tanh())
 
     def forward(self, x):
         """x (N, in_channels, H, W) -> (N, out_channels, H, W), tanh."""
         self._check_input(x)
-        skips = []
+        image, skips = x, []
         for block in self.encoder:                     # down: H, W halve at every block
             x = block(x)
             skips.append(x)
         x = skips.pop()                                # the innermost code, (N, 8w, H / 2**depth, W / 2**depth)
         for k in reversed(range(self.depth - 1)):      # up: the innermost decoder block first
             x = F.cat([self.decoder[k](x), skips.pop()], dim=1)  # skip connection by concatenation
+        if self.full_resolution_skip:                  # (N, 2w, H / 2, W / 2) -> (N, w + in_channels, H, W)
+            x = F.cat([self.up(x), image], dim=1)
         return self.output(x)
 
     def _check_input(self, x):
