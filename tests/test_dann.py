@@ -5,7 +5,6 @@ gradient worked out by hand in NumPy); smoke runs on cpu and cuda; --resume cont
 import io
 import json
 import runpy
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 import tinydl as td
 import tinydl.functional as F
 from helpers import host
-from test_examples import EXAMPLES, cuda, smoke  # noqa: F401  (cuda: the fixture)
+from test_examples import EXAMPLES, cuda, run_killed, run_main, smoke  # noqa: F401  (cuda: the fixture)
 from tinydl.data import load_digits, make_digits_m
 from tinydl.data.digits_m import make_textures
 from tinydl import nn
@@ -284,11 +283,7 @@ def example_main():
 
 def test_train_dann_max_minutes_stops_every_model(tmp_path):
     """--max-minutes 0: each model stops after its first of two epochs, evaluated and recorded as such."""
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        metrics = example_main()(["--out", str(tmp_path), "--smoke", "--epochs", "2", "--max-minutes", "0"])
-    finally:
-        sys.path.remove(str(EXAMPLES))
+    metrics = run_main(example_main(), ["--out", str(tmp_path), "--smoke", "--epochs", "2", "--max-minutes", "0"])
     assert metrics["epochs"] == {"source_only": 1, "mmd": 1, "dann": 1, "target_only": 1}
     assert metrics["stopped_early"] is True
     assert all(len(curve) == 1 for curve in metrics["target_accuracy_curves"].values())
@@ -305,11 +300,7 @@ def test_train_dann_saves_and_evaluates_the_average_not_the_last_weights(tmp_pat
         update(self, model)
 
     monkeypatch.setattr(WeightAverage, "update", record_then_update)
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        metrics = example_main()(["--out", str(tmp_path), "--smoke", "--epochs", "3"])
-    finally:
-        sys.path.remove(str(EXAMPLES))
+    metrics = run_main(example_main(), ["--out", str(tmp_path), "--smoke", "--epochs", "3"])
     assert len(snapshots) == 4 * 3  # four models, 3 averaged steps each
     dann = snapshots[6:9]  # the third model trained is DANN
     saved = td.load(tmp_path / "model_dann.npz")
@@ -328,40 +319,19 @@ def test_budget_share_divides_what_the_earlier_models_left():
     assert share(0, 0, 4) == 0
 
 
-class Killed(Exception):
-    pass
-
-
 @pytest.mark.parametrize("kill_after, averaged", [(4, None), (10, 1)])  # after source-only's last save (4 per
 # model: 3 epochs and the end); inside DANN's training, after its second epoch, with 1 step averaged
 def test_train_dann_resume_continues_exactly(tmp_path, kill_after, averaged):
     """Three epochs of each model in one go, or a run killed after its kill_after-th checkpoint and then
     --resume: the same curves, accuracies and weights (the averaged ones) of all four models. (Smoke
     data: 2 steps an epoch, 6 in all; the average starts with the 4th, at p = 3/6.)"""
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        import common
-
-        main = example_main()
-        main(["--out", str(tmp_path / "once"), "--smoke", "--epochs", "3"])
-        save, saves = common.save_checkpoint, []
-
-        def save_then_die(args, model, optimizer, progress):
-            save(args, model, optimizer, progress)
-            saves.append(progress["average"] and progress["average"]["count"])
-            if len(saves) == kill_after:
-                raise Killed
-
-        common.save_checkpoint = save_then_die
-        try:
-            with pytest.raises(Killed):
-                main(["--out", str(tmp_path / "twice"), "--smoke", "--epochs", "3"])
-        finally:
-            common.save_checkpoint = save
-        assert saves[-1] == averaged  # the killed run's last checkpoint: no average, or one in progress
-        main(["--out", str(tmp_path / "twice"), "--smoke", "--epochs", "3", "--resume"])
-    finally:
-        sys.path.remove(str(EXAMPLES))
+    main = example_main()
+    args = ["--smoke", "--epochs", "3"]
+    run_main(main, ["--out", str(tmp_path / "once"), *args])
+    saves = run_killed(main, ["--out", str(tmp_path / "twice"), *args], after=kill_after)
+    last = saves[-1]["average"]
+    assert (last and last["count"]) == averaged  # the killed run's last checkpoint: no average, or one in progress
+    run_main(main, ["--out", str(tmp_path / "twice"), *args, "--resume"])
     once, twice = (json.loads(Path(tmp_path, name, "metrics.json").read_text()) for name in ("once", "twice"))
     assert twice["target_accuracy_curves"] == once["target_accuracy_curves"]
     assert twice["averaged_target_accuracy_curves"] == once["averaged_target_accuracy_curves"]

@@ -4,6 +4,7 @@
 Each smoke run also checks what holds for every example on every device (``smoke``): the model it
 checkpointed, and its optimizer's state, lived on the requested device; metrics.json has the same
 keys on both devices, and every number in it is finite."""
+import copy
 import json
 import math
 import runpy
@@ -56,9 +57,14 @@ METRIC_KEYS = {  # every key of each example's metrics.json after a smoke run, o
                       "source_accuracies", "gap_closed", "epochs", "stopped_early", "train_seconds",
                       "target_accuracy_curves", "target_test_images", "average_from", "last_weights_accuracies",
                       "averaged_target_accuracy_curves"},
+    "cyclegan.py": {"fcn_score", "fcn_score_real", "pixel_accuracy", "pixel_accuracy_real", "class_accuracy",
+                    "class_accuracy_real", "labels_accuracy", "backward_cycle_error", "backward_cycle_error_flat",
+                    "fcn_score_history", "generator", "lambda_cycle", "lambda_identity",
+                    "pool_size", "epochs", "steps", "stopped_early", "test_scenes", "train_seconds", "cpu_seconds"},
     "pix2pix.py": {"fcn_score", "fcn_score_real", "pixel_accuracy", "pixel_accuracy_real", "class_accuracy",
-                   "class_accuracy_real", "fcn_score_history", "objective", "gan_mode", "lambda_l1", "epochs", "steps",
-                   "stopped_early", "test_scenes", "train_seconds", "cpu_seconds"},
+                   "class_accuracy_real", "fcn_score_history", "objective", "gan_mode", "lambda_l1",
+                   "full_resolution_skip", "averaged_steps", "epochs", "steps", "stopped_early", "test_scenes",
+                   "train_seconds", "cpu_seconds"},
 }
 COMMON_KEYS = {"seconds", "seed", "device"}  # common.write_metrics adds seed and device
 
@@ -100,6 +106,47 @@ def run_example(name, out, *args):
     finally:
         sys.argv, sys.path[:] = old_argv, old_path
     return devices
+
+
+def run_main(main, argv):
+    """An example's ``main(argv)`` with examples/ on sys.path (for `import common`), as `python examples/NAME.py`
+    has it; returns what main returns (its metrics)."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        return main(argv)
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+
+class Killed(Exception):
+    """What run_killed raises inside an example to stop it as a kill would, right after a checkpoint."""
+
+
+def run_killed(main, argv, after):
+    """Run an example's ``main(argv)`` (examples/ on sys.path, as `python examples/NAME.py` has it) and kill
+    it just after its ``after``-th checkpoint is written.  Returns a copy of the progress of each checkpoint
+    written, so that a test can say where the kill landed before it tries ``--resume``."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import common
+
+        save, saves = common.save_checkpoint, []
+
+        def save_then_die(args, model, optimizer, progress):
+            save(args, model, optimizer, progress)
+            saves.append(copy.deepcopy(progress))
+            if len(saves) == after:
+                raise Killed
+
+        common.save_checkpoint = save_then_die
+        try:
+            with pytest.raises(Killed):
+                main(argv)
+        finally:
+            common.save_checkpoint = save
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    return saves
 
 
 def checkpointed_devices(model, optimizer):
