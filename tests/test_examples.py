@@ -62,9 +62,9 @@ METRIC_KEYS = {  # every key of each example's metrics.json after a smoke run, o
                     "fcn_score_history", "generator", "lambda_cycle", "lambda_identity",
                     "pool_size", "epochs", "steps", "stopped_early", "test_scenes", "train_seconds", "cpu_seconds"},
     "pix2pix.py": {"fcn_score", "fcn_score_real", "pixel_accuracy", "pixel_accuracy_real", "class_accuracy",
-                   "class_accuracy_real", "fcn_score_history", "objective", "gan_mode", "lambda_l1",
-                   "full_resolution_skip", "averaged_steps", "epochs", "steps", "stopped_early", "test_scenes",
-                   "train_seconds", "cpu_seconds"},
+                   "class_accuracy_real", "edge_error_share", "fcn_score_history", "objective", "gan_mode",
+                   "lambda_l1", "dropout", "full_resolution_skip", "averaged_steps", "epochs", "steps",
+                   "stopped_early", "test_scenes", "train_seconds", "cpu_seconds"},
 }
 COMMON_KEYS = {"seconds", "seed", "device"}  # common.write_metrics adds seed and device
 

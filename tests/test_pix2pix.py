@@ -148,7 +148,7 @@ def test_unet_generator_skip_reaches_the_output():
 def test_unet_generator_full_resolution_skip_reaches_the_output_pixel_by_pixel():
     """With full_resolution_skip, x joins the last 3 x 3 convolution: with the whole U-Net's path zeroed (the last
     transposed convolution's weights and bias), one input pixel still changes exactly the 3 x 3 output pixels
-    around it; without it, the same zeroing leaves the output constant (the U-Net has no other way out)."""
+    around it."""
     td.manual_seed(0)
     generator = UNetGenerator(2, 3, width=4, depth=3, dropout=0.0, full_resolution_skip=True).eval()
     assert generator.output[0].in_channels == 4 + 2 and generator.output[0].kernel_size == (3, 3)
@@ -162,11 +162,6 @@ def test_unet_generator_full_resolution_skip_reaches_the_output_pixel_by_pixel()
     expected = np.zeros((16, 16), dtype=bool)
     expected[4:7, 8:11] = True
     np.testing.assert_array_equal(changed, expected)
-    plain = UNetGenerator(2, 3, width=4, depth=3, dropout=0.0).eval()
-    for p in plain.output[0].parameters():
-        p.data[...] = 0
-    out = plain(td.tensor(x)).detach().numpy()
-    np.testing.assert_array_equal(out, np.zeros_like(out))
 
 
 def test_resnet_generator_is_c7s1_d_r_u_c7s1(device):
