@@ -29,6 +29,20 @@ def parser(name, description):
     return p
 
 
+def check_options(parser, args, positive=(), non_negative=(), fraction=()):
+    """parser.error, naming the option and its value, for an option of ``positive`` below 1, of ``non_negative``
+    below 0, or of ``fraction`` outside [0, 1)."""
+    for name in positive:
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    for name in non_negative:
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    for name in fraction:
+        if not 0.0 <= getattr(args, name) < 1.0:
+            parser.error(f"--{name.replace('_', '-')} must be in [0, 1), got {getattr(args, name)}")
+
+
 def prepare(args):
     """Seed every random source, check the device, create the output folder."""
     if args.device == "cuda" and not td.cuda.is_available():
@@ -112,6 +126,26 @@ def plot_curves(path, curves, xlabel="step", ylabel="loss", title="", log_y=Fals
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def save_image_rows(path, rows, dpi=100):
+    """A grid of images, one titled row per entry of ``rows``: (title, images), images (n, H, W, 3) in [0, 1]
+    (or (n, H, W)), the same n in every row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    count = len(rows[0][1])
+    fig, axes = plt.subplots(len(rows), count, figsize=(max(count, 3) * 1.0, 1.1 * len(rows)), squeeze=False)
+    for r, (title, images) in enumerate(rows):
+        for c in range(count):
+            axes[r, c].imshow(images[c], interpolation="nearest")
+            axes[r, c].axis("off")
+        axes[r, 0].set_title(title, fontsize=8, loc="left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
 
 

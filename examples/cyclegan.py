@@ -191,25 +191,13 @@ def train(args, model, optimizers, pools, progress, judge, test):
 
 def save_samples(args, model, test, path, count=8):
     """Both directions and both cycles on held-out scenes: x, G(x), F(G(x)); y, F(y), G(F(y))."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     count = min(count, len(test.masks))
     x, y = label_images(test.masks[:count]), test.images[:count] * 2 - 1
     fake_y, fake_x = translate(args, model.G, x), translate(args, model.F, y)
     rows = (("x: label map", x), ("G(x)", fake_y), ("F(G(x))", translate(args, model.F, fake_y)),
             ("y: scene", y), ("F(y)", fake_x), ("G(F(y))", translate(args, model.G, fake_x)))
-    fig, axes = plt.subplots(len(rows), count, figsize=(max(count, 3) * 1.0, 6.4), squeeze=False)
-    for r, (name, images) in enumerate(rows):
-        for c in range(count):
-            axes[r, c].imshow(np.clip((images[c].transpose(1, 2, 0) + 1) / 2, 0, 1), interpolation="nearest")
-            axes[r, c].axis("off")
-        axes[r, 0].set_title(name, fontsize=8, loc="left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    common.save_image_rows(path, [(title, np.clip((images.transpose(0, 2, 3, 1) + 1) / 2, 0, 1))
+                                  for title, images in rows])
 
 
 def main(argv=None):
@@ -242,14 +230,9 @@ def main(argv=None):
     args.epochs = args.epochs or (1 if args.smoke else 40)
     args.scenes_per_epoch = args.scenes_per_epoch or (2 * args.batch_size if args.smoke else 512)
     args.test_scenes = args.test_scenes or (16 if args.smoke else 500)
-    for name in ("epochs", "batch_size", "scenes_per_epoch", "test_scenes", "eval_every", "width", "blocks"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    for name in ("lambda_cycle", "lambda_identity", "pool_size"):
-        if getattr(args, name) < 0:
-            parser.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
-    if not 0.0 <= args.decay_from < 1.0:
-        parser.error(f"--decay-from must be in [0, 1), got {args.decay_from}")
+    common.check_options(parser, args, positive=("epochs", "batch_size", "scenes_per_epoch", "test_scenes",
+                                                  "eval_every", "width", "blocks"),
+                         non_negative=("lambda_cycle", "lambda_identity", "pool_size"), fraction=("decay_from",))
     if args.scenes_per_epoch < args.batch_size:
         parser.error(f"--scenes-per-epoch ({args.scenes_per_epoch}) must be at least --batch-size "
                      f"({args.batch_size})")
@@ -284,7 +267,8 @@ def run(args):
         "class_accuracy": score.class_accuracy, "class_accuracy_real": real.class_accuracy,
         "labels_accuracy": labels_accuracy, "backward_cycle_error": cycle_error,
         "backward_cycle_error_flat": cycle_error_flat, "fcn_score_history": progress["history"],
-        "generator": args.generator, "lambda_cycle": args.lambda_cycle, "lambda_identity": args.lambda_identity, "pool_size": args.pool_size,
+        "generator": args.generator, "lambda_cycle": args.lambda_cycle, "lambda_identity": args.lambda_identity,
+        "pool_size": args.pool_size,
         "epochs": progress["epoch"], "steps": progress["step"], "stopped_early": progress["epoch"] < args.epochs,
         "test_scenes": args.test_scenes, "train_seconds": progress["train_seconds"],
         "cpu_seconds": progress["cpu_seconds"], "seconds": time.time() - start}

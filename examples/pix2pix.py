@@ -30,10 +30,10 @@ Two departures from the paper's G, both measured (docs/translation.md has the ta
 The objective is the paper's (eq. 4):  G* = arg min_G max_D L_cGAN(G, D) + lambda L_L1(G), with
 --gan-mode vanilla (the paper's log loss, non-saturating for G) or lsgan.  --lambda-l1 defaults to
 10, not the paper's 100.  Why: a shapes scene colours each object at random, so the L1 optimum of
-an object's pixels is the per-channel median of its colours, 0.5, a grey (docs/translation.md derives it); with lambda = 100 the L1 term dominates and G paints
-grey objects, which the judge (trained on coloured ones) misreads: measured FCN mean IoU 0.47 with
-lambda = 100 against 0.87 with lambda = 10 (5000 steps, constant step size 5e-4; L1 alone: 0.19), the
-real scenes 0.99.  The paper's photos have far less colour freedom given the labels than these scenes.
+an object's pixels is the per-channel median of its colours, 0.5, a grey (docs/translation.md derives it);
+with lambda = 100 the L1 term dominates and G paints grey objects, which the judge (trained on coloured
+ones) misreads: measured FCN mean IoU 0.47 with lambda = 100 against 0.87 with lambda = 10 (5000 steps,
+the paper's U-Net, constant step size 5e-4; L1 alone: 0.19), the real scenes 0.99.  The paper's photos have far less colour freedom given the labels than these scenes.
 With this file's schedule and the paper's U-Net (seed 0): lambda 10 0.82, lambda 3 0.84, one seed each,
 so 10 stays.
 
@@ -274,23 +274,10 @@ def train(args, model, optimizers, progress, judge, test):
 
 def save_samples(args, test, fake, path, count=8):
     """Rows: label map, real scene, generated scene, for the first ``count`` held-out scenes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     count = min(count, len(fake))
-    rows = (("label map", LABEL_COLOURS[test.masks[:count]]), ("real", test.images[:count].transpose(0, 2, 3, 1)),
-            (f"{TITLES[args.objective]} (G)", fake[:count].transpose(0, 2, 3, 1)))
-    fig, axes = plt.subplots(3, count, figsize=(max(count, 3) * 1.0, 3.3), squeeze=False)
-    for r, (name, images) in enumerate(rows):
-        for c in range(count):
-            axes[r, c].imshow(images[c], interpolation="nearest")
-            axes[r, c].axis("off")
-        axes[r, 0].set_title(name, fontsize=8, loc="left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    common.save_image_rows(path, [("label map", LABEL_COLOURS[test.masks[:count]]),
+                                  ("real", test.images[:count].transpose(0, 2, 3, 1)),
+                                  (f"{TITLES[args.objective]} (G)", fake[:count].transpose(0, 2, 3, 1))])
 
 
 def run(args):
@@ -315,7 +302,8 @@ def run(args):
         "edge_error_share": edge_error_share(args, judge, fake, test.masks),
         "fcn_score_history": progress["history"], "objective": args.objective, "gan_mode": args.gan_mode,
         "lambda_l1": args.lambda_l1, "dropout": args.dropout, "full_resolution_skip": args.full_resolution_skip,
-        "averaged_steps": 0 if average is None else average.count, "epochs": progress["epoch"], "steps": progress["step"],
+        "averaged_steps": 0 if average is None else average.count, "epochs": progress["epoch"],
+        "steps": progress["step"],
         "stopped_early": progress["epoch"] < args.epochs, "test_scenes": args.test_scenes,
         "train_seconds": progress["train_seconds"], "cpu_seconds": progress["cpu_seconds"],
         "seconds": time.time() - start}
@@ -395,13 +383,8 @@ def main(argv=None):
     args.epochs = args.epochs or (1 if args.smoke else 78)
     args.scenes_per_epoch = args.scenes_per_epoch or (2 * args.batch_size if args.smoke else 1024)
     args.test_scenes = args.test_scenes or (16 if args.smoke else 500)
-    for name in ("epochs", "batch_size", "scenes_per_epoch", "test_scenes", "eval_every"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    if not 0.0 <= args.decay_from < 1.0:
-        parser.error(f"--decay-from must be in [0, 1), got {args.decay_from}")
-    if not 0.0 <= args.dropout < 1.0:
-        parser.error(f"--dropout must be in [0, 1), got {args.dropout}")
+    common.check_options(parser, args, positive=("epochs", "batch_size", "scenes_per_epoch", "test_scenes",
+                                                  "eval_every"), fraction=("decay_from", "dropout"))
     if not 0.0 <= args.average_from <= 1.0:
         parser.error(f"--average-from must be in [0, 1], got {args.average_from}")
     if args.scenes_per_epoch < args.batch_size:

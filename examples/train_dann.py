@@ -224,22 +224,9 @@ def save_feature_plot(args, data, path, count=300):
 
 def save_examples(data, path, count=10):
     """Source digits above their digits-M versions (training), and held-out target images."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(3, count, figsize=(count * 0.9, 3))
     rows = (("source", data.source.x_train), ("target (train)", data.target.x_train),
             ("target (held out)", data.target.x_test))
-    for r, (name, images) in enumerate(rows):
-        for c in range(count):
-            axes[r, c].imshow(images[c].transpose(1, 2, 0))
-            axes[r, c].axis("off")
-        axes[r, 0].set_title(name, fontsize=8, loc="left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    common.save_image_rows(path, [(title, images[:count].transpose(0, 2, 3, 1)) for title, images in rows], dpi=80)
 
 
 def main(argv=None):

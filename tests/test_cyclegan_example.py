@@ -1,7 +1,6 @@
 """examples/cyclegan.py (issue 17): smoke runs on cpu and cuda, the domains really unpaired, the label images
 read back to classes, the loss terms, --max-minutes, and --resume continuing exactly (image pools included)."""
 import json
-import runpy
 from pathlib import Path
 
 import numpy as np
@@ -10,15 +9,15 @@ import pytest
 import tinydl as td
 from tinydl import nn, optim
 from tinydl.data import make_shapes
-from test_examples import EXAMPLES, cuda, example_module, run_killed, run_main, smoke  # noqa: F401  (cuda: the fixture)
+from test_examples import cuda, example_main, example_module, run_killed, run_main, smoke  # noqa: F401  (cuda)
 
 
-def example_main():
-    return runpy.run_path(str(EXAMPLES / "cyclegan.py"))["main"]
+def cyclegan_main():
+    return example_main("cyclegan.py")
 
 
 def run(argv):
-    return run_main(example_main(), argv)
+    return run_main(cyclegan_main(), argv)
 
 
 def test_cyclegan_smoke_cpu(tmp_path):
@@ -34,7 +33,8 @@ def test_cyclegan_smoke_cpu(tmp_path):
 
 
 def test_cyclegan_smoke_cuda(tmp_path, cuda):
-    smoke("cyclegan.py", tmp_path, cuda, "--lambda-identity", "0.5", on_cuda=("--batch-size", "4", "--test-scenes", "4"))
+    smoke("cyclegan.py", tmp_path, cuda, "--lambda-identity", "0.5",
+          on_cuda=("--batch-size", "4", "--test-scenes", "4"))
 
 
 def test_cyclegan_runs_with_the_papers_resnet_generator(tmp_path):
@@ -42,7 +42,8 @@ def test_cyclegan_runs_with_the_papers_resnet_generator(tmp_path):
     assert metrics["generator"] == "resnet" and 0.0 <= metrics["fcn_score"] <= 1.0
     model = td.load(tmp_path / "checkpoint.npz")["model"]
     # ResnetGenerator's layers are one Sequential, G.model.k; the U-Net's would be G.encoder.k and G.decoder.k
-    assert any(name.startswith("G.model.") for name in model) and not any(name.startswith("G.encoder.") for name in model)
+    assert any(name.startswith("G.model.") for name in model)
+    assert not any(name.startswith("G.encoder.") for name in model)
 
 
 def test_the_two_domains_come_from_different_scenes():
@@ -133,7 +134,7 @@ def test_cyclegan_resume_continues_exactly(tmp_path):
     the second epoch and swap during the third, so the resumed run must have restored them."""
     args = ["--smoke", "--epochs", "3", "--eval-every", "1", "--pool-size", "40"]
     run(["--out", str(tmp_path / "once"), *args])
-    saves = run_killed(example_main(), ["--out", str(tmp_path / "twice"), *args], after=2)
+    saves = run_killed(cyclegan_main(), ["--out", str(tmp_path / "twice"), *args], after=2)
     assert [(progress["epoch"], progress["pools"]["y"]["count"]) for progress in saves] == [(1, 32), (2, 40)]
     run(["--out", str(tmp_path / "twice"), *args, "--resume"])
     once, twice = (json.loads(Path(tmp_path, name, "metrics.json").read_text()) for name in ("once", "twice"))
@@ -146,3 +147,12 @@ def test_cyclegan_resume_continues_exactly(tmp_path):
         np.testing.assert_array_equal(b["model"][key], value, err_msg=key)
     for name in ("x", "y"):
         np.testing.assert_array_equal(b["progress"]["pools"][name]["images"], a["progress"]["pools"][name]["images"])
+
+
+@pytest.mark.parametrize("option, value, message", [("--pool-size", "-1", "--pool-size must be >= 0, got -1"),
+                                                    ("--decay-from", "1", "--decay-from must be in [0, 1), got 1.0"),
+                                                    ("--blocks", "0", "--blocks must be positive, got 0")])
+def test_cyclegan_refuses_bad_options_by_name(tmp_path, capsys, option, value, message):
+    with pytest.raises(SystemExit):
+        run(["--out", str(tmp_path), "--smoke", option, value])
+    assert message in capsys.readouterr().err

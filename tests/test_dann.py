@@ -13,7 +13,7 @@ import pytest
 import tinydl as td
 import tinydl.functional as F
 from helpers import host
-from test_examples import EXAMPLES, cuda, run_killed, run_main, smoke  # noqa: F401  (cuda: the fixture)
+from test_examples import EXAMPLES, cuda, example_main, run_killed, run_main, smoke  # noqa: F401  (cuda: the fixture)
 from tinydl.data import load_digits, make_digits_m
 from tinydl.data.digits_m import make_textures
 from tinydl import nn
@@ -277,13 +277,13 @@ def test_train_dann_smoke_cuda(tmp_path, cuda):
     smoke("train_dann.py", tmp_path, cuda, on_cuda=("--size", "8", "--batch-size", "16"))
 
 
-def example_main():
-    return runpy.run_path(str(EXAMPLES / "train_dann.py"))["main"]
+def dann_main():
+    return example_main("train_dann.py")
 
 
 def test_train_dann_max_minutes_stops_every_model(tmp_path):
     """--max-minutes 0: each model stops after its first of two epochs, evaluated and recorded as such."""
-    metrics = run_main(example_main(), ["--out", str(tmp_path), "--smoke", "--epochs", "2", "--max-minutes", "0"])
+    metrics = run_main(dann_main(), ["--out", str(tmp_path), "--smoke", "--epochs", "2", "--max-minutes", "0"])
     assert metrics["epochs"] == {"source_only": 1, "mmd": 1, "dann": 1, "target_only": 1}
     assert metrics["stopped_early"] is True
     assert all(len(curve) == 1 for curve in metrics["target_accuracy_curves"].values())
@@ -300,7 +300,7 @@ def test_train_dann_saves_and_evaluates_the_average_not_the_last_weights(tmp_pat
         update(self, model)
 
     monkeypatch.setattr(WeightAverage, "update", record_then_update)
-    metrics = run_main(example_main(), ["--out", str(tmp_path), "--smoke", "--epochs", "3"])
+    metrics = run_main(dann_main(), ["--out", str(tmp_path), "--smoke", "--epochs", "3"])
     assert len(snapshots) == 4 * 3  # four models, 3 averaged steps each
     dann = snapshots[6:9]  # the third model trained is DANN
     saved = td.load(tmp_path / "model_dann.npz")
@@ -325,7 +325,7 @@ def test_train_dann_resume_continues_exactly(tmp_path, kill_after, averaged):
     """Three epochs of each model in one go, or a run killed after its kill_after-th checkpoint and then
     --resume: the same curves, accuracies and weights (the averaged ones) of all four models. (Smoke
     data: 2 steps an epoch, 6 in all; the average starts with the 4th, at p = 3/6.)"""
-    main = example_main()
+    main = dann_main()
     args = ["--smoke", "--epochs", "3"]
     run_main(main, ["--out", str(tmp_path / "once"), *args])
     saves = run_killed(main, ["--out", str(tmp_path / "twice"), *args], after=kill_after)

@@ -108,6 +108,11 @@ def run_example(name, out, *args):
     return devices
 
 
+def example_main(name):
+    """The ``main`` function of examples/NAME.py (run it with run_main)."""
+    return runpy.run_path(str(EXAMPLES / name))["main"]
+
+
 def run_main(main, argv):
     """An example's ``main(argv)`` with examples/ on sys.path (for `import common`), as `python examples/NAME.py`
     has it; returns what main returns (its metrics)."""

@@ -1,7 +1,6 @@
 """examples/pix2pix.py (issue 17): smoke runs on cpu and cuda, the objectives' loss terms, --max-minutes,
 --resume continuing exactly after a killed run, and --compare writing the ablation table."""
 import json
-import runpy
 from pathlib import Path
 
 import numpy as np
@@ -10,15 +9,15 @@ import pytest
 import tinydl as td
 from tinydl import nn
 from tinydl.models import WeightAverage
-from test_examples import EXAMPLES, cuda, example_module, run_killed, run_main, smoke  # noqa: F401  (cuda: the fixture)
+from test_examples import cuda, example_main, example_module, run_killed, run_main, smoke  # noqa: F401  (cuda)
 
 
-def example_main():
-    return runpy.run_path(str(EXAMPLES / "pix2pix.py"))["main"]
+def pix2pix_main():
+    return example_main("pix2pix.py")
 
 
 def run(argv):
-    return run_main(example_main(), argv)
+    return run_main(pix2pix_main(), argv)
 
 
 def test_pix2pix_smoke_cpu(tmp_path):
@@ -58,7 +57,7 @@ def test_pix2pix_resume_continues_exactly(tmp_path):
     curves (each epoch's scenes, order and dropout masks from (seed, epoch)), FCN-scores and weights."""
     args = ["--smoke", "--epochs", "3", "--eval-every", "1"]
     run(["--out", str(tmp_path / "once"), *args])
-    saves = run_killed(example_main(), ["--out", str(tmp_path / "twice"), *args], after=2)
+    saves = run_killed(pix2pix_main(), ["--out", str(tmp_path / "twice"), *args], after=2)
     assert [progress["epoch"] for progress in saves] == [1, 2]
     run(["--out", str(tmp_path / "twice"), *args, "--resume"])
     once, twice = (json.loads(Path(tmp_path, name, "metrics.json").read_text()) for name in ("once", "twice"))
