@@ -110,7 +110,7 @@ def run_example(name, out, *args):
 
 def example_main(name):
     """The ``main`` function of examples/NAME.py (run it with run_main)."""
-    return runpy.run_path(str(EXAMPLES / name))["main"]
+    return example_module(name)["main"]
 
 
 def run_main(main, argv):
