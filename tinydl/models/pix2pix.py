@@ -9,7 +9,7 @@ from generated ones (x, G(x)).  G minimises the paper's objective (eq. 4)
     L_cGAN(G, D) = E_{x,y}[log D(x, y)] + E_x[log(1 - D(x, G(x)))]    (eq. 1, the conditional GAN)
     L_L1(G)      = E_{x,y}[ ||y - G(x)||_1 ]                           (eq. 3)
 
-L1 alone gives blurry images (the mean of the plausible outputs, which is correct at low
+L1 alone gives blurry images (the per-pixel median of the plausible outputs, which is correct at low
 frequencies); the GAN term is what makes the high frequencies sharp.  Hence the two pieces here:
 
 - :class:`UNetGenerator`: an encoder-decoder whose decoder block k's output is concatenated with
