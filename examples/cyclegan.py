@@ -99,6 +99,7 @@ def unpaired_domains(args, epoch):
 
 
 def held_out_scenes(args):
+    """The --test-scenes held-out scenes, from their own seed stream (seed, 1): label maps and real images."""
     return make_shapes(args.test_scenes, image_size=IMAGE_SIZE, seed=(args.seed, TEST_STREAM))
 
 
@@ -240,6 +241,7 @@ def main(argv=None):
 
 
 def run(args):
+    """Train (or --resume) into args.out, score both directions, write the figures; returns the metrics."""
     common.prepare(args)
     start = time.time()
     judge = load_judge(args.device)

@@ -113,6 +113,7 @@ def training_pairs(args, epoch):
 
 
 def held_out_scenes(args):
+    """The --test-scenes held-out scenes, from their own seed stream (seed, 1): label maps and real images."""
     return make_shapes(args.test_scenes, image_size=IMAGE_SIZE, seed=(args.seed, TEST_STREAM))
 
 
@@ -259,7 +260,8 @@ def train(args, model, optimizers, progress, judge, test):
                 progress["losses"].setdefault(name, []).append(value)
             progress["step"] += 1
             if progress["step"] / total_steps > args.average_from:             # theta_bar of the steps since
-                average = average or WeightAverage(model.generator)
+                if average is None:
+                    average = WeightAverage(model.generator)
                 average.update(model.generator)
         progress["epoch"] = epoch + 1
         progress["average"] = None if average is None else average.state_dict()

@@ -8,8 +8,8 @@ section 4.2).  The judge sees only real scenes in training, as the papers' FCN s
 
 Why 32 x 32: the two GAN examples must train in a few CPU minutes on one core, and every convolution's cost
 grows with the number of pixels, four times from 32 x 32 to 64 x 64.  At 32 x 32 one pix2pix step (a
-UNetGenerator of width 16 and a PatchGAN, batch 16) takes about 0.07 CPU seconds, some 850 steps per CPU
-minute; a CycleGAN step (two ResnetGenerators of width 8, two PatchGANs) about 0.26.  At 32 x 32
+UNetGenerator of width 16 and a PatchGAN, batch 16) takes about 0.08 CPU seconds, some 750 steps per CPU
+minute; a CycleGAN step (two UNetGenerators of width 16, two PatchGANs of width 8) about 0.16.  At 32 x 32
 ``make_shapes``' shapes are still 8 to 19 pixels wide, enough for a circle, a square and a triangle to differ
 in their outlines, which is what the judge must read.
 

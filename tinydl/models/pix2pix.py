@@ -13,8 +13,9 @@ L1 alone gives blurry images (the per-pixel median of the plausible outputs, whi
 frequencies); the GAN term is what makes the high frequencies sharp.  Hence the two pieces here:
 
 - :class:`UNetGenerator`: an encoder-decoder whose decoder block k's output is concatenated with
-  encoder block k's (e_k in its docstring's diagram) (the skip connections that carry the low-level structure, e.g. the edges of the
-  label map, straight to the output), with dropout in the decoder as the paper's only noise z.
+  encoder block k's (e_k in its docstring's diagram): the skip connections that carry the low-level
+  structure, e.g. the edges of the label map, straight to the output; dropout in the decoder is the
+  paper's only noise z.
 - :class:`PatchGANDiscriminator`: a fully convolutional D whose output is a grid of logits, each
   seeing only one N x N patch of the input (70 x 70 in the paper, :func:`receptive_field`): it
   models the high frequencies only (the L1 term handles the low ones) and averages over the grid.
@@ -184,7 +185,7 @@ class UNetGenerator(nn.Module):
     them, and a 3 x 3 convolution and tanh make the image, (N, width + in_channels, H, W) -> (N, out_channels,
     H, W).  Without it the finest features the decoder sees are e0's, at half resolution, and every output
     pixel is painted from 2 x 2-pixel cells: harmless at 256 x 256, but at 32 x 32 a pixel is 3 % of the
-    image, and the label map's edges are what a translation must get right (the examples measure why).
+    image's width, and the label map's edges are what a translation must get right (the examples measure why).
     """
 
     def __init__(self, in_channels=3, out_channels=3, width=64, depth=8, norm="batch", dropout=0.5,
