@@ -106,10 +106,11 @@ def test_patchgan_errors_name_the_shapes():
 
 
 # ---- the generators ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("depth, size", [(2, 8), (3, 16), (5, 32)])
-def test_unet_generator_maps_an_image_to_an_image_in_tanh_range(device, depth, size):
+@pytest.mark.parametrize("depth, size, full_resolution_skip", [(2, 8, False), (3, 16, False), (5, 32, False),
+                                                             (3, 16, True)])
+def test_unet_generator_maps_an_image_to_an_image_in_tanh_range(device, depth, size, full_resolution_skip):
     td.manual_seed(0)
-    generator = UNetGenerator(4, 3, width=2, depth=depth).to(device)
+    generator = UNetGenerator(4, 3, width=2, depth=depth, full_resolution_skip=full_resolution_skip).to(device)
     y = generator(td.tensor(random((2, 4, size, size)).astype(np.float32), device=device))
     assert y.shape == (2, 3, size, size)
     assert np.abs(y.detach().numpy()).max() <= 1
