@@ -46,7 +46,8 @@ sharing two cores): seed 0 0.742 / 0.995 (ratio 0.75, 430 s), seed 1 0.918 / 0.9
 issue's 0.9 x real on three seeds of five; seeds 6-9, run last, 0.869 / 0.992 (0.88),
 0.649 / 0.994 (0.65), 0.656 / 0.994 (0.66) and 0.739 / 0.993 (0.74).  On seeds 0 and 4 theta_bar draws
 blends (washed-out colours, shapes bleeding into each other); their last weights score 0.789 and 0.819.
-Lambda 3 and no dropout (--lambda-l1 3 --dropout 0) gave 0.894 and 0.888 on seeds 0 and 1, and 0.733 on seed 0 with 90 epochs:
+Lambda 3 and no dropout (--lambda-l1 3 --dropout 0) gave 0.894 and 0.888 on seeds 0 and 1, and 0.733 on
+seed 0 with 90 epochs:
 no setting tried holds 0.9 on every seed (docs/translation.md has the table).
 
 The score (``tinydl.models.fcn_score``, pix2pix section 4.2): the frozen judge of
